@@ -1,0 +1,68 @@
+import { defaultPolicy, type Dns64Policy } from '../dns64/policy';
+import { parsePrefix } from '../dns64/prefix';
+import { DEFAULT_DEADLINE_MS } from '../upstream/doh-client';
+
+/** The variables the resolver reads (wrangler.toml [vars], `--var`, or the process environment). */
+export interface ResolverEnv {
+  UPSTREAMS?: string;
+  DNS64_PREFIX?: string;
+  UPSTREAM_TIMEOUT_MS?: string;
+}
+
+export const DEFAULT_UPSTREAMS = [
+  'https://cloudflare-dns.com/dns-query',
+  'https://dns.google/dns-query',
+];
+export const DEFAULT_PREFIX = '64:ff9b::/96';
+
+/** The default tenant: what `/dns-query` answers with. */
+export interface ResolverSettings {
+  readonly policy: Dns64Policy;
+  readonly upstreams: readonly string[];
+  readonly deadlineMs: number;
+}
+
+let memo: { key: string; settings: ResolverSettings } | null = null;
+
+/** Reads and checks the settings once per isolate (and again only when they change). */
+export function settingsFromEnv(env: ResolverEnv): ResolverSettings {
+  const key = JSON.stringify([env.UPSTREAMS, env.DNS64_PREFIX, env.UPSTREAM_TIMEOUT_MS]);
+  if (memo?.key === key) return memo.settings;
+  const settings = parseSettings(env);
+  memo = { key, settings };
+  return settings;
+}
+
+/** Throws an Error naming the variable and the rule it breaks. */
+export function parseSettings(env: ResolverEnv): ResolverSettings {
+  const upstreams = parseUpstreams(env.UPSTREAMS);
+  const prefixText = env.DNS64_PREFIX?.trim() || DEFAULT_PREFIX;
+  const prefix = parsePrefix(prefixText);
+  if (!prefix.ok) throw new Error(`DNS64_PREFIX: ${prefix.reason}`);
+  const timeoutText = env.UPSTREAM_TIMEOUT_MS?.trim();
+  const deadlineMs = timeoutText ? Number(timeoutText) : DEFAULT_DEADLINE_MS;
+  if (!Number.isInteger(deadlineMs) || deadlineMs < 50 || deadlineMs > 30000) {
+    throw new Error(`UPSTREAM_TIMEOUT_MS: ${timeoutText} is not a whole number from 50 to 30000`);
+  }
+  return { policy: defaultPolicy(prefix.prefix.text), upstreams, deadlineMs };
+}
+
+export function parseUpstreams(text: string | undefined): string[] {
+  const list = (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (list.length === 0) return [...DEFAULT_UPSTREAMS];
+  for (const url of list) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      throw new Error(`UPSTREAMS: ${url} is not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+      throw new Error(`UPSTREAMS: ${url} must be an http:// or https:// DoH URL`);
+    }
+  }
+  return list;
+}

@@ -1,0 +1,95 @@
+import { Buffer } from 'node:buffer';
+import { EDNS_OPTION, EDNS_UDP_SIZE } from './constants';
+import { type OptAnswer, type Packet, findOpt } from './message';
+
+/** What the client's OPT record asked for (RFC 6891). */
+export interface ClientEdns {
+  readonly present: boolean;
+  readonly version: number;
+  /** DNSSEC OK (RFC 3225). */
+  readonly dnssecOk: boolean;
+  /** The query carried an EDNS(0) Padding option (RFC 7830), so the response is padded too. */
+  readonly padding: boolean;
+  readonly udpSize: number;
+}
+
+export const NO_EDNS: ClientEdns = {
+  present: false,
+  version: 0,
+  dnssecOk: false,
+  padding: false,
+  udpSize: 512,
+};
+
+export function clientEdns(query: Packet): ClientEdns {
+  const opt = findOpt(query);
+  if (!opt) return NO_EDNS;
+  return {
+    present: true,
+    version: opt.ednsVersion ?? 0,
+    dnssecOk: opt.flag_do === true || ((opt.flags ?? 0) & 0x8000) !== 0,
+    padding: optionsOf(query).some((o) => o.code === EDNS_OPTION.PADDING),
+    udpSize: Math.max(512, opt.udpPayloadSize ?? 512),
+  };
+}
+
+/** An EDNS option as dns-packet decodes any code (its typings list only a few). */
+export interface RawOption {
+  readonly code: number;
+  readonly data?: Buffer;
+}
+
+export function optionsOf(packet: Packet): readonly RawOption[] {
+  return (findOpt(packet)?.options ?? []) as readonly RawOption[];
+}
+
+/** An Extended DNS Error (RFC 8914 §2): info code and optional UTF-8 text. */
+export interface Ede {
+  readonly code: number;
+  readonly text?: string;
+}
+
+export function edeOption(ede: Ede): { code: number; data: Buffer } {
+  const text = Buffer.from(ede.text ?? '', 'utf8');
+  const data = Buffer.alloc(2 + text.length);
+  data.writeUInt16BE(ede.code, 0);
+  text.copy(data, 2);
+  return { code: EDNS_OPTION.EXTENDED_ERROR, data };
+}
+
+/** Reads the EDE options of a message (for tests and for passing an upstream's EDE on). */
+export function edeOf(packet: Packet): Ede[] {
+  const out: Ede[] = [];
+  for (const o of optionsOf(packet)) {
+    if (o.code !== EDNS_OPTION.EXTENDED_ERROR || !o.data || o.data.length < 2) continue;
+    const text = o.data.subarray(2).toString('utf8');
+    out.push(text ? { code: o.data.readUInt16BE(0), text } : { code: o.data.readUInt16BE(0) });
+  }
+  return out;
+}
+
+/**
+ * The OPT record of a response. `extendedRcode` carries the upper 8 bits of a 12-bit RCODE
+ * (RFC 6891 §6.1.3); the DO bit is copied from the query (RFC 3225 §3).
+ */
+export function responseOpt(edns: ClientEdns, ede: readonly Ede[], extendedRcode = 0): OptAnswer {
+  return {
+    type: 'OPT',
+    name: '.',
+    udpPayloadSize: EDNS_UDP_SIZE,
+    extendedRcode,
+    ednsVersion: 0,
+    flags: edns.dnssecOk ? 0x8000 : 0,
+    flag_do: edns.dnssecOk,
+    options: ede.map(edeOption) as OptAnswer['options'],
+  };
+}
+
+/** RFC 8467 §4.1: responses are padded to a multiple of 468 octets. */
+export const RESPONSE_PADDING_BLOCK = 468;
+
+/** Bytes of padding data that bring a message of `length` (without the option) to the block. */
+export function paddingLength(length: number, block = RESPONSE_PADDING_BLOCK): number {
+  const withHeader = length + 4; // option code + option length
+  return (block - (withHeader % block)) % block;
+}

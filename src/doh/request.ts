@@ -1,0 +1,90 @@
+import { MAX_MESSAGE_SIZE } from '../dns/constants';
+
+export const DNS_MESSAGE = 'application/dns-message';
+
+export type WireRequest =
+  { ok: true; bytes: Uint8Array } | { ok: false; status: 400 | 405 | 413 | 415; reason: string };
+
+/**
+ * RFC 8484 §4.1: the DNS query of a GET (`?dns=` base64url, padding tolerated) or a POST
+ * (`application/dns-message` body of at most 65535 bytes).
+ */
+export async function readWireQuery(req: Request): Promise<WireRequest> {
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const param = new URL(req.url).searchParams.get('dns');
+    if (param === null || param === '') {
+      return { ok: false, status: 400, reason: 'missing dns parameter' };
+    }
+    const bytes = decodeBase64Url(param);
+    if (!bytes) return { ok: false, status: 400, reason: 'dns parameter is not base64url' };
+    if (bytes.length > MAX_MESSAGE_SIZE) {
+      return { ok: false, status: 413, reason: `query of ${bytes.length} bytes exceeds 65535` };
+    }
+    return { ok: true, bytes };
+  }
+  if (req.method === 'POST') {
+    const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== DNS_MESSAGE) {
+      return {
+        ok: false,
+        status: 415,
+        reason: `content-type must be ${DNS_MESSAGE}, not ${type || 'missing'}`,
+      };
+    }
+    const declared = Number(req.headers.get('content-length') ?? '0');
+    if (declared > MAX_MESSAGE_SIZE) {
+      return { ok: false, status: 413, reason: `body of ${declared} bytes exceeds 65535` };
+    }
+    const bytes = await readLimited(req, MAX_MESSAGE_SIZE);
+    if (!bytes) return { ok: false, status: 413, reason: 'body exceeds 65535 bytes' };
+    return { ok: true, bytes };
+  }
+  return { ok: false, status: 405, reason: `method ${req.method} not allowed` };
+}
+
+/** Reads a body, giving up (null) as soon as it passes `limit` bytes. */
+async function readLimited(req: Request, limit: number): Promise<Uint8Array | null> {
+  if (!req.body) return new Uint8Array(0);
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** RFC 4648 §5 base64url, with or without padding; null when it is not. */
+export function decodeBase64Url(text: string): Uint8Array | null {
+  if (!BASE64URL.test(text)) return null;
+  const body = text.replace(/=+$/, '');
+  if (body.length % 4 === 1) return null;
+  const std = body.replace(/-/g, '+').replace(/_/g, '/');
+  try {
+    const bin = atob(std + '='.repeat((4 - (std.length % 4)) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    return null;
+  }
+}
+
+export function encodeBase64Url(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}

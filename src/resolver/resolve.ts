@@ -1,0 +1,136 @@
+import { EDE, FLAG, RCODE } from '../dns/constants';
+import { type ClientEdns, type Ede, clientEdns } from '../dns/edns';
+import { type Answer, type Packet, hasFlag, isQueryOpcode, rcodeOf } from '../dns/message';
+import { buildResponse, errorResponse, passthroughResponse } from '../dns/response';
+import { answerIpv4Only } from '../dns64/ipv4only';
+import type { Dns64Policy } from '../dns64/policy';
+import { synthesizedPtrTarget } from '../dns64/ptr';
+import { DEFAULT_SYNTH_TTL, synthesizeAaaa } from '../dns64/synthesize';
+import {
+  type UpstreamFailure,
+  type UpstreamOptions,
+  type UpstreamResult,
+  queryUpstreams,
+} from '../upstream/doh-client';
+import type { UpstreamQuestion } from '../upstream/wire';
+
+/** Everything one query is answered with: the tenant's policy, its upstreams, the client. */
+export interface ResolveContext {
+  readonly policy: Dns64Policy;
+  readonly upstream: UpstreamOptions;
+  /** The client's address (4 or 16 bytes), for the policy's `clients` list; null if unknown. */
+  readonly clientAddress: Uint8Array | null;
+}
+
+/**
+ * The data path of one query: question -> local answers -> upstream -> DNS64 synthesis ->
+ * response bytes. Never throws: every failure becomes a DNS error with an Extended DNS Error.
+ */
+export async function resolve(query: Packet, ctx: ResolveContext): Promise<Uint8Array> {
+  const edns = clientEdns(query);
+  try {
+    return await answer(query, edns, ctx);
+  } catch (err) {
+    const text = `internal error: ${err instanceof Error ? err.message : String(err)}`;
+    return errorResponse(query, RCODE.SERVFAIL, edns, [{ code: EDE.OTHER, text }]);
+  }
+}
+
+async function answer(query: Packet, edns: ClientEdns, ctx: ResolveContext): Promise<Uint8Array> {
+  const questions = query.questions ?? [];
+  if (!isQueryOpcode(query)) return errorResponse(query, RCODE.NOTIMP, edns);
+  if (questions.length !== 1) return errorResponse(query, RCODE.FORMERR, edns);
+  if (edns.present && edns.version > 0) return errorResponse(query, RCODE.BADVERS, edns);
+  const q = questions[0]!;
+  if (q.class !== undefined && q.class !== 'IN') {
+    const ede = [{ code: EDE.OTHER, text: 'only class IN is served' }];
+    return errorResponse(query, RCODE.REFUSED, edns, ede);
+  }
+
+  const local = answerIpv4Only(ctx.policy, q.name, q.type);
+  if (local) return buildResponse(query, local, edns);
+
+  const ask = (name: string, type: string): UpstreamQuestion => ({
+    name,
+    type,
+    edns: edns.present,
+    dnssecOk: edns.dnssecOk,
+    checkingDisabled: hasFlag(query, FLAG.CD),
+    padding: edns.padding,
+  });
+
+  if (q.type === 'AAAA' && synthesisApplies(query, edns, ctx)) {
+    // RFC 6147 §5.1.8 allows asking A and AAAA in parallel: one round trip, not two.
+    const [aaaa, a] = await Promise.all([
+      queryUpstreams(ask(q.name, 'AAAA'), ctx.upstream),
+      queryUpstreams(ask(q.name, 'A'), ctx.upstream),
+    ]);
+    const outcome = synthesizeAaaa(ctx.policy, q.name, aaaa, a);
+    switch (outcome.kind) {
+      case 'upstream':
+        return passthroughResponse(query, outcome.bytes);
+      case 'built': {
+        const ede: Ede[] = outcome.synthesized ? [{ code: EDE.SYNTHESIZED }] : [];
+        return buildResponse(query, outcome.packet, edns, ede);
+      }
+      case 'failed':
+        return failure(query, edns, outcome.timeout, outcome.detail);
+    }
+  }
+
+  const ptrTarget = q.type === 'PTR' ? synthesizedPtrTarget(ctx.policy, q.name) : null;
+  if (ptrTarget) {
+    const res = await queryUpstreams(ask(ptrTarget, 'PTR'), ctx.upstream);
+    if (!res.ok) return upstreamFailure(query, edns, res);
+    return buildResponse(query, ptrThroughCname(q.name, ptrTarget, res.packet), edns, [
+      { code: EDE.SYNTHESIZED },
+    ]);
+  }
+
+  const res = await queryUpstreams(ask(q.name, q.type), ctx.upstream);
+  return res.ok ? passthroughResponse(query, res.bytes) : upstreamFailure(query, edns, res);
+}
+
+/** Whether this client and this query get DNS64 at all (BIND's clients/recursive-only). */
+function synthesisApplies(query: Packet, edns: ClientEdns, ctx: ResolveContext): boolean {
+  const { policy, clientAddress } = ctx;
+  if (!policy.clients.isEmpty && (!clientAddress || !policy.clients.contains(clientAddress))) {
+    return false;
+  }
+  if (policy.recursiveOnly && !hasFlag(query, FLAG.RD)) return false;
+  // RFC 6147 §5.5: a validating client (DO=1, CD=1) gets the real data, unsynthesized.
+  if (edns.dnssecOk && hasFlag(query, FLAG.CD) && !policy.breakDnssec) return false;
+  return true;
+}
+
+/** RFC 6147 §5.3.1: CNAME to the in-addr.arpa name, then that name's answer. */
+function ptrThroughCname(qname: string, target: string, res: Packet): Packet {
+  const ttls = (res.answers ?? []).map((r) => ('ttl' in r ? (r.ttl ?? 0) : 0));
+  const cname: Answer = {
+    type: 'CNAME',
+    name: qname,
+    class: 'IN',
+    ttl: Math.min(DEFAULT_SYNTH_TTL, ...ttls),
+    data: target,
+  };
+  return {
+    type: 'response',
+    flags: rcodeOf(res),
+    answers: [cname, ...(res.answers ?? [])],
+    authorities: res.authorities ?? [],
+    additionals: res.additionals ?? [],
+  };
+}
+
+function upstreamFailure(query: Packet, edns: ClientEdns, res: UpstreamResult & UpstreamFailure) {
+  return failure(query, edns, res.kind === 'timeout', res.detail);
+}
+
+/** RFC 8914: 22 (No Reachable Authority) when the upstreams timed out, else 23 (Network Error). */
+function failure(query: Packet, edns: ClientEdns, timeout: boolean, detail: string): Uint8Array {
+  const code = timeout ? EDE.NO_REACHABLE_AUTHORITY : EDE.NETWORK_ERROR;
+  const text = `upstream ${timeout ? 'timed out' : 'failed'}: ${detail}`.slice(0, 200);
+  return errorResponse(query, RCODE.SERVFAIL, edns, [{ code, text }]);
+}
+
+export type { UpstreamResult };

@@ -1,0 +1,4 @@
+import { createApp } from './doh/app';
+
+/** The Cloudflare Workers entry point. */
+export default createApp();

@@ -1,0 +1,66 @@
+import * as dnsPacket from 'dns-packet';
+import { Buffer } from 'node:buffer';
+
+export interface QueryOptions {
+  id?: number;
+  edns?: boolean;
+  dnssecOk?: boolean;
+  cd?: boolean;
+  rd?: boolean;
+  padding?: boolean;
+  ednsVersion?: number;
+}
+
+/** A client query in wire form. */
+export function query(name: string, type: string, opts: QueryOptions = {}): Uint8Array {
+  const packet: dnsPacket.Packet = {
+    type: 'query',
+    id: opts.id ?? 0x1234,
+    flags:
+      (opts.rd === false ? 0 : dnsPacket.RECURSION_DESIRED) |
+      (opts.cd ? dnsPacket.CHECKING_DISABLED : 0),
+    questions: [{ name, type: type as 'A', class: 'IN' }],
+  };
+  if (opts.edns || opts.dnssecOk || opts.padding || opts.ednsVersion) {
+    packet.additionals = [
+      {
+        type: 'OPT',
+        name: '.',
+        udpPayloadSize: 1232,
+        extendedRcode: 0,
+        ednsVersion: opts.ednsVersion ?? 0,
+        flags: opts.dnssecOk ? dnsPacket.DNSSEC_OK : 0,
+        flag_do: opts.dnssecOk ?? false,
+        options: opts.padding ? [{ code: 12, length: 20 }] : [],
+      },
+    ];
+  }
+  return new Uint8Array(dnsPacket.encode(packet));
+}
+
+export function decode(bytes: Uint8Array | ArrayBuffer): dnsPacket.Packet {
+  return dnsPacket.decode(Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)));
+}
+
+export function b64url(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64url');
+}
+
+export function rcode(p: dnsPacket.Packet): number {
+  return (p.flags ?? 0) & 0xf;
+}
+
+/** [name, type, ttl, data] of each record of a section, for exact comparisons. */
+export function rows(list: dnsPacket.Answer[] | undefined): [string, string, number, unknown][] {
+  return (list ?? [])
+    .filter((r) => r.type !== 'OPT')
+    .map((r) => [r.name, r.type, 'ttl' in r ? (r.ttl ?? 0) : 0, 'data' in r ? r.data : null]);
+}
+
+/** EDE codes and texts in a response's OPT record. */
+export function edes(p: dnsPacket.Packet): { code: number; text: string }[] {
+  const opt = p.additionals?.find((r) => r.type === 'OPT') as dnsPacket.OptAnswer | undefined;
+  return ((opt?.options ?? []) as { code: number; data?: Buffer }[])
+    .filter((o) => o.code === 15 && o.data)
+    .map((o) => ({ code: o.data!.readUInt16BE(0), text: o.data!.subarray(2).toString('utf8') }));
+}
