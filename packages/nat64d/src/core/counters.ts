@@ -1,0 +1,52 @@
+/** Named packet counters, published by the daemon as stats / Prometheus metrics. */
+
+export const COUNTER_NAMES = [
+  /** IPv4 packets translated to IPv6 (a fragmented one counts once). */
+  'translated4to6',
+  /** IPv6 packets translated to IPv4. */
+  'translated6to4',
+  /** Extra IPv6 fragments produced by fragmenting one IPv4 packet (RFC 7915 §4.1). */
+  'fragmentsCreated6',
+  /** ICMPv4 errors originated by the translator (time exceeded, frag needed, unreachable). */
+  'icmp4ErrorsSent',
+  /** ICMPv6 errors originated by the translator (time exceeded, parameter problem). */
+  'icmp6ErrorsSent',
+  /** ICMPv6 errors translated with the RFC 6791 source (config.ipv4Addr). */
+  'icmpRfc6791Source',
+  /** Shorter than its headers / length fields claim. */
+  'dropTruncated',
+  /** Header fields with invalid values (IHL < 5, duplicate Fragment header, wrong version...). */
+  'dropMalformed',
+  /** Bad IPv4 header checksum or bad ICMP/ICMPv6 checksum on input. */
+  'dropChecksum',
+  /** An address with neither a prefix nor a mapper translation. */
+  'dropNoMapping',
+  /** wkpf-strict: non-global IPv4 with 64:ff9b::/96 (RFC 6052 §3.1). */
+  'dropWkpfNonGlobal',
+  /** TTL / Hop Limit expired (an ICMP Time Exceeded is sent when allowed). */
+  'dropHopLimit',
+  /** Protocol, extension header or jumbogram that is not translated. */
+  'dropUnsupported',
+  /** ICMP type/code with no translation (informational other than echo, redirects...). */
+  'dropUnsupportedIcmp',
+  /** Fragmented ICMP, which the translator does not handle (RFC 7915 §1.2). */
+  'dropFragmentedIcmp',
+  /** IPv4 UDP with zero checksum (mode drop, or calc on a fragment) or IPv6 UDP with zero. */
+  'dropUdpZeroChecksum',
+  /** DF set and too big for the IPv6 MTU (an ICMPv4 Fragmentation Needed is sent). */
+  'dropTooBig',
+  /** Unexpired IPv4 source route option / IPv6 Routing header with Segments Left != 0. */
+  'dropSourceRoute',
+  /** An exception inside the translator (a bug): the packet is dropped, never rethrown. */
+  'dropInternalError',
+] as const;
+
+export type CounterName = (typeof COUNTER_NAMES)[number];
+
+export type Counters = Record<CounterName, number>;
+
+export function createCounters(): Counters {
+  const c = {} as Counters;
+  for (const name of COUNTER_NAMES) c[name] = 0;
+  return c;
+}

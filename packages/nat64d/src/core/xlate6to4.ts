@@ -1,0 +1,366 @@
+/** IPv6 -> IPv4 translation (RFC 7915 §5). */
+import { copyBytes, rd16, rd32, wr16, wr32 } from './bytes.js';
+import { adjustChecksum, finish, sumIpv4Addr, sumWords } from './checksum.js';
+import { ICMP4_ERROR_MAX, type TranslatorContext } from './context.js';
+import {
+  ICMP4_DEST_UNREACH,
+  ICMP4_ECHO_REPLY,
+  ICMP4_ECHO_REQUEST,
+  ICMP4_PARAM_PROBLEM,
+  ICMP6_ECHO_REPLY,
+  ICMP6_ECHO_REQUEST,
+  ICMP6_PACKET_TOO_BIG,
+  ICMP6_PARAM_PROBLEM,
+  ICMP6_TIME_EXCEEDED,
+  icmp6ErrorTo4,
+  isIcmp6Error,
+  mtu6to4,
+  pointer6to4,
+} from './icmp.js';
+import { sendIcmp6Error } from './icmp-errors.js';
+import {
+  IPV4_DF,
+  IPV4_HEADER_LEN,
+  IPV4_MF,
+  isPassThroughProtocol,
+  PROTO_ICMP,
+  PROTO_ICMPV6,
+  PROTO_TCP,
+  PROTO_UDP,
+  writeIpv4Header,
+} from './ipv4.js';
+import {
+  CHAIN_MALFORMED,
+  CHAIN_OK,
+  CHAIN_ROUTING,
+  CHAIN_TRUNCATED,
+  IPV6_HEADER_LEN,
+  type Ipv6Chain,
+} from './ipv6.js';
+import type { Emit } from './types.js';
+
+const ICMP_HEADER_LEN = 8;
+/** RFC 7915 §5.1: DF is set only when the translated packet is larger than 1260 bytes. */
+const DF_THRESHOLD = 1260;
+
+function isTranslatedProtocol(p: number): boolean {
+  return p === PROTO_TCP || p === PROTO_UDP || p === PROTO_ICMPV6 || isPassThroughProtocol(p);
+}
+
+function trafficClass(pkt: Uint8Array, o: number): number {
+  return (rd16(pkt, o) >>> 4) & 0xff;
+}
+
+export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emit): void {
+  const c = ctx.counters;
+  if (pkt.length < IPV6_HEADER_LEN) {
+    c.dropTruncated++;
+    return;
+  }
+  const payloadField = rd16(pkt, 4);
+  if (payloadField === 0) {
+    c.dropUnsupported++; // Jumbogram (RFC 2675) or empty
+    return;
+  }
+  const total = IPV6_HEADER_LEN + payloadField;
+  if (total > pkt.length) {
+    c.dropTruncated++;
+    return;
+  }
+  const chain = ctx.chain;
+  chain.walk(pkt, 0, total);
+  if (chain.status !== CHAIN_OK) {
+    if (chain.status === CHAIN_ROUTING) {
+      // RFC 7915 §5.1: Parameter Problem pointing at Segments Left.
+      c.dropSourceRoute++;
+      sendIcmp6Error(ctx, pkt, total, ICMP6_PARAM_PROBLEM, 0, chain.errorPointer, emit);
+    } else if (chain.status === CHAIN_TRUNCATED) c.dropTruncated++;
+    else c.dropMalformed++;
+    return;
+  }
+  const upper = chain.upper;
+  if (!isTranslatedProtocol(upper)) {
+    c.dropUnsupported++;
+    return;
+  }
+  // RFC 4443 §3.3 / RFC 7915 §5.1: Hop Limit 0 or 1 would be 0 after forwarding.
+  if (pkt[7]! <= 1) {
+    c.dropHopLimit++;
+    sendIcmp6Error(ctx, pkt, total, ICMP6_TIME_EXCEEDED, 0, 0, emit);
+    return;
+  }
+  const l4 = chain.l4Offset;
+  const payloadLen = total - l4;
+  if (upper === PROTO_ICMPV6) {
+    if (chain.isFragmented) {
+      c.dropFragmentedIcmp++; // RFC 7915 §1.2
+      return;
+    }
+    translateIcmp6(ctx, pkt, total, chain, emit);
+    return;
+  }
+  const first = chain.fragOffset === 0;
+  if (first && upper === PROTO_TCP && payloadLen < 18) {
+    c.dropTruncated++;
+    return;
+  }
+  if (first && upper === PROTO_UDP) {
+    if (payloadLen < 8) {
+      c.dropTruncated++;
+      return;
+    }
+    if (rd16(pkt, l4 + 6) === 0) {
+      c.dropUdpZeroChecksum++; // Not valid in IPv6 (RFC 8200 §8.1)
+      return;
+    }
+  }
+  if (!forward6to4(ctx, pkt, total, chain, upper, emit)) return;
+  const out = ctx.out;
+  if (first && (upper === PROTO_TCP || upper === PROTO_UDP)) {
+    const at = IPV4_HEADER_LEN + (upper === PROTO_TCP ? 16 : 6);
+    const newSum = sumWords(out, 12, 8);
+    const ck = adjustChecksum(rd16(out, at), sumWords(pkt, 8, 32), newSum);
+    wr16(out, at, upper === PROTO_UDP && ck === 0 ? 0xffff : ck);
+  }
+  c.translated6to4++;
+  emit(out.subarray(0, IPV4_HEADER_LEN + payloadLen));
+}
+
+/**
+ * Maps the addresses and writes the IPv4 header and payload to ctx.out. False when dropped
+ * (counted; a Packet Too Big is sent if the result would not fit the IPv4 MTU).
+ */
+function forward6to4(
+  ctx: TranslatorContext,
+  pkt: Uint8Array,
+  total: number,
+  chain: Ipv6Chain,
+  upper: number,
+  emit: Emit,
+): boolean {
+  const c = ctx.counters;
+  const l4 = chain.l4Offset;
+  const length = IPV4_HEADER_LEN + total - l4;
+  if (length > ctx.ipv4Mtu) {
+    // RFC 7915 §5.1: behave as a router; report the MTU as the IPv6 sender will see it.
+    c.dropTooBig++;
+    const mtu = Math.max(ctx.ipv4Mtu + l4 - IPV4_HEADER_LEN, 1280);
+    sendIcmp6Error(ctx, pkt, total, ICMP6_PACKET_TOO_BIG, 0, mtu, emit);
+    return false;
+  }
+  const dst = ctx.map6to4(pkt, 24);
+  if (dst < 0) {
+    ctx.countAddressFailure(dst);
+    return false;
+  }
+  const src = ctx.mapper.map6to4(pkt, 8, true);
+  if (src < 0) {
+    c.dropNoMapping++;
+    return false;
+  }
+  const out = ctx.out;
+  let id: number;
+  let flags: number;
+  if (chain.hasFragment) {
+    // RFC 7915 §5.1.1: low 16 bits of the identification, offset and M copied, DF clear.
+    id = chain.fragId & 0xffff;
+    flags = (chain.more ? IPV4_MF : 0) | (chain.fragOffset >>> 3);
+  } else {
+    id = ctx.nextIpv4Id();
+    flags = length > DF_THRESHOLD ? IPV4_DF : 0;
+  }
+  const proto = upper === PROTO_ICMPV6 ? PROTO_ICMP : upper;
+  writeIpv4Header(out, 0, trafficClass(pkt, 0), length, id, flags, pkt[7]! - 1, proto, src, dst);
+  copyBytes(pkt, l4, total, out, IPV4_HEADER_LEN);
+  return true;
+}
+
+/** Unfragmented ICMPv6 (RFC 7915 §5.2). */
+function translateIcmp6(
+  ctx: TranslatorContext,
+  pkt: Uint8Array,
+  total: number,
+  chain: Ipv6Chain,
+  emit: Emit,
+): void {
+  const c = ctx.counters;
+  const l4 = chain.l4Offset;
+  const icmpLen = total - l4;
+  if (icmpLen < ICMP_HEADER_LEN) {
+    c.dropTruncated++;
+    return;
+  }
+  const pseudo = sumWords(pkt, 8, 32) + icmpLen + PROTO_ICMPV6;
+  if (finish(pseudo + sumWords(pkt, l4, icmpLen)) !== 0) {
+    c.dropChecksum++;
+    return;
+  }
+  const type = pkt[l4]!;
+  if (type === ICMP6_ECHO_REQUEST || type === ICMP6_ECHO_REPLY) {
+    if (!forward6to4(ctx, pkt, total, chain, PROTO_ICMPV6, emit)) return;
+    const out = ctx.out;
+    const at = IPV4_HEADER_LEN;
+    out[at] = type === ICMP6_ECHO_REQUEST ? ICMP4_ECHO_REQUEST : ICMP4_ECHO_REPLY;
+    wr16(out, at + 2, 0);
+    wr16(out, at + 2, finish(sumWords(out, at, icmpLen)));
+    c.translated6to4++;
+    emit(out.subarray(0, at + icmpLen));
+    return;
+  }
+  if (!isIcmp6Error(type)) {
+    c.dropUnsupportedIcmp++; // MLD, ND and other informational messages
+    return;
+  }
+  translateIcmp6Error(ctx, pkt, total, l4, emit);
+}
+
+/** ICMPv6 error -> ICMPv4 error with its embedded packet translated (RFC 7915 §5.2, §5.3). */
+function translateIcmp6Error(
+  ctx: TranslatorContext,
+  pkt: Uint8Array,
+  total: number,
+  l4: number,
+  emit: Emit,
+): void {
+  const c = ctx.counters;
+  const out = ctx.out;
+  const type6 = pkt[l4]!;
+  const mapped = icmp6ErrorTo4(type6, pkt[l4 + 1]!);
+  if (mapped < 0) {
+    c.dropUnsupportedIcmp++;
+    return;
+  }
+  const type4 = mapped >>> 8;
+  const code4 = mapped & 0xff;
+  let rest = 0;
+  if (type4 === ICMP4_PARAM_PROBLEM) {
+    const p = rd32(pkt, l4 + 4);
+    const ptr = p > 39 ? -1 : pointer6to4(p);
+    if (ptr < 0) {
+      c.dropUnsupportedIcmp++;
+      return;
+    }
+    rest = (ptr << 24) >>> 0;
+  }
+  const inner = l4 + ICMP_HEADER_LEN;
+  if (total - inner < IPV6_HEADER_LEN) {
+    c.dropTruncated++;
+    return;
+  }
+  if (pkt[inner]! >>> 4 !== 6) {
+    c.dropMalformed++;
+    return;
+  }
+  const ic = ctx.innerChain;
+  ic.walk(pkt, inner, total);
+  if (ic.status !== CHAIN_OK) {
+    if (ic.status === CHAIN_TRUNCATED) c.dropTruncated++;
+    else if (ic.status === CHAIN_MALFORMED) c.dropMalformed++;
+    else c.dropUnsupported++;
+    return;
+  }
+  const iupper = ic.upper;
+  if (!isTranslatedProtocol(iupper)) {
+    c.dropUnsupported++;
+    return;
+  }
+  if (type4 === ICMP4_DEST_UNREACH && code4 === 4) {
+    rest = mtu6to4(rd32(pkt, l4 + 4), ic.hasFragment, ctx.ipv6Mtu, ctx.ipv4Mtu);
+  }
+  const dst = ctx.map6to4(pkt, 24);
+  if (dst < 0) {
+    ctx.countAddressFailure(dst);
+    return;
+  }
+  let src = ctx.mapper.map6to4(pkt, 8, false);
+  if (src < 0) {
+    // RFC 6791: an IPv6 router with no IPv4 address; use the translator's own (as Tayga).
+    src = ctx.config.ipv4Addr;
+    c.icmpRfc6791Source++;
+  }
+  const isrc = ctx.map6to4(pkt, inner + 8);
+  if (isrc < 0) {
+    ctx.countAddressFailure(isrc);
+    return;
+  }
+  const idst = ctx.map6to4(pkt, inner + 24);
+  if (idst < 0) {
+    ctx.countAddressFailure(idst);
+    return;
+  }
+  // The embedded packet keeps its Hop Limit (no decrement) and its original length.
+  const i4 = IPV4_HEADER_LEN + ICMP_HEADER_LEN;
+  const il4 = i4 + IPV4_HEADER_LEN;
+  const headers = ic.l4Offset - inner;
+  const itotal = Math.min(
+    IPV4_HEADER_LEN + Math.max(IPV6_HEADER_LEN + rd16(pkt, inner + 4) - headers, 0),
+    0xffff,
+  );
+  let iid = 0;
+  let iflags: number;
+  if (ic.hasFragment) {
+    iid = ic.fragId & 0xffff;
+    iflags = (ic.more ? IPV4_MF : 0) | (ic.fragOffset >>> 3);
+  } else {
+    iflags = itotal > DF_THRESHOLD ? IPV4_DF : 0;
+  }
+  const iproto = iupper === PROTO_ICMPV6 ? PROTO_ICMP : iupper;
+  writeIpv4Header(
+    out,
+    i4,
+    trafficClass(pkt, inner),
+    itotal,
+    iid,
+    iflags,
+    pkt[inner + 7]!,
+    iproto,
+    isrc,
+    idst,
+  );
+  // RFC 1812 §4.3.2.3: the ICMPv4 error stays within 576 bytes.
+  const copied = Math.min(total - ic.l4Offset, ICMP4_ERROR_MAX - il4);
+  copyBytes(pkt, ic.l4Offset, ic.l4Offset + copied, out, il4);
+  if (ic.fragOffset === 0) {
+    const oldAddrSum = sumWords(pkt, inner + 8, 32);
+    const newAddrSum = sumIpv4Addr(isrc) + sumIpv4Addr(idst);
+    if (iupper === PROTO_TCP && copied >= 18) {
+      wr16(out, il4 + 16, adjustChecksum(rd16(out, il4 + 16), oldAddrSum, newAddrSum));
+    } else if (iupper === PROTO_UDP && copied >= 8 && rd16(out, il4 + 6) !== 0) {
+      wr16(out, il4 + 6, adjustChecksum(rd16(out, il4 + 6), oldAddrSum, newAddrSum) || 0xffff);
+    } else if (iupper === PROTO_ICMPV6 && copied >= 1) {
+      const t = out[il4]!;
+      if (t !== ICMP6_ECHO_REQUEST && t !== ICMP6_ECHO_REPLY) {
+        c.dropUnsupportedIcmp++; // an error about an error (RFC 7915 §5.3)
+        return;
+      }
+      const t4 = t === ICMP6_ECHO_REQUEST ? ICMP4_ECHO_REQUEST : ICMP4_ECHO_REPLY;
+      out[il4] = t4;
+      if (copied >= 4) {
+        const code = out[il4 + 1]!;
+        const icmpLen = itotal - IPV4_HEADER_LEN;
+        const oldSum = ((t << 8) | code) + oldAddrSum + icmpLen + PROTO_ICMPV6;
+        wr16(out, il4 + 2, adjustChecksum(rd16(out, il4 + 2), oldSum, (t4 << 8) | code));
+      }
+    }
+  }
+  const length = il4 + copied;
+  writeIpv4Header(
+    out,
+    0,
+    trafficClass(pkt, 0),
+    length,
+    ctx.nextIpv4Id(),
+    0,
+    pkt[7]! - 1,
+    PROTO_ICMP,
+    src,
+    dst,
+  );
+  out[20] = type4;
+  out[21] = code4;
+  wr16(out, 22, 0);
+  wr32(out, 24, rest);
+  wr16(out, 22, finish(sumWords(out, 20, length - 20)));
+  c.translated6to4++;
+  emit(out.subarray(0, length));
+}
