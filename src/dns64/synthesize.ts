@@ -122,11 +122,12 @@ function synthesizeRecords(
 
 /**
  * A response built on the A answer: its CNAME/DNAME chain (§5.1.3), the synthesized records in
- * place of the A records, its additional section unchanged. AD is never set (§5.5).
+ * place of the A records, its additional section unchanged. AD is never set (§5.5), nor AA.
  */
 function basedOnA(a: Packet, synthesized: Answer[]): Packet {
   const chain = (a.answers ?? []).filter((r) => r.type === 'CNAME' || r.type === 'DNAME');
-  const flags = (a.flags ?? 0) & ~FLAG.AD;
+  // Synthesized data is neither authoritative nor validated.
+  const flags = (a.flags ?? 0) & ~FLAG.AD & ~FLAG.AA;
   return {
     type: 'response',
     flags: synthesized.length > 0 ? (flags & ~0xf) | RCODE.NOERROR : flags,

@@ -33,7 +33,7 @@ export async function readWireQuery(req: Request): Promise<WireRequest> {
     }
     const declared = Number(req.headers.get('content-length') ?? '0');
     if (declared > MAX_MESSAGE_SIZE) {
-      return { ok: false, status: 413, reason: `body of ${declared} bytes exceeds 65535` };
+      return { ok: false, status: 413, reason: 'body exceeds 65535 bytes' };
     }
     const bytes = await readLimited(req, MAX_MESSAGE_SIZE);
     if (!bytes) return { ok: false, status: 413, reason: 'body exceeds 65535 bytes' };

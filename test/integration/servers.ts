@@ -1,0 +1,171 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Real servers from Debian for integration tests: BIND (authoritative), dnsdist (DoH). */
+
+export function requireCommand(cmd: string, debPackage: string): void {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${cmd} not found: install the Debian package ${debPackage} (see .ci/run)`);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves when `predicate` returns true, polling until `ms` passes. */
+export async function waitFor(what: string, predicate: () => Promise<boolean>, ms = 30000) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await predicate().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+export interface Running {
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+function stopper(child: ChildProcess, dir?: string): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      // Negative pid: the whole process group (wrangler starts workerd as a child).
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        child.kill('SIGTERM');
+      }
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  };
+}
+
+export const TEST_ZONE = `$TTL 3600
+@ IN SOA ns.dns64.test. admin.dns64.test. 1 3600 600 86400 300
+@ IN NS ns.dns64.test.
+ns IN A 192.0.2.53
+a-only 1000 IN A 203.0.113.10
+two 1000 IN A 192.0.2.1
+two 1000 IN A 192.0.2.2
+dual IN A 192.0.2.5
+dual IN AAAA 2001:db8:1::5
+www 900 IN CNAME mid
+mid 800 IN CNAME a-only
+mapped IN AAAA ::ffff:192.0.2.6
+mapped IN A 192.0.2.6
+txt IN TXT "hello world"
+`;
+
+export const REVERSE_ZONE = `$TTL 3600
+@ IN SOA ns.dns64.test. admin.dns64.test. 1 3600 600 86400 300
+@ IN NS ns.dns64.test.
+10 700 IN PTR a-only.dns64.test.
+`;
+
+/** BIND 9 as the authoritative server of dns64.test and 113.0.203.in-addr.arpa on loopback. */
+export async function startBind(): Promise<Running> {
+  requireCommand('named', 'bind9');
+  const dir = mkdtempSync(join(tmpdir(), 'bind-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'dns64.test.zone'), TEST_ZONE);
+  writeFileSync(join(dir, 'reverse.zone'), REVERSE_ZONE);
+  writeFileSync(
+    join(dir, 'named.conf'),
+    `options {
+  directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  pid-file "${dir}/named.pid";
+};
+zone "dns64.test" { type primary; file "${dir}/dns64.test.zone"; };
+zone "113.0.203.in-addr.arpa" { type primary; file "${dir}/reverse.zone"; };
+`,
+  );
+  const child = spawn('named', ['-g', '-u', 'root', '-c', join(dir, 'named.conf')], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  await waitFor('BIND', async () => {
+    const out = execFileSync('dig', [
+      '+short',
+      '+time=1',
+      '+tries=1',
+      '-p',
+      String(port),
+      '@127.0.0.1',
+      'ns.dns64.test',
+      'A',
+    ]);
+    return out.toString().trim() === '192.0.2.53';
+  });
+  return { port, stop: stopper(child, dir) };
+}
+
+/** dnsdist serving plain-HTTP DoH at /dns-query in front of a DNS server on loopback. */
+export async function startDnsdist(backendPort: number): Promise<Running> {
+  requireCommand('dnsdist', 'dnsdist');
+  const dir = mkdtempSync(join(tmpdir(), 'dnsdist-'));
+  const port = await freePort();
+  const dnsPort = await freePort();
+  writeFileSync(
+    join(dir, 'dnsdist.conf'),
+    `setLocal("127.0.0.1:${dnsPort}")
+newServer({address="127.0.0.1:${backendPort}"})
+addDOHLocal("127.0.0.1:${port}", nil, nil, "/dns-query")
+setSecurityPollSuffix("")
+`,
+  );
+  const child = spawn('dnsdist', ['--supervised', '-C', join(dir, 'dnsdist.conf')], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  await waitFor('dnsdist DoH', async () => {
+    const res = await fetch(
+      `http://127.0.0.1:${port}/dns-query?dns=AAABAAABAAAAAAAAAm5zBWRuczY0BHRlc3QAAAEAAQ`,
+    );
+    return res.status === 200;
+  });
+  return { port, stop: stopper(child, dir) };
+}
+
+/** `wrangler dev` (workerd) with the project's worker, over HTTPS with a local certificate. */
+export async function startWrangler(vars: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const args = ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1'];
+  args.push('--local-protocol', 'https', '--inspector-port', String(await freePort()));
+  for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
+  const child = spawn('npx', args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', NODE_TLS_REJECT_UNAUTHORIZED: '0' },
+  });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  try {
+    await waitFor('wrangler dev', async () => log.includes('Ready on'), 60000);
+  } catch (err) {
+    await stopper(child)();
+    throw new Error(`${(err as Error).message}\n${log}`);
+  }
+  return { port, stop: stopper(child) };
+}
