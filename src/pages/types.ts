@@ -1,0 +1,13 @@
+/** What the client setup page and the Apple profile show about one tenant. */
+export interface SetupInfo {
+  /** The tenant id, or null for the default tenant (`/dns-query`). */
+  readonly tenantId: string | null;
+  /** A human name for the service (the tenant record's `name`, or the host name). */
+  readonly displayName: string;
+  /** The full DoH URL clients configure, e.g. https://doh.example/t/acme/dns-query. */
+  readonly dohUrl: string;
+  /** The NAT64 prefixes in use, e.g. ['2001:db8:64::/96']. */
+  readonly prefixes: readonly string[];
+  /** The host the page was served from, e.g. doh.example. */
+  readonly host: string;
+}
