@@ -1,0 +1,499 @@
+/*
+ * nat64d TUN access: a small N-API addon (plain node_api.h, C).
+ *
+ * open(name, flags) -> handle      /dev/net/tun, TUNSETIFF (IFF_TUN | IFF_NO_PI [| IFF_MULTI_QUEUE]
+ *                                  [| IFF_VNET_HDR]), non-blocking, close-on-exec
+ * name(handle) -> string            the kernel's name for the device
+ * setMtu(name, mtu)                 SIOCSIFMTU on a throwaway AF_INET socket
+ * setPersist(handle, bool)          TUNSETPERSIST (--mktun / --rmtun)
+ * startReading(handle, buf, meta, slot, cb)
+ *                                   uv_poll on the fd; when readable, packets are read into
+ *                                   `buf` (one `slot`-sized region each) until EAGAIN or the
+ *                                   batch is full; meta[i] gets each length; cb(count) is
+ *                                   called once per batch; reading resumes until EAGAIN.
+ * writeBatch(handle, buf, meta, count) -> written
+ *                                   meta holds (offset, length) pairs; one write(2) per packet
+ *                                   (a TUN fd takes one packet per write), one JS call per batch.
+ * close(handle)
+ *
+ * No per-packet work goes through the libuv threadpool.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define NAT64_TUN_MULTI_QUEUE 1
+#define NAT64_TUN_VNET_HDR 2
+
+typedef struct {
+  napi_env env;
+  int fd;
+  char name[IFNAMSIZ];
+  int polling;
+  int closed;
+  uv_poll_t poll;
+  napi_ref cb_ref;
+  napi_ref buf_ref;
+  napi_ref meta_ref;
+  napi_async_context async_ctx;
+  uint8_t *buf;
+  size_t buf_len;
+  uint32_t *meta;
+  size_t meta_len;
+  size_t slot;
+  /* Counters visible to JS through stats(). */
+  double read_packets, read_batches, read_errors, write_packets, write_errors, truncated;
+} tun_t;
+
+#define CHECK(env, call)                                                   \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      const napi_extended_error_info *info_;                               \
+      napi_get_last_error_info((env), &info_);                             \
+      bool pending_;                                                       \
+      napi_is_exception_pending((env), &pending_);                         \
+      if (!pending_)                                                       \
+        napi_throw_error((env), NULL,                                      \
+                         info_ && info_->error_message ? info_->error_message \
+                                                       : "napi call failed"); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
+  napi_value code, text, error;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &text);
+  const char *name = "EIO";
+  switch (err) {
+    case EPERM: name = "EPERM"; break;
+    case EACCES: name = "EACCES"; break;
+    case ENOENT: name = "ENOENT"; break;
+    case EBUSY: name = "EBUSY"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case ENODEV: name = "ENODEV"; break;
+    case EBADF: name = "EBADF"; break;
+    default: break;
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+  napi_create_error(env, code, text, &error);
+  napi_value errno_v;
+  napi_create_int32(env, err, &errno_v);
+  napi_set_named_property(env, error, "errno", errno_v);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static void on_poll_closed(uv_handle_t *h) {
+  tun_t *t = (tun_t *)h->data;
+  t->polling = 0;
+}
+
+static void stop_polling(tun_t *t) {
+  if (t->polling == 1) {
+    uv_poll_stop(&t->poll);
+    t->polling = 2; /* closing */
+    uv_close((uv_handle_t *)&t->poll, on_poll_closed);
+  }
+}
+
+static void release_refs(tun_t *t) {
+  napi_env env = t->env;
+  if (t->cb_ref) { napi_delete_reference(env, t->cb_ref); t->cb_ref = NULL; }
+  if (t->buf_ref) { napi_delete_reference(env, t->buf_ref); t->buf_ref = NULL; }
+  if (t->meta_ref) { napi_delete_reference(env, t->meta_ref); t->meta_ref = NULL; }
+  if (t->async_ctx) { napi_async_destroy(env, t->async_ctx); t->async_ctx = NULL; }
+}
+
+static void do_close(tun_t *t) {
+  if (t->closed) return;
+  t->closed = 1;
+  stop_polling(t);
+  release_refs(t);
+  if (t->fd >= 0) close(t->fd);
+  t->fd = -1;
+}
+
+static void finalize_tun(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  tun_t *t = (tun_t *)data;
+  if (!t->closed) {
+    t->closed = 1;
+    stop_polling(t); /* uv only: references die with the environment */
+    if (t->fd >= 0) close(t->fd);
+  }
+  /* If the poll handle is still closing, its memory must outlive the callback. */
+  if (t->polling == 0) free(t);
+}
+
+static tun_t *get_tun(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, "expected a TUN handle");
+    return NULL;
+  }
+  return (tun_t *)data;
+}
+
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "name must be a string");
+    return NULL;
+  }
+  int32_t flags = 0;
+  if (argc > 1) napi_get_value_int32(env, argv[1], &flags);
+
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "open /dev/net/tun", errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  if (flags & NAT64_TUN_MULTI_QUEUE) ifr.ifr_flags |= IFF_MULTI_QUEUE;
+  if (flags & NAT64_TUN_VNET_HDR) ifr.ifr_flags |= IFF_VNET_HDR;
+  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "TUNSETIFF", err);
+  }
+  tun_t *t = calloc(1, sizeof(tun_t));
+  if (!t) {
+    close(fd);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  t->env = env;
+  t->fd = fd;
+  memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
+  t->name[IFNAMSIZ - 1] = 0;
+  napi_value handle;
+  if (napi_create_external(env, t, finalize_tun, NULL, &handle) != napi_ok) {
+    close(fd);
+    free(t);
+    napi_throw_error(env, NULL, "napi_create_external failed");
+    return NULL;
+  }
+  return handle;
+}
+
+static napi_value js_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  napi_value s;
+  CHECK(env, napi_create_string_utf8(env, t->name, NAPI_AUTO_LENGTH, &s));
+  return s;
+}
+
+static napi_value js_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  napi_value v;
+  CHECK(env, napi_create_int32(env, t->fd, &v));
+  return v;
+}
+
+static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ] = {0};
+  size_t len = 0;
+  int32_t mtu = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &mtu) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setMtu(name: string, mtu: number)");
+    return NULL;
+  }
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket", errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  ifr.ifr_mtu = mtu;
+  int r = ioctl(s, SIOCSIFMTU, &ifr);
+  int err = errno;
+  close(s);
+  if (r < 0) return throw_errno(env, "SIOCSIFMTU", err);
+  return NULL;
+}
+
+static napi_value js_set_persist(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[1], &on);
+  if (ioctl(t->fd, TUNSETPERSIST, on ? 1 : 0) < 0) return throw_errno(env, "TUNSETPERSIST", errno);
+  return NULL;
+}
+
+/* Calls cb(count) in JS; exceptions go to process 'uncaughtException'. */
+static void deliver(tun_t *t, uint32_t count) {
+  napi_env env = t->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  if (napi_get_reference_value(env, t->cb_ref, &cb) == napi_ok && cb != NULL) {
+    napi_get_global(env, &recv);
+    napi_create_uint32(env, count, &arg);
+    if (napi_make_callback(env, t->async_ctx, recv, cb, 1, &arg, &result) != napi_ok) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value exc;
+        napi_get_and_clear_last_exception(env, &exc);
+        napi_fatal_exception(env, exc);
+      }
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  tun_t *t = (tun_t *)handle->data;
+  if (t->closed) return;
+  if (status < 0) {
+    t->read_errors++;
+    return;
+  }
+  if (!(events & UV_READABLE)) return;
+  size_t max = t->buf_len / t->slot;
+  if (max > t->meta_len) max = t->meta_len;
+  for (;;) {
+    uint32_t count = 0;
+    int again = 0;
+    while (count < max) {
+      ssize_t n = read(t->fd, t->buf + (size_t)count * t->slot, t->slot);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) t->read_errors++;
+        again = 1;
+        break;
+      }
+      if ((size_t)n == t->slot) t->truncated++; /* can't tell; counted as suspicious */
+      t->meta[count++] = (uint32_t)n;
+    }
+    if (count > 0) {
+      t->read_packets += count;
+      t->read_batches++;
+      deliver(t, count);
+      if (t->closed || t->polling != 1) return;
+    }
+    if (again) return;
+  }
+}
+
+static int get_u8(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok ||
+      type != napi_uint8_array)
+    return 0;
+  *data = (uint8_t *)p;
+  return 1;
+}
+
+static int get_u32(napi_env env, napi_value v, uint32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, &ab, &off) != napi_ok ||
+      type != napi_uint32_array)
+    return 0;
+  *data = (uint32_t *)p;
+  return 1;
+}
+
+static napi_value js_start_reading(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  if (t->closed) return throw_errno(env, "startReading", EBADF);
+  if (t->polling) {
+    napi_throw_error(env, NULL, "already reading");
+    return NULL;
+  }
+  uint32_t slot = 0;
+  napi_valuetype cbtype;
+  if (argc < 5 || !get_u8(env, argv[1], &t->buf, &t->buf_len) ||
+      !get_u32(env, argv[2], &t->meta, &t->meta_len) ||
+      napi_get_value_uint32(env, argv[3], &slot) != napi_ok || slot == 0 ||
+      slot > t->buf_len || napi_typeof(env, argv[4], &cbtype) != napi_ok ||
+      cbtype != napi_function) {
+    napi_throw_type_error(env, NULL,
+                          "startReading(handle, buf: Uint8Array, lengths: Uint32Array, "
+                          "slot: number, cb: (count) => void)");
+    return NULL;
+  }
+  t->slot = slot;
+  CHECK(env, napi_create_reference(env, argv[1], 1, &t->buf_ref));
+  CHECK(env, napi_create_reference(env, argv[2], 1, &t->meta_ref));
+  CHECK(env, napi_create_reference(env, argv[4], 1, &t->cb_ref));
+  napi_value resource_name;
+  CHECK(env, napi_create_string_utf8(env, "nat64d:tun", NAPI_AUTO_LENGTH, &resource_name));
+  napi_value resource;
+  CHECK(env, napi_create_object(env, &resource));
+  CHECK(env, napi_async_init(env, resource, resource_name, &t->async_ctx));
+  uv_loop_t *loop = NULL;
+  CHECK(env, napi_get_uv_event_loop(env, &loop));
+  int r = uv_poll_init(loop, &t->poll, t->fd);
+  if (r < 0) {
+    release_refs(t);
+    return throw_errno(env, "uv_poll_init", -r);
+  }
+  t->poll.data = t;
+  t->polling = 1;
+  r = uv_poll_start(&t->poll, UV_READABLE, on_readable);
+  if (r < 0) {
+    stop_polling(t);
+    release_refs(t);
+    return throw_errno(env, "uv_poll_start", -r);
+  }
+  return NULL;
+}
+
+static napi_value js_stop_reading(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  stop_polling(t);
+  release_refs(t);
+  return NULL;
+}
+
+static napi_value js_write_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  uint8_t *buf;
+  size_t buf_len;
+  uint32_t *meta;
+  size_t meta_len;
+  uint32_t count = 0;
+  if (argc < 4 || !get_u8(env, argv[1], &buf, &buf_len) ||
+      !get_u32(env, argv[2], &meta, &meta_len) ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok || (size_t)count * 2 > meta_len) {
+    napi_throw_type_error(env, NULL,
+                          "writeBatch(handle, buf: Uint8Array, meta: Uint32Array, count)");
+    return NULL;
+  }
+  uint32_t written = 0;
+  if (!t->closed) {
+    for (uint32_t i = 0; i < count; i++) {
+      size_t off = meta[2 * i], len = meta[2 * i + 1];
+      if (off > buf_len || len > buf_len - off) {
+        t->write_errors++;
+        continue;
+      }
+      ssize_t n;
+      do {
+        n = write(t->fd, buf + off, len);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        /* EAGAIN (queue full), EINVAL (malformed for the kernel), EIO (link down)... */
+        t->write_errors++;
+        continue;
+      }
+      written++;
+    }
+  }
+  t->write_packets += written;
+  napi_value v;
+  CHECK(env, napi_create_uint32(env, written, &v));
+  return v;
+}
+
+static void set_num(napi_env env, napi_value obj, const char *key, double value) {
+  napi_value v;
+  napi_create_double(env, value, &v);
+  napi_set_named_property(env, obj, key, v);
+}
+
+static napi_value js_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  napi_value obj;
+  CHECK(env, napi_create_object(env, &obj));
+  set_num(env, obj, "readPackets", t->read_packets);
+  set_num(env, obj, "readBatches", t->read_batches);
+  set_num(env, obj, "readErrors", t->read_errors);
+  set_num(env, obj, "writePackets", t->write_packets);
+  set_num(env, obj, "writeErrors", t->write_errors);
+  set_num(env, obj, "readTruncated", t->truncated);
+  return obj;
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  do_close(t);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
+      {"name", NULL, js_name, NULL, NULL, NULL, napi_default, NULL},
+      {"fd", NULL, js_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
+      {"setPersist", NULL, js_set_persist, NULL, NULL, NULL, napi_default, NULL},
+      {"startReading", NULL, js_start_reading, NULL, NULL, NULL, napi_default, NULL},
+      {"stopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_default, NULL},
+      {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
+      {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value flags;
+  napi_create_object(env, &flags);
+  napi_value v;
+  napi_create_int32(env, NAT64_TUN_MULTI_QUEUE, &v);
+  napi_set_named_property(env, flags, "MULTI_QUEUE", v);
+  napi_create_int32(env, NAT64_TUN_VNET_HDR, &v);
+  napi_set_named_property(env, flags, "VNET_HDR", v);
+  napi_set_named_property(env, exports, "flags", flags);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }
