@@ -1,0 +1,141 @@
+/**
+ * Command line, Tayga style:
+ *   nat64d [-c FILE] [--metrics HOST:PORT|off] [-d]   run the daemon in the foreground
+ *   nat64d [-c FILE] --mktun | --rmtun                create / destroy a persistent TUN device
+ *   nat64d [-c FILE] --check                          validate the configuration and exit
+ *   nat64d stats [-c FILE] [--metrics HOST:PORT] [--json]
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, DEFAULT_METRICS, readTaygaConf } from './config/index.js';
+import { Daemon } from './daemon/daemon.js';
+import { stderrLogger } from './daemon/log.js';
+import { fetchStats, formatStats } from './daemon/stats-client.js';
+import { TunDevice } from './tun/index.js';
+
+export const DEFAULT_CONFIG = '/etc/tayga.conf';
+
+export const USAGE = `Usage: nat64d [options]            run the NAT64 daemon (foreground)
+       nat64d stats [options]      print the running daemon's counters
+
+Stateless NAT64 (RFC 7915 / RFC 6052) on a TUN device, configured by tayga.conf.
+
+Options:
+  -c, --config FILE        configuration file (default ${DEFAULT_CONFIG})
+      --metrics ADDR       Prometheus /metrics and /stats on ADDR (host:port, [v6]:port
+                           or off); overrides the "metrics" key (default ${DEFAULT_METRICS})
+      --mktun              create the TUN device as persistent and exit
+      --rmtun              remove a persistent TUN device and exit
+      --check              validate the configuration, print a summary and exit
+      --json               with "stats": print JSON
+  -n, --nodetach           accepted for Tayga compatibility (nat64d never detaches)
+  -d, --debug              verbose logging
+  -h, --help               this text
+
+Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT save the dynamic table and exit 0.
+`;
+
+interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const stdio: Io = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+/** Returns the exit code for one-shot commands, or null when the daemon keeps running. */
+export async function main(argv: readonly string[], io: Io = stdio): Promise<number | null> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        metrics: { type: 'string' },
+        mktun: { type: 'boolean' },
+        rmtun: { type: 'boolean' },
+        check: { type: 'boolean' },
+        json: { type: 'boolean' },
+        nodetach: { type: 'boolean', short: 'n' },
+        debug: { type: 'boolean', short: 'd' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    io.err(`nat64d: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.out(USAGE);
+    return 0;
+  }
+  const command = positionals[0];
+  if (positionals.length > 1 || (command !== undefined && command !== 'stats')) {
+    io.err(`nat64d: unexpected argument "${positionals.join(' ')}"\n\n${USAGE}`);
+    return 2;
+  }
+  const configFile = values.config ?? DEFAULT_CONFIG;
+  const log = stderrLogger(values.debug === true);
+
+  try {
+    if (command === 'stats') {
+      let listen = values.metrics;
+      if (listen === undefined) {
+        listen = values.config ? (readTaygaConf(configFile).metrics ?? 'off') : DEFAULT_METRICS;
+      }
+      const stats = await fetchStats(listen);
+      io.out(values.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatStats(stats)}\n`);
+      return 0;
+    }
+    if (values.mktun || values.rmtun || values.check) {
+      const config = readTaygaConf(configFile, { stateDirectory: process.env.STATE_DIRECTORY });
+      if (values.check) {
+        io.out(
+          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s))\n`,
+        );
+        return 0;
+      }
+      const tun = TunDevice.open(config.tunDevice);
+      try {
+        if (values.mktun) tun.setMtu(config.tunMtu);
+        tun.setPersist(values.mktun === true);
+      } finally {
+        tun.close();
+      }
+      io.out(`${values.mktun ? 'Created' : 'Removed'} persistent tun device ${config.tunDevice}\n`);
+      return 0;
+    }
+
+    const daemon = new Daemon({ configFile, metrics: values.metrics, log });
+    try {
+      await daemon.start();
+    } catch (err) {
+      await daemon.stop().catch(() => undefined);
+      throw err;
+    }
+    let reloading = Promise.resolve();
+    process.on('SIGHUP', () => {
+      reloading = reloading.then(() => daemon.reload());
+    });
+    const shutdown = (signal: string) => {
+      log.info(`${signal}: saving state and exiting`);
+      daemon.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error(String(err));
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    return null;
+  } catch (err) {
+    if (err instanceof ConfigError) io.err(`${err.message}\n`);
+    else io.err(`nat64d: ${(err as Error).message}\n`);
+    return 1;
+  }
+}

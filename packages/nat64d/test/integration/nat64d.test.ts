@@ -1,0 +1,298 @@
+/**
+ * nat64d end to end in network namespaces built here:
+ *
+ *   client (IPv6 only)          gateway (nat64d on a TUN device)          server (IPv4 only)
+ *   2001:db8:1::2,::3,::10 --- 2001:db8:1::1 | 203.0.113.1 --------------- 203.0.113.2
+ *
+ * NAT64 prefix 2001:db8:64::/96 (the server is 2001:db8:64::cb00:7102 from the client),
+ * dynamic pool 198.18.0.0/24, static map 198.51.100.10 <-> 2001:db8:1::10, translator
+ * address 198.51.100.1, offlink-mtu 1280.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addNetns,
+  delNetns,
+  netnsUnavailable,
+  ns,
+  nsRun,
+  sh,
+  spawnInNs,
+  suffix,
+  type NsProcess,
+} from '../helpers/netns.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, '../..');
+const PEER = join(here, 'peer.mjs');
+const BIN = join(pkg, 'bin/nat64d.js');
+const SERVER6 = '2001:db8:64::cb00:7102'; // 203.0.113.2 inside the prefix
+const node = process.execPath;
+
+function skipReason(): string | null {
+  const reason = netnsUnavailable(['ip', 'ping']);
+  if (reason) return reason;
+  if (!existsSync(join(pkg, 'build/Release/tun.node')))
+    return 'addon not built (npm run build:native)';
+  return null;
+}
+const skip = skipReason();
+
+describe.skipIf(skip !== null)(
+  `nat64d between an IPv6-only client and an IPv4-only server${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    const id = suffix();
+    const client = `n64c-${id}`;
+    const gateway = `n64g-${id}`;
+    const server = `n64s-${id}`;
+    const dataDir = mkdtempSync(join(tmpdir(), 'nat64d-it-'));
+    const confFile = join(dataDir, 'tayga.conf');
+    let daemon: NsProcess | null = null;
+    const servers: NsProcess[] = [];
+
+    const startDaemon = async (): Promise<NsProcess> => {
+      const d = spawnInNs(gateway, [node, BIN, '-c', confFile]);
+      await d.waitFor('translating on');
+      return d;
+    };
+
+    beforeAll(async () => {
+      // Compile the daemon (the test runs the real CLI).
+      execFileSync(node, [join(pkg, '../../node_modules/typescript/bin/tsc'), '-p', pkg], {
+        stdio: 'inherit',
+      });
+      for (const n of [client, gateway, server]) addNetns(n);
+      sh('ip', [
+        'link',
+        'add',
+        `c${id}`,
+        'netns',
+        client,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `gc${id}`,
+        'netns',
+        gateway,
+      ]);
+      sh('ip', [
+        'link',
+        'add',
+        `s${id}`,
+        'netns',
+        server,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        `gs${id}`,
+        'netns',
+        gateway,
+      ]);
+      // client: IPv6 only
+      ns(client, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0');
+      ns(client, 'ip', 'link', 'set', `c${id}`, 'up');
+      for (const a of ['2001:db8:1::2/64', '2001:db8:1::3/64', '2001:db8:1::10/64']) {
+        ns(client, 'ip', 'addr', 'add', a, 'dev', `c${id}`, 'nodad');
+      }
+      ns(client, 'ip', '-6', 'route', 'add', 'default', 'via', '2001:db8:1::1');
+      // server: IPv4 only
+      ns(server, 'ip', 'link', 'set', `s${id}`, 'up');
+      ns(server, 'ip', 'addr', 'add', '203.0.113.2/24', 'dev', `s${id}`);
+      ns(server, 'ip', 'route', 'add', 'default', 'via', '203.0.113.1');
+      // gateway: a router
+      ns(gateway, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0');
+      ns(gateway, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+      ns(gateway, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
+      ns(gateway, 'ip', 'link', 'set', `gc${id}`, 'up');
+      ns(gateway, 'ip', 'link', 'set', `gs${id}`, 'up');
+      ns(gateway, 'ip', 'addr', 'add', '2001:db8:1::1/64', 'dev', `gc${id}`, 'nodad');
+      ns(gateway, 'ip', 'addr', 'add', '203.0.113.1/24', 'dev', `gs${id}`);
+
+      writeFileSync(
+        confFile,
+        [
+          '# nat64d integration test',
+          'tun-device nat64',
+          'ipv4-addr 198.51.100.1',
+          'prefix 2001:db8:64::/96',
+          'dynamic-pool 198.18.0.0/24',
+          'map 198.51.100.10 2001:db8:1::10',
+          `data-dir ${dataDir}`,
+          'offlink-mtu 1280',
+          'udp-cksum-mode calc',
+          '',
+        ].join('\n'),
+      );
+      daemon = await startDaemon();
+
+      const tcp = spawnInNs(server, [node, PEER, 'tcp-server', '8080']);
+      const udp = spawnInNs(server, [node, PEER, 'udp-server', '5353']);
+      servers.push(tcp, udp);
+      await Promise.all([tcp.waitFor('listening'), udp.waitFor('listening')]);
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const s of servers) await s.stop('SIGKILL');
+      await daemon?.stop();
+      for (const n of [client, gateway, server]) delNetns(n);
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('brings the TUN device up with its routes', () => {
+      expect(ns(gateway, 'ip', 'link', 'show', 'nat64')).toMatch(/mtu 1500 .*state UNKNOWN|UP/);
+      expect(ns(gateway, 'ip', '-6', 'route', 'show', 'dev', 'nat64')).toContain(
+        '2001:db8:64::/96',
+      );
+      const v4 = ns(gateway, 'ip', '-4', 'route', 'show', 'dev', 'nat64');
+      expect(v4).toContain('198.18.0.0/24');
+      expect(v4).toContain('198.51.100.10');
+      expect(v4).toContain('198.51.100.1 ');
+    });
+
+    it('ping: IPv6 client -> IPv4 server through the prefix', () => {
+      const r = nsRun(client, [
+        'ping',
+        '-6',
+        '-c',
+        '3',
+        '-i',
+        '0.2',
+        '-W',
+        '2',
+        '-I',
+        '2001:db8:1::3',
+        SERVER6,
+      ]);
+      expect(r.stdout).toContain('3 packets transmitted, 3 received');
+    });
+
+    it('ping: IPv4 server -> IPv6 client through the static map', () => {
+      const r = nsRun(server, ['ping', '-4', '-c', '3', '-i', '0.2', '-W', '2', '198.51.100.10']);
+      expect(r.stdout).toContain('3 packets transmitted, 3 received');
+    });
+
+    it('TCP carries data; the server sees the dynamic-pool address', async () => {
+      const r = nsRun(client, [
+        node,
+        PEER,
+        'tcp-client',
+        SERVER6,
+        '8080',
+        '200000',
+        '2001:db8:1::2',
+      ]);
+      // ::3 pinged first (198.18.0.1), so ::2 got the next pool address
+      expect(r.stdout.trim()).toBe('198.18.0.2 200000');
+      await servers[0]?.waitFor('tcp 198.18.0.2 200000', 3000);
+    });
+
+    it('TCP from the statically mapped host shows its static IPv4 address', () => {
+      const r = nsRun(client, [
+        node,
+        PEER,
+        'tcp-client',
+        SERVER6,
+        '8080',
+        '5000',
+        '2001:db8:1::10',
+      ]);
+      expect(r.stdout.trim()).toBe('198.51.100.10 5000');
+    });
+
+    it('UDP round trip', async () => {
+      const r = nsRun(client, [node, PEER, 'udp-client', SERVER6, '5353', '2001:db8:1::2']);
+      expect(r.stdout.trim()).toBe('198.18.0.2 24');
+      await servers[1]?.waitFor('udp 198.18.0.2 24', 3000);
+    });
+
+    it('UDP to a closed IPv4 port comes back as ECONNREFUSED (ICMP port unreachable translated)', () => {
+      const r = nsRun(client, [node, PEER, 'udp-client', SERVER6, '9', '2001:db8:1::2']);
+      expect(r.stdout.trim()).toBe('error ECONNREFUSED');
+    });
+
+    it('path MTU: a DF IPv4 packet too big for offlink-mtu gets Fragmentation Needed (mtu 1260)', () => {
+      // 1372 bytes of ICMP data -> a 1400-byte IPv4 packet -> 1420 bytes as IPv6 > 1280.
+      const r = nsRun(server, [
+        'ping',
+        '-4',
+        '-c',
+        '2',
+        '-i',
+        '0.3',
+        '-W',
+        '2',
+        '-M',
+        'do',
+        '-s',
+        '1372',
+        '198.51.100.10',
+      ]);
+      expect(r.stdout + r.stderr).toMatch(/mtu ?= ?1260/);
+      // A packet that fits still goes through.
+      const ok = nsRun(server, [
+        'ping',
+        '-4',
+        '-c',
+        '1',
+        '-W',
+        '2',
+        '-M',
+        'do',
+        '-s',
+        '1232',
+        '198.51.100.10',
+      ]);
+      expect(ok.stdout).toContain('1 received');
+    });
+
+    it('nat64d stats reads the running daemon counters', () => {
+      const r = nsRun(gateway, [node, BIN, 'stats', '--json']);
+      expect(r.code).toBe(0);
+      const stats = JSON.parse(r.stdout) as Record<string, number>;
+      expect(stats.nat64d_translated6to4_total).toBeGreaterThan(10);
+      expect(stats.nat64d_translated4to6_total).toBeGreaterThan(10);
+      expect(stats.nat64d_dynamic_pool_mappings).toBe(2);
+      expect(stats.nat64d_icmp4_errors_sent_total).toBeGreaterThanOrEqual(1);
+      const script =
+        "fetch('http://127.0.0.1:9164/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))";
+      const metrics = nsRun(gateway, [node, '-e', script]);
+      expect(metrics.stdout).toContain('# TYPE nat64d_translated6to4_total counter');
+      expect(metrics.stdout).toMatch(/^nat64d_dynamic_pool_mappings 2$/m);
+    });
+
+    it('a restart keeps the dynamic mappings (the server sees the same IPv4 source)', async () => {
+      await daemon?.stop('SIGTERM');
+      expect(daemon?.child.exitCode).toBe(0);
+      const saved = readFileSync(join(dataDir, 'dynamic.map'), 'utf8');
+      expect(saved).toMatch(/^198\.18\.0\.2 2001:db8:1::2 \d+$/m);
+      daemon = await startDaemon();
+      expect(daemon.output()).toContain('restored 2 dynamic mapping(s)');
+      // ::2 speaks first after the restart; without the saved table it would get 198.18.0.1.
+      const r = nsRun(client, [node, PEER, 'tcp-client', SERVER6, '8080', '1000', '2001:db8:1::2']);
+      expect(r.stdout.trim()).toBe('198.18.0.2 1000');
+      const u = nsRun(client, [node, PEER, 'udp-client', SERVER6, '5353', '2001:db8:1::3']);
+      expect(u.stdout.trim()).toBe('198.18.0.1 24');
+    }, 30_000);
+
+    it('SIGHUP reloads the map lines', async () => {
+      const text = readFileSync(confFile, 'utf8').replace(
+        'map 198.51.100.10 2001:db8:1::10',
+        'map 198.51.100.11 2001:db8:1::10',
+      );
+      writeFileSync(confFile, text);
+      daemon?.child.kill('SIGHUP');
+      await daemon?.waitFor('reloaded 1 map line(s)');
+      const r = nsRun(client, [node, PEER, 'tcp-client', SERVER6, '8080', '10', '2001:db8:1::10']);
+      expect(r.stdout.trim()).toBe('198.51.100.11 10');
+      expect(ns(gateway, 'ip', '-4', 'route', 'show', 'dev', 'nat64')).not.toMatch(
+        /198\.51\.100\.10\b/,
+      );
+    });
+  },
+);
