@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { parseTaygaConf } from '../../src/config/index.js';
+import { main, USAGE } from '../../src/cli.js';
+import {
+  PacketLoop,
+  interfaceCommands,
+  mapRouteChanges,
+  renderJson,
+  renderPrometheus,
+  snakeCase,
+  type PacketTranslator,
+} from '../../src/daemon/index.js';
+import type { TunDevice } from '../../src/tun/index.js';
+import { WriteBatch } from '../../src/tun/index.js';
+
+const conf = (...extra: string[]) =>
+  parseTaygaConf(
+    ['tun-device nat64', 'ipv4-addr 198.51.100.1', 'prefix 2001:db8:64::/96', ...extra].join('\n'),
+    '/t.conf',
+  );
+
+describe('interface setup commands', () => {
+  it('link up with the MTU, routes for prefix, ipv4-addr, pool and maps', () => {
+    const c = conf(
+      'dynamic-pool 198.18.0.0/24',
+      'map 203.0.113.5 2001:db8:2::5',
+      'map 198.18.0.9 2001:db8:2::9', // inside the pool: covered by the pool route
+      'ipv6-addr 2001:db8:1::1',
+      'tun-mtu 1480',
+    );
+    expect(interfaceCommands(c)).toEqual([
+      ['link', 'set', 'dev', 'nat64', 'mtu', '1480', 'up'],
+      ['-6', 'route', 'replace', '2001:db8:64::/96', 'dev', 'nat64'],
+      ['-6', 'route', 'replace', '2001:db8:1::1/128', 'dev', 'nat64'],
+      ['-4', 'route', 'replace', '198.51.100.1/32', 'dev', 'nat64'],
+      ['-4', 'route', 'replace', '198.18.0.0/24', 'dev', 'nat64'],
+      ['-4', 'route', 'replace', '203.0.113.5/32', 'dev', 'nat64'],
+    ]);
+  });
+
+  it('no ipv6-addr route when it is derived inside the prefix', () => {
+    expect(interfaceCommands(conf()).filter((c) => c[0] === '-6')).toHaveLength(1);
+  });
+
+  it('SIGHUP route changes: removed maps deleted, new ones added', () => {
+    const before = conf('map 203.0.113.5 2001:db8:2::5', 'map 203.0.113.6 2001:db8:2::6');
+    const after = conf('map 203.0.113.6 2001:db8:2::6', 'map 203.0.113.16/29 2001:db8:3::/125');
+    expect(mapRouteChanges('nat64', before.maps, after.maps, before)).toEqual([
+      ['-4', 'route', 'del', '203.0.113.5/32', 'dev', 'nat64'],
+      ['-4', 'route', 'replace', '203.0.113.16/29', 'dev', 'nat64'],
+    ]);
+  });
+});
+
+describe('metrics', () => {
+  it('snake_case names', () => {
+    expect(snakeCase('translated4to6')).toBe('translated4to6');
+    expect(snakeCase('icmp4ErrorsSent')).toBe('icmp4_errors_sent');
+    expect(snakeCase('dropUdpZeroChecksum')).toBe('drop_udp_zero_checksum');
+  });
+
+  it('Prometheus text format and JSON', () => {
+    const m = [
+      { name: 'nat64d_a_total', help: 'A.', type: 'counter' as const, value: 3 },
+      { name: 'nat64d_b', help: 'B.', type: 'gauge' as const, value: 1, labels: { dev: 'x"y' } },
+    ];
+    expect(renderPrometheus(m)).toBe(
+      '# HELP nat64d_a_total A.\n# TYPE nat64d_a_total counter\nnat64d_a_total 3\n' +
+        '# HELP nat64d_b B.\n# TYPE nat64d_b gauge\nnat64d_b{dev="x\\"y"} 1\n',
+    );
+    expect(renderJson(m)).toEqual({ nat64d_a_total: 3, 'nat64d_b{dev="x"y"}': 1 });
+  });
+});
+
+describe('packet loop', () => {
+  it('translates each packet of a batch and writes all emitted packets in one batch', () => {
+    const writes: Array<{ count: number; packets: number[][] }> = [];
+    const tun = {
+      writeBatch(buf: Uint8Array, meta: Uint32Array, count: number) {
+        const packets: number[][] = [];
+        for (let i = 0; i < count; i++) {
+          const off = meta[i * 2] ?? 0;
+          packets.push([...buf.subarray(off, off + (meta[i * 2 + 1] ?? 0))]);
+        }
+        writes.push({ count, packets });
+        return count;
+      },
+    } as unknown as TunDevice;
+    const translator: PacketTranslator = {
+      translate(packet, emit) {
+        if (packet[0] === 0xee) throw new Error('bug');
+        // emit twice, reusing one buffer like the core does
+        const out = new Uint8Array([packet[0] ?? 0, 1]);
+        emit(out);
+        out[1] = 2;
+        emit(out);
+      },
+    };
+    const loop = new PacketLoop(tun, translator, 16);
+    const buf = new Uint8Array(16 * 3);
+    buf[0] = 0x45;
+    buf[16] = 0xee;
+    buf[32] = 0x60;
+    loop.onBatch(buf, Uint32Array.from([20, 20, 40]), 3, 16);
+    expect(writes).toEqual([
+      {
+        count: 4,
+        packets: [
+          [0x45, 1],
+          [0x45, 2],
+          [0x60, 1],
+          [0x60, 2],
+        ],
+      },
+    ]);
+    expect(loop.counters).toEqual({ batches: 1, packetsIn: 3, packetsOut: 4, errors: 1 });
+  });
+
+  it('WriteBatch flushes when full and drops oversize packets', () => {
+    const flushed: number[] = [];
+    const w = new WriteBatch((_b, _m, count) => flushed.push(count), 10, 4);
+    for (let i = 0; i < 6; i++) w.push(new Uint8Array(3));
+    w.push(new Uint8Array(11));
+    w.flush();
+    expect(flushed).toEqual([3, 3]);
+    expect(w.oversize).toBe(1);
+  });
+});
+
+describe('command line', () => {
+  const io = () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) } };
+  };
+
+  it('--help', async () => {
+    const t = io();
+    expect(await main(['--help'], t.io)).toBe(0);
+    expect(t.out.join('')).toBe(USAGE);
+  });
+
+  it('bad option and bad argument exit 2', async () => {
+    const t = io();
+    expect(await main(['--bogus'], t.io)).toBe(2);
+    expect(await main(['start'], t.io)).toBe(2);
+    expect(t.err.join('')).toContain('unexpected argument "start"');
+  });
+
+  it('config errors exit 1 with file:line: reason', async () => {
+    const t = io();
+    expect(await main(['-c', '/nonexistent/tayga.conf', '--check'], t.io)).toBe(1);
+    expect(t.err.join('')).toBe('/nonexistent/tayga.conf: cannot read: ENOENT\n');
+  });
+
+  it('stats reports an unreachable daemon', async () => {
+    const t = io();
+    expect(await main(['stats', '--metrics', '127.0.0.1:1'], t.io)).toBe(1);
+    expect(t.err.join('')).toMatch(/ECONNREFUSED/);
+  });
+});
