@@ -2,35 +2,56 @@ import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { parseAddress } from '../acl/address';
 import { type ResolverEnv, type ResolverSettings, settingsFromEnv } from '../config/env';
-import { parseQuery } from '../dns/query';
-import { freshnessLifetime } from '../dns/ttl';
-import { defaultPolicy, type Dns64Policy } from '../dns64/policy';
+import { type Dns64Policy, defaultPolicy } from '../dns64/policy';
 import { parsePrefix } from '../dns64/prefix';
-import { resolve } from '../resolver/resolve';
-import { DNS_JSON, jsonQuestion, toJson } from './json';
-import { DNS_MESSAGE, readWireQuery } from './request';
+import { type AdminEnv, adminRoutes } from '../tenant/admin';
+import { checkRateLimit, type RateLimitEnv } from '../tenant/rate-limit';
+import { sameSecret } from '../tenant/secret';
+import { TenantStore, kvBackend } from '../tenant/store';
+import { type Tenant, openTenant } from '../tenant/tenant';
+import { type EndpointContext, dnsEndpoint } from './endpoint';
+import { plainError } from './errors';
 
-export type Env = ResolverEnv;
+export { plainError };
+
+export interface Env extends ResolverEnv, AdminEnv, RateLimitEnv {}
+
 type AppContext = Context<{ Bindings: Env }>;
-
-const ALLOW = 'GET, POST, OPTIONS';
-
-/** One line of text: every HTTP error says why (RFC 8484 leaves the body to the server). */
-export function plainError(status: number, reason: string, headers: HeadersInit = {}): Response {
-  return new Response(`${reason}\n`, {
-    status,
-    headers: { 'content-type': 'text/plain; charset=utf-8', ...headers },
-  });
-}
 
 export interface AppOptions {
   /** How upstream DoH requests are sent (tests inject a fake upstream here). */
   readonly fetch?: typeof fetch;
+  /** Where tenants live; default: the TENANTS KV binding. */
+  readonly store?: (env: Env) => TenantStore | null;
+  /** The client's address; default: CF-Connecting-IP, which Cloudflare sets (not the client). */
+  readonly clientAddress?: (c: AppContext) => Uint8Array | null;
 }
 
-/** The RFC 8484 front: routes, CORS, and the mapping of DNS answers onto HTTP. */
+const kvStores = new WeakMap<KVNamespace, TenantStore>();
+
+/** One TenantStore (and so one memo) per KV binding and isolate. */
+function kvStore(env: Env): TenantStore | null {
+  const kv = env?.TENANTS;
+  if (!kv) return null;
+  let store = kvStores.get(kv);
+  if (!store) {
+    store = new TenantStore(kvBackend(kv));
+    kvStores.set(kv, store);
+  }
+  return store;
+}
+
+function cfConnectingIp(c: AppContext): Uint8Array | null {
+  const header = c.req.header('cf-connecting-ip');
+  return header ? parseAddress(header) : null;
+}
+
+/** The RFC 8484 front: routes, tenants, CORS, and the mapping of DNS answers onto HTTP. */
 export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>();
+  const storeOf = options.store ?? kvStore;
+  const clientOf = options.clientAddress ?? cfConnectingIp;
+
   app.use(
     '*',
     cors({
@@ -41,22 +62,82 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
     }),
   );
 
-  app.all('/dns-query', (c) => dnsEndpoint(c, options, null));
-  app.all('/resolve', (c) => dnsEndpoint(c, options, null, true));
-  app.all('/p/:addr/:len/dns-query', (c) => {
-    const parsed = parsePrefix(`${c.req.param('addr')}/${c.req.param('len')}`);
-    if (!parsed.ok) return plainError(400, `invalid prefix: ${parsed.reason}`);
-    return dnsEndpoint(c, options, prefixPolicy(parsed.prefix.text));
-  });
+  /** request -> tenant -> (rate limit) -> the DNS endpoint. */
+  const serve = async (
+    c: AppContext,
+    pick: (settings: ResolverSettings) => Promise<Tenant | Response> | Tenant | Response,
+    jsonOnly = false,
+  ): Promise<Response> => {
+    let settings: ResolverSettings;
+    try {
+      settings = settingsFromEnv(c.env ?? {});
+    } catch (err) {
+      return plainError(500, `misconfigured: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const tenant = await pick(settings);
+    if (tenant instanceof Response) return tenant;
+    const clientAddress = clientOf(c);
+    const limited = await checkRateLimit(c.env ?? {}, tenant, clientAddress);
+    if (limited) return limited;
+    const ctx: EndpointContext = {
+      tenant,
+      clientAddress,
+      upstream: {
+        urls: tenant.upstreams ?? settings.upstreams,
+        deadlineMs: settings.deadlineMs,
+        fetch: options.fetch,
+      },
+    };
+    return dnsEndpoint(c.req.raw, ctx, jsonOnly);
+  };
+
+  app.all('/dns-query', (c) => serve(c, (s) => openTenant(s.policy)));
+  app.all('/resolve', (c) => serve(c, (s) => openTenant(s.policy), true));
+  app.all('/p/:addr/:len/dns-query', (c) =>
+    serve(c, () => {
+      const parsed = parsePrefix(`${c.req.param('addr')}/${c.req.param('len')}`);
+      if (!parsed.ok) return plainError(400, `invalid prefix: ${parsed.reason}`);
+      return openTenant(prefixPolicy(parsed.prefix.text));
+    }),
+  );
+
+  const tenantFor = (c: AppContext, key: string | null) => () =>
+    findTenant(storeOf(c.env ?? {}), c.req.param('id') ?? '', key);
+  app.all('/t/:id/dns-query', (c) => serve(c, tenantFor(c, null)));
+  app.all('/t/:id/:key/dns-query', (c) => serve(c, tenantFor(c, c.req.param('key'))));
+
+  app.route('/admin', adminRoutes(storeOf));
+
   app.get('/', (c) =>
     c.text(
       'DNS64 over HTTPS (RFC 8484, RFC 6147). Endpoints: /dns-query, /resolve, ' +
-        '/p/{ipv6-prefix}/{length}/dns-query\n',
+        '/p/{ipv6-prefix}/{length}/dns-query, /t/{tenant}/dns-query\n',
     ),
   );
   app.notFound(() => plainError(404, 'not found: DoH is served at /dns-query'));
   app.onError((err) => plainError(500, `internal error: ${err.message}`));
   return app;
+}
+
+/** `/t/{id}[/{key}]`: 404 for an unknown tenant, 403 for a missing or wrong key. */
+export async function findTenant(
+  store: TenantStore | null,
+  id: string,
+  key: string | null,
+): Promise<Tenant | Response> {
+  if (!store) return plainError(404, `unknown tenant ${id}: no tenant store is configured`);
+  const found = await store.lookup(id);
+  if (found.kind === 'missing') return plainError(404, `unknown tenant ${id}`);
+  if (found.kind === 'invalid') {
+    return plainError(500, `tenant ${id} has an invalid record: ${found.errors.join('; ')}`);
+  }
+  const tenant = found.tenant;
+  if (tenant.key === null) {
+    return key === null ? tenant : plainError(403, `tenant ${id} takes no key in its URL`);
+  }
+  if (key === null) return plainError(403, `tenant ${id} needs its key: /t/${id}/{key}/dns-query`);
+  if (!(await sameSecret(key, tenant.key))) return plainError(403, `wrong key for tenant ${id}`);
+  return tenant;
 }
 
 const prefixPolicies = new Map<string, Dns64Policy>();
@@ -70,75 +151,4 @@ function prefixPolicy(text: string): Dns64Policy {
     prefixPolicies.set(text, policy);
   }
   return policy;
-}
-
-function settingsOf(c: AppContext): ResolverSettings | Response {
-  try {
-    return settingsFromEnv(c.env ?? {});
-  } catch (err) {
-    return plainError(500, `misconfigured: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
-
-/** The client's address: CF-Connecting-IP on Workers (set by Cloudflare, not by the client). */
-function clientAddress(c: AppContext): Uint8Array | null {
-  const header = c.req.header('cf-connecting-ip');
-  return header ? parseAddress(header) : null;
-}
-
-async function dnsEndpoint(
-  c: AppContext,
-  options: AppOptions,
-  policy: Dns64Policy | null,
-  jsonOnly = false,
-): Promise<Response> {
-  const method = c.req.method;
-  if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
-    return plainError(405, `method ${method} not allowed`, { allow: ALLOW });
-  }
-  const settings = settingsOf(c);
-  if (settings instanceof Response) return settings;
-  const ctx = {
-    policy: policy ?? settings.policy,
-    upstream: { urls: settings.upstreams, deadlineMs: settings.deadlineMs, fetch: options.fetch },
-    clientAddress: clientAddress(c),
-  };
-
-  const url = new URL(c.req.url);
-  if (jsonOnly || wantsJson(c.req.raw, url)) {
-    if (method !== 'GET' && method !== 'HEAD') {
-      return plainError(405, 'the JSON API takes GET', { allow: 'GET, OPTIONS' });
-    }
-    const q = jsonQuestion(url.searchParams);
-    if (!q.ok) return plainError(400, q.reason);
-    const bytes = await resolve(q.query, ctx);
-    return new Response(JSON.stringify(toJson(bytes)), {
-      headers: {
-        'content-type': jsonOnly ? 'application/json' : DNS_JSON,
-        'cache-control': `max-age=${freshnessLifetime(bytes)}`,
-      },
-    });
-  }
-
-  const wire = await readWireQuery(c.req.raw);
-  if (!wire.ok) {
-    return plainError(wire.status, wire.reason, wire.status === 405 ? { allow: ALLOW } : {});
-  }
-  const parsed = parseQuery(wire.bytes);
-  if (!parsed.ok) return plainError(400, parsed.reason);
-  const bytes = await resolve(parsed.query, ctx);
-  return new Response(bytes, {
-    headers: {
-      'content-type': DNS_MESSAGE,
-      'cache-control': `max-age=${freshnessLifetime(bytes)}`,
-    },
-  });
-}
-
-/** JSON when asked by `ct=application/dns-json` or an Accept header without dns-message. */
-function wantsJson(req: Request, url: URL): boolean {
-  if (url.searchParams.has('dns')) return false;
-  if (url.searchParams.get('ct') === DNS_JSON) return true;
-  const accept = req.headers.get('accept') ?? '';
-  return req.method === 'GET' && accept.includes(DNS_JSON);
 }

@@ -33,11 +33,15 @@ export const ENV = {
   UPSTREAM_TIMEOUT_MS: '300',
 };
 
-export function harness(faults: Record<string, Fault> = {}, zone = ZONE) {
+export function harness(
+  faults: Record<string, Fault> = {},
+  zone = ZONE,
+  extraEnv: Record<string, unknown> = {},
+) {
   const upstream = fakeUpstream(zone, faults);
   const app = createApp({ fetch: upstream.fetch });
   const get = (path: string, init?: RequestInit) =>
-    app.request(`https://doh.test${path}`, init, ENV);
+    app.request(`https://doh.test${path}`, init, { ...ENV, ...extraEnv });
   /** Asks over GET and decodes the DNS answer (asserting HTTP 200). */
   const ask = async (name: string, type: string, opts: QueryOptions = {}, base = '/dns-query') => {
     const res = await get(`${base}?dns=${b64url(query(name, type, opts))}`);

@@ -1,0 +1,77 @@
+import { EDE, RCODE } from '../dns/constants';
+import { clientEdns } from '../dns/edns';
+import type { Packet } from '../dns/message';
+import { parseQuery } from '../dns/query';
+import { errorResponse } from '../dns/response';
+import { freshnessLifetime } from '../dns/ttl';
+import { resolve } from '../resolver/resolve';
+import type { Tenant } from '../tenant/tenant';
+import type { UpstreamOptions } from '../upstream/doh-client';
+import { plainError } from './errors';
+import { DNS_JSON, jsonQuestion, toJson } from './json';
+import { DNS_MESSAGE, readWireQuery } from './request';
+
+const ALLOW = 'GET, POST, OPTIONS';
+
+export interface EndpointContext {
+  readonly tenant: Tenant;
+  readonly clientAddress: Uint8Array | null;
+  readonly upstream: UpstreamOptions;
+}
+
+/** One DoH request (wire or JSON) for a tenant, answered with a DNS message or an HTTP error. */
+export async function dnsEndpoint(
+  req: Request,
+  ctx: EndpointContext,
+  jsonOnly = false,
+): Promise<Response> {
+  const method = req.method;
+  if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
+    return plainError(405, `method ${method} not allowed`, { allow: ALLOW });
+  }
+  const url = new URL(req.url);
+  if (jsonOnly || wantsJson(req, url)) {
+    if (method === 'POST')
+      return plainError(405, 'the JSON API takes GET', { allow: 'GET, OPTIONS' });
+    const q = jsonQuestion(url.searchParams);
+    if (!q.ok) return plainError(400, q.reason);
+    const bytes = await answer(q.query, ctx);
+    return new Response(JSON.stringify(toJson(bytes)), {
+      headers: {
+        'content-type': jsonOnly ? 'application/json' : DNS_JSON,
+        'cache-control': `max-age=${freshnessLifetime(bytes)}`,
+      },
+    });
+  }
+  const wire = await readWireQuery(req);
+  if (!wire.ok) {
+    return plainError(wire.status, wire.reason, wire.status === 405 ? { allow: ALLOW } : {});
+  }
+  const parsed = parseQuery(wire.bytes);
+  if (!parsed.ok) return plainError(400, parsed.reason);
+  const bytes = await answer(parsed.query, ctx);
+  return new Response(bytes, {
+    headers: {
+      'content-type': DNS_MESSAGE,
+      'cache-control': `max-age=${freshnessLifetime(bytes)}`,
+    },
+  });
+}
+
+/** The tenant's `allowQuery` (others get REFUSED with EDE 18, Prohibited), then resolution. */
+export async function answer(query: Packet, ctx: EndpointContext): Promise<Uint8Array> {
+  const { tenant, clientAddress } = ctx;
+  if (!tenant.allowQuery.isEmpty && !(clientAddress && tenant.allowQuery.contains(clientAddress))) {
+    const text = `client not allowed by tenant ${tenant.id ?? '(default)'}`;
+    return errorResponse(query, RCODE.REFUSED, clientEdns(query), [{ code: EDE.PROHIBITED, text }]);
+  }
+  return resolve(query, { policy: tenant.policy, upstream: ctx.upstream, clientAddress });
+}
+
+/** JSON when asked by `ct=application/dns-json` or an Accept header without dns-message. */
+function wantsJson(req: Request, url: URL): boolean {
+  if (url.searchParams.has('dns')) return false;
+  if (url.searchParams.get('ct') === DNS_JSON) return true;
+  const accept = req.headers.get('accept') ?? '';
+  return req.method === 'GET' && accept.includes(DNS_JSON);
+}

@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import { parseAddress } from '../acl/address';
+import { parseCidr } from '../acl/cidr';
+import { parsePrefix, prefixOf, suffixOverlaps } from '../dns64/prefix';
+
+/**
+ * A tenant record: one operator's DNS64 settings (BIND's dns64 options) and access rules, as
+ * stored in KV and sent to the admin API. Validated with zod; every bad field is reported.
+ */
+
+/** Queries per minute per client address that the rate-limit bindings offer (wrangler.toml). */
+export const RATE_LIMIT_TIERS = [60, 300, 600, 1200, 3000, 6000] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
+
+const prefixText = z.string().superRefine((s, ctx) => {
+  const parsed = parsePrefix(s);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+});
+
+const cidrText = z.string().superRefine((s, ctx) => {
+  const parsed = parseCidr(s);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+});
+
+const ipv4Cidr = cidrText.refine((s) => !s.includes(':'), { message: 'must be an IPv4 range' });
+const ipv6Cidr = cidrText.refine((s) => s.includes(':'), { message: 'must be an IPv6 range' });
+
+const domain = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^(\.|([a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?)$/i, 'must be a domain name');
+
+const upstreamUrl = z.string().superRefine((s, ctx) => {
+  let url: URL | null = null;
+  try {
+    url = new URL(s);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    ctx.addIssue({ code: 'custom', message: `${s} is not an http(s) DoH URL` });
+  }
+});
+
+export const PrefixEntrySchema = z.union([
+  prefixText,
+  z.strictObject({ prefix: prefixText, mapped: z.array(ipv4Cidr).max(64).optional() }),
+]);
+
+export const TenantRecordSchema = z
+  .strictObject({
+    /** Shown on the setup page. */
+    name: z.string().min(1).max(100).optional(),
+    prefixes: z.array(PrefixEntrySchema).min(1).max(8),
+    exclude: z.array(ipv6Cidr).max(64).optional(),
+    suffix: z
+      .string()
+      .refine((s) => parseAddress(s, false)?.length === 16, { message: 'must be an IPv6 address' })
+      .optional(),
+    synthAll: z.boolean().optional(),
+    ignoreAaaa: z.array(domain).max(256).optional(),
+    breakDnssec: z.boolean().optional(),
+    recursiveOnly: z.boolean().optional(),
+    clients: z.array(cidrText).max(256).optional(),
+    allowQuery: z.array(cidrText).max(256).optional(),
+    upstreams: z.array(upstreamUrl).min(1).max(6).optional(),
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16 to 128 characters of A-Z a-z 0-9 _ -')
+      .optional(),
+    rateLimit: z
+      .number()
+      .refine((n): n is RateLimitTier => (RATE_LIMIT_TIERS as readonly number[]).includes(n), {
+        message: `must be one of ${RATE_LIMIT_TIERS.join(', ')} (queries per minute per client)`,
+      })
+      .optional(),
+  })
+  .superRefine((rec, ctx) => {
+    // BIND's suffix: bits after the embedded IPv4 address only.
+    if (!rec.suffix) return;
+    const suffix = parseAddress(rec.suffix, false);
+    if (!suffix) return;
+    rec.prefixes.forEach((entry) => {
+      const text = typeof entry === 'string' ? entry : entry.prefix;
+      if (!parsePrefix(text).ok) return;
+      if (suffixOverlaps(prefixOf(text), suffix)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['suffix'],
+          message: `overlaps the prefix, the IPv4 address or the u-octet of ${text}`,
+        });
+      }
+    });
+  });
+
+export type TenantRecord = z.infer<typeof TenantRecordSchema>;
+
+export const TENANT_ID = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export type RecordCheck = { ok: true; record: TenantRecord } | { ok: false; errors: string[] };
+
+/** Validates a record; errors read `field.path: reason`, one per bad field. */
+export function checkTenantRecord(input: unknown): RecordCheck {
+  const result = TenantRecordSchema.safeParse(input);
+  if (result.success) return { ok: true, record: result.data };
+  const errors = result.error.issues.map((issue) => {
+    const path = issue.path.length ? issue.path.join('.') : '(record)';
+    return `${path}: ${issue.message}`;
+  });
+  return { ok: false, errors };
+}

@@ -1,0 +1,58 @@
+import { parseAddress } from '../acl/address';
+import { CidrSet } from '../acl/cidr';
+import { DEFAULT_EXCLUDE, type Dns64Policy } from '../dns64/policy';
+import { prefixOf } from '../dns64/prefix';
+import type { RateLimitTier, TenantRecord } from './schema';
+
+/** A tenant ready to answer queries: its record compiled into policy and match lists. */
+export interface Tenant {
+  readonly id: string | null;
+  readonly name: string | null;
+  readonly policy: Dns64Policy;
+  /** Who may use the tenant at all; empty = everyone (others get REFUSED, EDE 18). */
+  readonly allowQuery: CidrSet;
+  /** Overrides the deployment's upstreams; null = use them. */
+  readonly upstreams: readonly string[] | null;
+  readonly key: string | null;
+  readonly rateLimit: RateLimitTier | null;
+}
+
+/** Compiles a validated record (see checkTenantRecord). */
+export function compileTenant(id: string, rec: TenantRecord): Tenant {
+  return {
+    id,
+    name: rec.name ?? null,
+    policy: {
+      prefixes: rec.prefixes.map((entry) =>
+        typeof entry === 'string'
+          ? { prefix: prefixOf(entry), mapped: CidrSet.EMPTY }
+          : { prefix: prefixOf(entry.prefix), mapped: CidrSet.parse(entry.mapped ?? []) },
+      ),
+      exclude: CidrSet.parse(rec.exclude ?? DEFAULT_EXCLUDE),
+      suffix: rec.suffix ? parseAddress(rec.suffix, false) : null,
+      synthAll: rec.synthAll ?? false,
+      ignoreAaaa: rec.ignoreAaaa ?? [],
+      breakDnssec: rec.breakDnssec ?? false,
+      recursiveOnly: rec.recursiveOnly ?? false,
+      clients: CidrSet.parse(rec.clients ?? []),
+    },
+    allowQuery: CidrSet.parse(rec.allowQuery ?? []),
+    upstreams: rec.upstreams ?? null,
+    key: rec.key ?? null,
+    // The schema admits only the tiers.
+    rateLimit: (rec.rateLimit ?? null) as RateLimitTier | null,
+  };
+}
+
+/** The deployment's own tenant (`/dns-query`, `/p/...`): everything open, default upstreams. */
+export function openTenant(policy: Dns64Policy): Tenant {
+  return {
+    id: null,
+    name: null,
+    policy,
+    allowQuery: CidrSet.EMPTY,
+    upstreams: null,
+    key: null,
+    rateLimit: null,
+  };
+}
