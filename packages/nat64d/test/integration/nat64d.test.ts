@@ -205,6 +205,25 @@ describe.skipIf(skip !== null)(
       expect(r.stdout.trim()).toBe('198.51.100.10 5000');
     });
 
+    it.runIf(process.env.NAT64D_BENCH === '1')(
+      'bulk TCP throughput (NAT64D_BENCH=1)',
+      () => {
+        const bytes = 200 * 1024 * 1024;
+        const start = process.hrtime.bigint();
+        const r = nsRun(
+          client,
+          [node, PEER, 'tcp-client', SERVER6, '8080', String(bytes), '2001:db8:1::2'],
+          120_000,
+        );
+        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        expect(r.stdout.trim()).toBe(`198.18.0.2 ${bytes}`);
+        console.log(
+          `nat64d bulk TCP: ${bytes} bytes in ${seconds.toFixed(2)} s = ${((bytes * 8) / seconds / 1e6).toFixed(0)} Mbit/s`,
+        );
+      },
+      130_000,
+    );
+
     it('UDP round trip', async () => {
       const r = nsRun(client, [node, PEER, 'udp-client', SERVER6, '5353', '2001:db8:1::2']);
       expect(r.stdout.trim()).toBe('198.18.0.2 24');
