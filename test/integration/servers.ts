@@ -152,6 +152,9 @@ export async function startWrangler(vars: Record<string, string>): Promise<Runni
   const port = await freePort();
   const args = ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1'];
   args.push('--local-protocol', 'https', '--inspector-port', String(await freePort()));
+  // A fresh local KV (and cache) per run: nothing leaks between runs.
+  const state = mkdtempSync(join(tmpdir(), 'wrangler-state-'));
+  args.push('--persist-to', state);
   for (const [k, v] of Object.entries(vars)) args.push('--var', `${k}:${v}`);
   const child = spawn('npx', args, {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -164,8 +167,8 @@ export async function startWrangler(vars: Record<string, string>): Promise<Runni
   try {
     await waitFor('wrangler dev', async () => log.includes('Ready on'), 60000);
   } catch (err) {
-    await stopper(child)();
+    await stopper(child, state)();
     throw new Error(`${(err as Error).message}\n${log}`);
   }
-  return { port, stop: stopper(child) };
+  return { port, stop: stopper(child, state) };
 }
