@@ -45,7 +45,12 @@ describe('admin API', () => {
 
   it('refuses a missing or wrong bearer token with 401', async () => {
     const { get } = tenants();
-    for (const headers of [{}, { authorization: 'Bearer nope' }, { authorization: TOKEN }]) {
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer nope' },
+      { authorization: TOKEN },
+    ];
+    for (const headers of attempts) {
       const res = await get('/admin/tenants', { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe('Bearer realm="admin"');
