@@ -9,6 +9,7 @@ import { checkRateLimit, type RateLimitEnv } from '../tenant/rate-limit';
 import { sameSecret } from '../tenant/secret';
 import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
+import type { UpstreamHealth } from '../upstream/health';
 import { type EndpointContext, dnsEndpoint } from './endpoint';
 import { plainError } from './errors';
 
@@ -23,6 +24,8 @@ export interface AppOptions {
   readonly fetch?: typeof fetch;
   /** Where tenants live; default: the TENANTS KV binding. */
   readonly store?: (env: Env) => TenantStore | null;
+  /** Upstream health table; default: the isolate's shared one (tests give each app its own). */
+  readonly health?: UpstreamHealth;
   /** The client's address; default: CF-Connecting-IP, which Cloudflare sets (not the client). */
   readonly clientAddress?: (c: AppContext) => Uint8Array | null;
 }
@@ -86,6 +89,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
         urls: tenant.upstreams ?? settings.upstreams,
         deadlineMs: settings.deadlineMs,
         fetch: options.fetch,
+        health: options.health,
       },
     };
     return dnsEndpoint(c.req.raw, ctx, jsonOnly);

@@ -1,5 +1,6 @@
 import { FLAG, MAX_MESSAGE_SIZE } from '../dns/constants';
 import { type Packet, decodeMessage, isResponse, sameName, typeNumber } from '../dns/message';
+import { type UpstreamHealth, sharedHealth } from './health';
 import { type UpstreamQuestion, encodeUpstreamQuestion } from './wire';
 
 export type UpstreamFailureKind =
@@ -23,73 +24,120 @@ export type UpstreamResult = UpstreamAnswer | UpstreamFailure;
 
 export interface UpstreamOptions {
   readonly urls: readonly string[];
-  /** Time for the whole question, across failover (default 2000 ms). */
+  /** Time for the whole question, across all upstreams (default 2000 ms). */
   readonly deadlineMs: number;
   readonly fetch?: typeof fetch;
+  /** Health table that orders upstreams and sets the hedging delay (default: shared). */
+  readonly health?: UpstreamHealth;
 }
 
 export const DEFAULT_DEADLINE_MS = 2000;
 
+/**
+ * Upstreams asked at once for one question. A DNS64 query asks two questions (A and AAAA), so
+ * this keeps a request within the Workers limit of 6 simultaneous outgoing connections.
+ */
+export const MAX_PARALLEL_PER_QUESTION = 3;
+
 type Attempt = UpstreamAnswer | { ok: false; kind: UpstreamFailureKind; detail: string };
 
 /**
- * Asks the upstream DoH resolvers one question, in order, failing over on network errors, HTTP
- * errors, undecodable bodies, wrong questions, truncation and SERVFAIL/REFUSED; an upstream
- * that failed is never answered from as if it were data. A SERVFAIL/REFUSED response is only
- * returned when every upstream gave one.
+ * Asks the upstream DoH resolvers one question, hedged: the healthiest upstream first, the next
+ * one when the first has not answered within its hedging delay or has failed. Only a 2xx DNS
+ * response to exactly this question with NOERROR or NXDOMAIN can win; network and HTTP errors,
+ * undecodable bodies, wrong questions, truncation and SERVFAIL/REFUSED never do (a fast failure
+ * starts the next upstream at once). A SERVFAIL/REFUSED answer is returned only when no upstream
+ * did better before the deadline. Losers are aborted.
  */
-export async function queryUpstreams(
+export function queryUpstreams(
   q: UpstreamQuestion,
   opts: UpstreamOptions,
 ): Promise<UpstreamResult> {
   const body = encodeUpstreamQuestion(q);
-  const deadline = Date.now() + opts.deadlineMs;
-  const failures: string[] = [];
-  let lastKind: UpstreamFailureKind = 'network';
-  let errorAnswer: UpstreamAnswer | null = null;
-  for (let i = 0; i < opts.urls.length; i++) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) {
-      lastKind = 'timeout';
-      break;
-    }
-    // Each upstream left gets a fair share of what remains, so one that hangs cannot eat it all.
-    const budget = Math.ceil(remaining / (opts.urls.length - i));
-    const url = opts.urls[i]!;
-    const attempt = await askOne(url, body, q, budget, opts.fetch ?? fetch);
-    if (attempt.ok) {
-      const rcode = (attempt.packet.flags ?? 0) & 0xf;
-      if (rcode === 2 || rcode === 5) {
-        errorAnswer = attempt;
-        failures.push(`${url}: ${rcode === 2 ? 'SERVFAIL' : 'REFUSED'}`);
-        lastKind = 'servfail';
-        continue;
-      }
-      return attempt;
-    }
-    failures.push(`${url}: ${attempt.detail}`);
-    lastKind = attempt.kind;
-  }
-  if (errorAnswer) return errorAnswer;
-  if (failures.length === 0) failures.push('deadline passed before any upstream was asked');
-  return { ok: false, kind: lastKind, detail: failures.join('; ') };
+  const health = opts.health ?? sharedHealth;
+  const order = health.order(opts.urls);
+  const doFetch = opts.fetch ?? fetch;
+  return new Promise<UpstreamResult>((resolve) => {
+    const failures: string[] = [];
+    /** Requests still in flight: aborted when the question is settled. */
+    const controllers = new Set<AbortController>();
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    let lastKind: UpstreamFailureKind = 'network';
+    let errorAnswer: UpstreamAnswer | null = null;
+    let next = 0;
+    let running = 0;
+    let done = false;
+
+    const finish = (result: UpstreamResult) => {
+      if (done) return;
+      done = true;
+      for (const t of timers) clearTimeout(t);
+      for (const c of controllers) c.abort();
+      resolve(result);
+    };
+    const giveUp = (kind: UpstreamFailureKind) => {
+      if (errorAnswer) return finish(errorAnswer);
+      if (failures.length === 0) failures.push('no upstream answered');
+      finish({ ok: false, kind, detail: failures.join('; ') });
+    };
+
+    const launch = () => {
+      if (done || next >= order.length || running >= MAX_PARALLEL_PER_QUESTION) return;
+      const url = order[next++]!;
+      running++;
+      const controller = new AbortController();
+      controllers.add(controller);
+      const started = Date.now();
+      timers.push(setTimeout(launch, health.hedgeDelay(url)));
+      void askOne(url, body, q, controller.signal, doFetch).then((attempt) => {
+        running--;
+        controllers.delete(controller);
+        if (done) return;
+        if (attempt.ok) {
+          const rcode = (attempt.packet.flags ?? 0) & 0xf;
+          if (rcode !== 2 && rcode !== 5) {
+            health.success(url, Date.now() - started);
+            return finish(attempt);
+          }
+          health.failure(url);
+          errorAnswer = attempt;
+          failures.push(`${url}: ${rcode === 2 ? 'SERVFAIL' : 'REFUSED'}`);
+          lastKind = 'servfail';
+        } else {
+          health.failure(url);
+          failures.push(`${url}: ${attempt.detail}`);
+          lastKind = attempt.kind;
+        }
+        if (next < order.length) launch();
+        else if (running === 0) giveUp(lastKind);
+      });
+    };
+
+    timers.push(
+      setTimeout(() => {
+        for (let i = next; i < order.length; i++) failures.push(`${order[i]}: not asked`);
+        failures.unshift(`no answer within ${opts.deadlineMs} ms`);
+        giveUp(errorAnswer ? 'servfail' : 'timeout');
+      }, opts.deadlineMs),
+    );
+    if (order.length === 0) giveUp('network');
+    else launch();
+  });
 }
 
 async function askOne(
   url: string,
   body: Uint8Array,
   q: UpstreamQuestion,
-  budgetMs: number,
+  signal: AbortSignal,
   doFetch: typeof fetch,
 ): Promise<Attempt> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), budgetMs);
   try {
     const res = await doFetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/dns-message', accept: 'application/dns-message' },
       body,
-      signal: controller.signal,
+      signal,
     });
     if (res.status < 200 || res.status > 299) {
       await res.body?.cancel();
@@ -103,12 +151,8 @@ async function askOne(
     const bytes = new Uint8Array(await res.arrayBuffer());
     return validate(url, bytes, q);
   } catch (err) {
-    if (controller.signal.aborted) {
-      return { ok: false, kind: 'timeout', detail: `no answer within ${budgetMs} ms` };
-    }
+    if (signal.aborted) return { ok: false, kind: 'timeout', detail: 'aborted' };
     return { ok: false, kind: 'network', detail: err instanceof Error ? err.message : String(err) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
 import { createApp } from '../../src/doh/app';
+import { UpstreamHealth } from '../../src/upstream/health';
 import { type Fault, type FakeName, fakeUpstream } from '../helpers/fake-upstream';
 import { b64url, decode, query, type QueryOptions } from '../helpers/dns';
 
@@ -39,7 +40,7 @@ export function harness(
   extraEnv: Record<string, unknown> = {},
 ) {
   const upstream = fakeUpstream(zone, faults);
-  const app = createApp({ fetch: upstream.fetch });
+  const app = createApp({ fetch: upstream.fetch, health: new UpstreamHealth() });
   const get = (path: string, init?: RequestInit) =>
     app.request(`https://doh.test${path}`, init, { ...ENV, ...extraEnv });
   /** Asks over GET and decodes the DNS answer (asserting HTTP 200). */
