@@ -4,6 +4,8 @@ import { parseAddress } from '../acl/address';
 import { type ResolverEnv, type ResolverSettings, settingsFromEnv } from '../config/env';
 import { type Dns64Policy, defaultPolicy } from '../dns64/policy';
 import { parsePrefix } from '../dns64/prefix';
+import { pageRoutes } from '../pages/routes';
+import type { SetupInfo } from '../pages/types';
 import { type AdminEnv, adminRoutes } from '../tenant/admin';
 import { checkRateLimit, type RateLimitEnv } from '../tenant/rate-limit';
 import { sameSecret } from '../tenant/secret';
@@ -51,7 +53,8 @@ function cfConnectingIp(c: AppContext): Uint8Array | null {
 
 /** The RFC 8484 front: routes, tenants, CORS, and the mapping of DNS answers onto HTTP. */
 export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
-  const app = new Hono<{ Bindings: Env }>();
+  // strict: false lets `/t/{id}/` and `/t/{id}` (and `/dns-query/`) mean the same.
+  const app = new Hono<{ Bindings: Env }>({ strict: false });
   const storeOf = options.store ?? kvStore;
   const clientOf = options.clientAddress ?? cfConnectingIp;
 
@@ -112,15 +115,44 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
 
   app.route('/admin', adminRoutes(storeOf));
 
-  app.get('/', (c) =>
-    c.text(
-      'DNS64 over HTTPS (RFC 8484, RFC 6147). Endpoints: /dns-query, /resolve, ' +
-        '/p/{ipv6-prefix}/{length}/dns-query, /t/{tenant}/dns-query\n',
-    ),
+  // The client setup page and Apple profile: for each tenant beside its DoH URL, and at `/`.
+  const tenantPage = (withKey: boolean) => async (c: Context) => {
+    const id = c.req.param('id') ?? '';
+    const key = withKey ? (c.req.param('key') ?? '') : null;
+    const tenant = await findTenant(storeOf((c.env ?? {}) as Env), id, key);
+    if (tenant instanceof Response) return tenant;
+    const path = `/t/${id}${key === null ? '' : `/${key}`}/dns-query`;
+    return setupInfo(c, tenant, path);
+  };
+  app.route('/t/:id', pageRoutes(tenantPage(false)));
+  app.route('/t/:id/:key', pageRoutes(tenantPage(true)));
+  app.route(
+    '/',
+    pageRoutes(async (c) => {
+      try {
+        return setupInfo(c, openTenant(settingsFromEnv((c.env ?? {}) as Env).policy), '/dns-query');
+      } catch (err) {
+        return plainError(
+          500,
+          `misconfigured: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+    }),
   );
   app.notFound(() => plainError(404, 'not found: DoH is served at /dns-query'));
   app.onError((err) => plainError(500, `internal error: ${err.message}`));
   return app;
+}
+
+function setupInfo(c: Context, tenant: Tenant, path: string): SetupInfo {
+  const url = new URL(c.req.url);
+  return {
+    tenantId: tenant.id,
+    displayName: tenant.name ?? url.hostname,
+    dohUrl: `${url.origin}${path}`,
+    prefixes: tenant.policy.prefixes.map((p) => p.prefix.text),
+    host: url.hostname,
+  };
 }
 
 /** `/t/{id}[/{key}]`: 404 for an unknown tenant, 403 for a missing or wrong key. */

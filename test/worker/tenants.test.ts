@@ -1,14 +1,15 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { b64url, decode, edes, query, rcode, rows, type QueryOptions } from '../helpers/dns';
-import { harness, UP_B } from './setup';
+import { ENV, harness, UP_B } from './setup';
 
 const TOKEN = 'admin-secret-token-for-tests';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 /** A harness with KV, the rate-limit bindings and an admin token, plus tenant helpers. */
 function tenants(extra: Record<string, unknown> = {}) {
-  const h = harness({}, undefined, { ...env, ADMIN_TOKEN: TOKEN, ...extra });
+  // Bindings (KV, rate limits) from wrangler.toml; variables from the test ENV.
+  const h = harness({}, undefined, { ...env, ...ENV, ADMIN_TOKEN: TOKEN, ...extra });
   const put = (id: string, record: unknown) =>
     h.get(`/admin/tenants/${id}`, {
       method: 'PUT',
@@ -271,5 +272,42 @@ describe('tenant options change real answers', () => {
     await put('own-upstream', { prefixes: ['2001:db8:70::/96'], upstreams: [UP_B] });
     await aaaa('own-upstream', 'a-only.test');
     expect(new Set(upstream.log.map((l) => l.url))).toEqual(new Set([UP_B]));
+  });
+});
+
+describe('setup page and Apple profile per tenant', () => {
+  it('serves the page and profile beside each tenant URL, 404/403 like the DoH URL', async () => {
+    const { get, put } = tenants();
+    await put('page', { name: 'Page ISP', prefixes: ['2001:db8:80::/96', '2001:db8:81::/64'] });
+    for (const path of ['/t/page/', '/t/page']) {
+      const res = await get(path);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      const html = await res.text();
+      expect(html).toContain('https://doh.test/t/page/dns-query');
+      expect(html).toContain('2001:db8:80::/96');
+      expect(html).toContain('2001:db8:81::/64');
+      expect(html).toContain('Page ISP');
+    }
+    const profile = await get('/t/page/apple.mobileconfig');
+    expect(profile.headers.get('content-type')).toBe('application/x-apple-aspen-config');
+    const xml = await profile.text();
+    expect(xml).toContain('<string>https://doh.test/t/page/dns-query</string>');
+    expect(xml).toContain('<string>com.apple.dnsSettings.managed</string>');
+
+    const missing = await get('/t/nobody/');
+    expect([missing.status, await missing.text()]).toEqual([404, 'unknown tenant nobody\n']);
+    const key = 'page-key-0123456789abcdef';
+    await put('keyed-page', { prefixes: ['2001:db8:82::/96'], key });
+    expect((await get('/t/keyed-page/')).status).toBe(403);
+    const keyed = await get(`/t/keyed-page/${key}/`);
+    expect(await keyed.text()).toContain(`https://doh.test/t/keyed-page/${key}/dns-query`);
+  });
+
+  it('serves the default tenant page at /', async () => {
+    const { get } = tenants();
+    const html = await (await get('/')).text();
+    expect(html).toContain('https://doh.test/dns-query');
+    expect(html).toContain('2001:db8:64::/96');
   });
 });
