@@ -1,6 +1,8 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { parseAddress } from '../acl/address';
+import { defaultEdgeCache } from '../cache/edge-cache';
+import { ResponseCache } from '../cache/response-cache';
 import { type ResolverEnv, type ResolverSettings, settingsFromEnv } from '../config/env';
 import { type Dns64Policy, defaultPolicy } from '../dns64/policy';
 import { parsePrefix } from '../dns64/prefix';
@@ -28,6 +30,8 @@ export interface AppOptions {
   readonly store?: (env: Env) => TenantStore | null;
   /** Upstream health table; default: the isolate's shared one (tests give each app its own). */
   readonly health?: UpstreamHealth;
+  /** The answer cache; default: an in-isolate LRU backed by the Workers Cache API; null: none. */
+  readonly cache?: ResponseCache | null;
   /** The client's address; default: CF-Connecting-IP, which Cloudflare sets (not the client). */
   readonly clientAddress?: (c: AppContext) => Uint8Array | null;
 }
@@ -46,6 +50,16 @@ function kvStore(env: Env): TenantStore | null {
   return store;
 }
 
+/** waitUntil where the runtime has an execution context (Workers), else let it run. */
+function backgroundOf(c: AppContext): (p: Promise<unknown>) => void {
+  try {
+    const ctx = c.executionCtx;
+    return (p) => ctx.waitUntil(p);
+  } catch {
+    return () => {};
+  }
+}
+
 function cfConnectingIp(c: AppContext): Uint8Array | null {
   const header = c.req.header('cf-connecting-ip');
   return header ? parseAddress(header) : null;
@@ -57,6 +71,8 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>({ strict: false });
   const storeOf = options.store ?? kvStore;
   const clientOf = options.clientAddress ?? cfConnectingIp;
+  const cache =
+    options.cache === undefined ? new ResponseCache({ shared: defaultEdgeCache() }) : options.cache;
 
   app.use(
     '*',
@@ -88,6 +104,8 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
     const ctx: EndpointContext = {
       tenant,
       clientAddress,
+      cache,
+      defer: backgroundOf(c),
       upstream: {
         urls: tenant.upstreams ?? settings.upstreams,
         deadlineMs: settings.deadlineMs,

@@ -4,6 +4,7 @@ import type { Packet } from '../dns/message';
 import { parseQuery } from '../dns/query';
 import { errorResponse } from '../dns/response';
 import { freshnessLifetime } from '../dns/ttl';
+import type { ResponseCache } from '../cache/response-cache';
 import { resolve } from '../resolver/resolve';
 import type { Tenant } from '../tenant/tenant';
 import type { UpstreamOptions } from '../upstream/doh-client';
@@ -17,6 +18,8 @@ export interface EndpointContext {
   readonly tenant: Tenant;
   readonly clientAddress: Uint8Array | null;
   readonly upstream: UpstreamOptions;
+  readonly cache: ResponseCache | null;
+  readonly defer?: (p: Promise<unknown>) => void;
 }
 
 /** One DoH request (wire or JSON) for a tenant, answered with a DNS message or an HTTP error. */
@@ -49,7 +52,7 @@ export async function dnsEndpoint(
   }
   const parsed = parseQuery(wire.bytes);
   if (!parsed.ok) return plainError(400, parsed.reason);
-  const bytes = await answer(parsed.query, ctx);
+  const bytes = await answer(parsed.query, ctx, wire.bytes);
   return new Response(bytes, {
     headers: {
       'content-type': DNS_MESSAGE,
@@ -59,13 +62,24 @@ export async function dnsEndpoint(
 }
 
 /** The tenant's `allowQuery` (others get REFUSED with EDE 18, Prohibited), then resolution. */
-export async function answer(query: Packet, ctx: EndpointContext): Promise<Uint8Array> {
+export async function answer(
+  query: Packet,
+  ctx: EndpointContext,
+  raw?: Uint8Array,
+): Promise<Uint8Array> {
   const { tenant, clientAddress } = ctx;
   if (!tenant.allowQuery.isEmpty && !(clientAddress && tenant.allowQuery.contains(clientAddress))) {
     const text = `client not allowed by tenant ${tenant.id ?? '(default)'}`;
     return errorResponse(query, RCODE.REFUSED, clientEdns(query), [{ code: EDE.PROHIBITED, text }]);
   }
-  return resolve(query, { policy: tenant.policy, upstream: ctx.upstream, clientAddress });
+  const cache = ctx.cache
+    ? { store: ctx.cache, scope: tenant.cacheScope, defer: ctx.defer }
+    : undefined;
+  return resolve(
+    query,
+    { policy: tenant.policy, upstream: ctx.upstream, clientAddress, cache },
+    raw,
+  );
 }
 
 /** JSON when asked by `ct=application/dns-json` or an Accept header without dns-message. */

@@ -1,6 +1,17 @@
 import { EDE, FLAG, RCODE } from '../dns/constants';
 import { type ClientEdns, type Ede, clientEdns } from '../dns/edns';
-import { type Answer, type Packet, hasFlag, isQueryOpcode, rcodeOf } from '../dns/message';
+import { type Asker } from '../cache/entry';
+import type { ResponseCache } from '../cache/response-cache';
+import {
+  type Answer,
+  type Packet,
+  type Question,
+  encodeMessage,
+  hasFlag,
+  isQueryOpcode,
+  rcodeOf,
+} from '../dns/message';
+import { scanMessage } from '../dns/scan';
 import { buildResponse, errorResponse, passthroughResponse } from '../dns/response';
 import { answerIpv4Only } from '../dns64/ipv4only';
 import type { Dns64Policy } from '../dns64/policy';
@@ -20,23 +31,41 @@ export interface ResolveContext {
   readonly upstream: UpstreamOptions;
   /** The client's address (4 or 16 bytes), for the policy's `clients` list; null if unknown. */
   readonly clientAddress: Uint8Array | null;
+  /** The answer cache and this tenant's part of it; none = always ask upstream. */
+  readonly cache?: {
+    readonly store: ResponseCache;
+    /** Distinguishes tenants (and their settings) sharing one cache. */
+    readonly scope: string;
+    /** Keeps background work (a shared-cache write) alive after the response (waitUntil). */
+    readonly defer?: (p: Promise<unknown>) => void;
+  };
 }
 
 /**
- * The data path of one query: question -> local answers -> upstream -> DNS64 synthesis ->
- * response bytes. Never throws: every failure becomes a DNS error with an Extended DNS Error.
+ * The data path of one query: question -> local answers -> cache -> upstream -> DNS64
+ * synthesis -> response bytes. `raw` is the query as it came (for the cache's fast path).
+ * Never throws: every failure becomes a DNS error with an Extended DNS Error.
  */
-export async function resolve(query: Packet, ctx: ResolveContext): Promise<Uint8Array> {
+export async function resolve(
+  query: Packet,
+  ctx: ResolveContext,
+  raw?: Uint8Array,
+): Promise<Uint8Array> {
   const edns = clientEdns(query);
   try {
-    return await answer(query, edns, ctx);
+    return await answer(query, edns, ctx, raw);
   } catch (err) {
     const text = `internal error: ${err instanceof Error ? err.message : String(err)}`;
     return errorResponse(query, RCODE.SERVFAIL, edns, [{ code: EDE.OTHER, text }]);
   }
 }
 
-async function answer(query: Packet, edns: ClientEdns, ctx: ResolveContext): Promise<Uint8Array> {
+async function answer(
+  query: Packet,
+  edns: ClientEdns,
+  ctx: ResolveContext,
+  raw: Uint8Array | undefined,
+): Promise<Uint8Array> {
   const questions = query.questions ?? [];
   if (!isQueryOpcode(query)) return errorResponse(query, RCODE.NOTIMP, edns);
   if (questions.length !== 1) return errorResponse(query, RCODE.FORMERR, edns);
@@ -50,6 +79,36 @@ async function answer(query: Packet, edns: ClientEdns, ctx: ResolveContext): Pro
   const local = answerIpv4Only(ctx.policy, q.name, q.type);
   if (local) return buildResponse(query, local, edns);
 
+  const synthesis = q.type === 'AAAA' && synthesisApplies(query, edns, ctx);
+  const compute = () => fromUpstream(query, q, edns, ctx, synthesis);
+  if (!ctx.cache) return compute();
+  // Everything that shapes the answer, apart from the ID and the name's letter case.
+  const key = [
+    ctx.cache.scope,
+    q.name.toLowerCase().replace(/\.$/, ''),
+    q.type,
+    edns.present ? `e${edns.dnssecOk ? 'd' : ''}${edns.padding ? 'p' : ''}` : '',
+    (query.flags ?? 0) & (FLAG.RD | FLAG.CD),
+    synthesis ? 's' : '',
+  ].join('|');
+  return ctx.cache.store.answer(key, asker(query, raw), compute, ctx.cache.defer);
+}
+
+/** The client's ID and wire question, for patching a cached answer. */
+function asker(query: Packet, raw: Uint8Array | undefined): Asker {
+  const bytes = raw ?? encodeMessage({ ...query, additionals: [], answers: [], authorities: [] });
+  const layout = scanMessage(bytes);
+  const end = layout && layout.qdcount === 1 ? layout.questionEnd : 12;
+  return { id: query.id ?? 0, question: bytes.subarray(12, end) };
+}
+
+async function fromUpstream(
+  query: Packet,
+  q: Question,
+  edns: ClientEdns,
+  ctx: ResolveContext,
+  synthesis: boolean,
+): Promise<Uint8Array> {
   const ask = (name: string, type: string): UpstreamQuestion => ({
     name,
     type,
@@ -59,7 +118,7 @@ async function answer(query: Packet, edns: ClientEdns, ctx: ResolveContext): Pro
     padding: edns.padding,
   });
 
-  if (q.type === 'AAAA' && synthesisApplies(query, edns, ctx)) {
+  if (synthesis) {
     // RFC 6147 §5.1.8 allows asking A and AAAA in parallel: one round trip, not two.
     const [aaaa, a] = await Promise.all([
       queryUpstreams(ask(q.name, 'AAAA'), ctx.upstream),

@@ -15,6 +15,8 @@ export interface Tenant {
   readonly upstreams: readonly string[] | null;
   readonly key: string | null;
   readonly rateLimit: RateLimitTier | null;
+  /** The tenant's part of the answer cache: changes with any setting that shapes answers. */
+  readonly cacheScope: string;
 }
 
 /** Compiles a validated record (see checkTenantRecord). */
@@ -41,6 +43,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
     key: rec.key ?? null,
     // The schema admits only the tiers.
     rateLimit: (rec.rateLimit ?? null) as RateLimitTier | null,
+    cacheScope: `t:${id}:${fnv1a(JSON.stringify(rec))}`,
   };
 }
 
@@ -54,5 +57,16 @@ export function openTenant(policy: Dns64Policy): Tenant {
     upstreams: null,
     key: null,
     rateLimit: null,
+    cacheScope: `o:${policy.prefixes.map((p) => p.prefix.text).join(',')}`,
   };
+}
+
+/** FNV-1a, 32 bits, as hex: a short fingerprint (not a security boundary). */
+function fnv1a(text: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16);
 }

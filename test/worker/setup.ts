@@ -1,5 +1,6 @@
 import { createApp } from '../../src/doh/app';
 import { UpstreamHealth } from '../../src/upstream/health';
+import type { ResponseCache } from '../../src/cache/response-cache';
 import { type Fault, type FakeName, fakeUpstream } from '../helpers/fake-upstream';
 import { b64url, decode, query, type QueryOptions } from '../helpers/dns';
 
@@ -38,9 +39,15 @@ export function harness(
   faults: Record<string, Fault> = {},
   zone = ZONE,
   extraEnv: Record<string, unknown> = {},
+  options: { cache?: ResponseCache } = {},
 ) {
   const upstream = fakeUpstream(zone, faults);
-  const app = createApp({ fetch: upstream.fetch, health: new UpstreamHealth() });
+  // No cache unless a test asks for one: most tests watch what reaches the upstream.
+  const app = createApp({
+    fetch: upstream.fetch,
+    health: new UpstreamHealth(),
+    cache: options.cache ?? null,
+  });
   const get = (path: string, init?: RequestInit) =>
     app.request(`https://doh.test${path}`, init, { ...ENV, ...extraEnv });
   /** Asks over GET and decodes the DNS answer (asserting HTTP 200). */
