@@ -11,6 +11,7 @@ export default defineWorkersConfig({
       workers: {
         singleWorker: true,
         wrangler: { configPath: './wrangler.toml' },
+        miniflare: { bindings: { FUZZ_REQUESTS: process.env.FUZZ_REQUESTS ?? '' } },
       },
     },
   },
