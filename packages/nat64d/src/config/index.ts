@@ -1,5 +1,7 @@
 export { ConfigError, formatIssue, type ConfigIssue } from './errors.js';
 export {
+  DEFAULT_MAX_SESSIONS,
+  DEFAULT_MAX_SESSIONS_PER_HOST,
   DEFAULT_METRICS,
   DEFAULT_TUN_MTU,
   parseListenAddress,
@@ -8,5 +10,13 @@ export {
   type ParseOptions,
 } from './tayga-conf.js';
 export { toTranslatorConfig } from './translator-config.js';
-export type { Nat64dConfig, StaticMapEntry } from './types.js';
+export {
+  NAT_PROTOCOLS,
+  type Nat64dConfig,
+  type NatProtocol,
+  type Pool4Entry,
+  type StatefulSettings,
+  type StaticBibEntry,
+  type StaticMapEntry,
+} from './types.js';
 export * from './addr.js';

@@ -27,11 +27,21 @@ import {
   type Ipv4Net,
 } from './addr.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
-import type { Nat64dConfig, StaticMapEntry } from './types.js';
+import {
+  NAT_PROTOCOLS,
+  type Nat64dConfig,
+  type NatProtocol,
+  type Pool4Entry,
+  type StaticBibEntry,
+  type StaticMapEntry,
+} from './types.js';
 
 export const DEFAULT_TUN_MTU = 1500;
 export const IPV6_MIN_MTU = 1280;
 export const DEFAULT_METRICS = '127.0.0.1:9164';
+/** Stateful defaults (also in src/stateful): one million sessions, 4096 per IPv6 host. */
+export const DEFAULT_MAX_SESSIONS = 1_000_000;
+export const DEFAULT_MAX_SESSIONS_PER_HOST = 4096;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 const IFNAMSIZ = 16;
 
@@ -52,16 +62,33 @@ interface Draft {
   tunUp?: boolean;
   tunMtu?: number;
   metrics?: string | null;
+  pool4: Pool4Entry[];
+  bib: StaticBibEntry[];
+  udpTimeout?: number;
+  tcpEstTimeout?: number;
+  tcpTransTimeout?: number;
+  icmpTimeout?: number;
+  addressDependentFiltering?: boolean;
+  maxSessions?: number;
+  maxSessionsPerHost?: number;
+  logMappings?: boolean | string;
   /** Line of each single-instance directive seen, to report duplicates and cross-checks. */
   lines: Map<string, number>;
 }
 
-type Handler = (draft: Draft, args: readonly string[], fail: (reason: string) => void) => void;
+type Handler = (
+  draft: Draft,
+  args: readonly string[],
+  fail: (reason: string) => void,
+  line: number,
+) => void;
 
 interface Directive {
-  /** Exact number of values. */
+  /** Number of values (the least when maxArgs is given). */
   readonly args: number;
-  /** May appear more than once (only `map`). */
+  /** Largest number of values, when it may vary. */
+  readonly maxArgs?: number;
+  /** May appear more than once (`map`, `pool4`, `bib`). */
   readonly repeatable?: boolean;
   readonly parse: Handler;
 }
@@ -96,10 +123,120 @@ function mtuDirective(key: string, set: (d: Draft, v: number) => void): Directiv
   };
 }
 
-/**
- * The directive table. Stateful NAT64 keys (`pool4`, `bib`) will be added here; until then
- * they are refused as unknown keys.
- */
+/** Largest session lifetime accepted (30 days), seconds. */
+export const MAX_TIMEOUT = 2_592_000;
+const MAX_SESSIONS_LIMIT = 100_000_000;
+
+function secondsDirective(
+  key: string,
+  min: number,
+  note: string,
+  set: (d: Draft, v: number) => void,
+): Directive {
+  return {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= min && n <= MAX_TIMEOUT)) {
+        fail(`${key} ${value}: must be a number of seconds from ${min} to ${MAX_TIMEOUT}${note}`);
+      } else set(draft, n);
+    },
+  };
+}
+
+function countDirective(key: string, set: (d: Draft, v: number) => void): Directive {
+  return {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= 1 && n <= MAX_SESSIONS_LIMIT)) {
+        fail(`${key} ${value}: must be a number from 1 to ${MAX_SESSIONS_LIMIT}`);
+      } else set(draft, n);
+    },
+  };
+}
+
+function parseProtocol(text: string): NatProtocol | null {
+  const p = text.toLowerCase();
+  return NAT_PROTOCOLS.find((x) => x === p) ?? null;
+}
+
+/** `first-last` port range; a reason string when invalid. */
+function parsePortRange(text: string): { first: number; last: number } | string {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  if (!m) return `expected a port range first-last, found "${text}"`;
+  const first = Number(m[1]);
+  const last = Number(m[2]);
+  if (first > 65535 || last > 65535) return `port range ${text}: ports go up to 65535`;
+  if (first > last) return `port range ${text}: first port above last`;
+  return { first, last };
+}
+
+/** `address#port`: a reason string when invalid. */
+function splitPort(text: string): { addr: string; port: number } | string {
+  const hash = text.lastIndexOf('#');
+  if (hash < 0) return `expected address#port, found "${text}"`;
+  const portText = text.slice(hash + 1);
+  const port = /^\d{1,5}$/.test(portText) ? Number(portText) : NaN;
+  if (!(port >= 0 && port <= 65535)) return `bad port "${portText}" in "${text}"`;
+  return { addr: text.slice(0, hash), port };
+}
+
+function parsePool4(args: readonly string[], line: number, fail: (r: string) => void) {
+  const what = `pool4 ${args.join(' ')}`;
+  const [addrText = ''] = args;
+  const protoText = args.length === 3 ? (args[1] ?? '') : null;
+  const rangeText = args[args.length - 1] ?? '';
+  const net = parseIpv4Net(addrText, 32);
+  if (!net.ok) return fail(`${what}: ${net.reason}`);
+  if (net.value.length < 16) return fail(`${what}: at most 65536 addresses (/16 or longer)`);
+  const reserved = reservedIpv4(net.value.addr);
+  if (reserved) return fail(`${what}: ${reserved}`);
+  let protocols: readonly NatProtocol[] = NAT_PROTOCOLS;
+  if (protoText !== null) {
+    const p = parseProtocol(protoText);
+    if (!p) return fail(`${what}: unknown protocol "${protoText}" (tcp, udp or icmp)`);
+    protocols = [p];
+  }
+  const range = parsePortRange(rangeText);
+  if (typeof range === 'string') return fail(`${what}: ${range}`);
+  if (range.first === 0 && protocols.some((p) => p !== 'icmp')) {
+    return fail(`${what}: port 0 cannot be used for tcp or udp`);
+  }
+  const entry: Pool4Entry = { net: net.value, protocols, ...range, line };
+  return entry;
+}
+
+function parseBib(args: readonly string[], line: number, fail: (r: string) => void) {
+  const what = `bib ${args.join(' ')}`;
+  const [protoText = '', sixText = '', fourText = ''] = args;
+  const protocol = parseProtocol(protoText);
+  if (!protocol) return fail(`${what}: unknown protocol "${protoText}" (tcp, udp or icmp)`);
+  const six = splitPort(sixText);
+  if (typeof six === 'string') return fail(`${what}: IPv6 side: ${six}`);
+  const four = splitPort(fourText);
+  if (typeof four === 'string') return fail(`${what}: IPv4 side: ${four}`);
+  const v6 = parseIpv6(six.addr);
+  if (!v6.ok) return fail(`${what}: IPv6 side: ${v6.reason}`);
+  const v4 = parseIpv4(four.addr);
+  if (!v4.ok) return fail(`${what}: IPv4 side: ${v4.reason}`);
+  const r6 = reservedIpv6(v6.value);
+  if (r6) return fail(`${what}: IPv6 side: ${r6}`);
+  if (protocol !== 'icmp' && (six.port === 0 || four.port === 0)) {
+    return fail(`${what}: port 0 cannot be used for ${protocol}`);
+  }
+  const entry: StaticBibEntry = {
+    protocol,
+    ipv6: v6.value,
+    port6: six.port,
+    ipv4: v4.value,
+    port4: four.port,
+    line,
+  };
+  return entry;
+}
+
+/** The directive table. */
 const DIRECTIVES: Readonly<Record<string, Directive>> = {
   'tun-device': {
     args: 1,
@@ -204,7 +341,75 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
       else draft.metrics = r === null ? null : value;
     },
   },
+  // Stateful NAT64 (RFC 6146).
+  pool4: {
+    args: 2,
+    maxArgs: 3,
+    repeatable: true,
+    parse: (draft, args, fail, line) => {
+      const entry = parsePool4(args, line, fail);
+      if (entry) draft.pool4.push(entry);
+    },
+  },
+  bib: {
+    args: 3,
+    repeatable: true,
+    parse: (draft, args, fail, line) => {
+      const entry = parseBib(args, line, fail);
+      if (entry) draft.bib.push(entry);
+    },
+  },
+  'udp-timeout': secondsDirective(
+    'udp-timeout',
+    120,
+    ' (RFC 6146 section 3.5.1: at least 2 minutes)',
+    (d, v) => (d.udpTimeout = v),
+  ),
+  'tcp-est-timeout': secondsDirective(
+    'tcp-est-timeout',
+    7440,
+    ' (RFC 6146 section 3.5.2.2: at least 2 hours 4 minutes)',
+    (d, v) => (d.tcpEstTimeout = v),
+  ),
+  'tcp-trans-timeout': secondsDirective(
+    'tcp-trans-timeout',
+    240,
+    ' (RFC 6146 section 3.5.2.2: at least 4 minutes)',
+    (d, v) => (d.tcpTransTimeout = v),
+  ),
+  'icmp-timeout': secondsDirective('icmp-timeout', 1, '', (d, v) => (d.icmpTimeout = v)),
+  'address-dependent-filtering': booleanDirective(
+    'address-dependent-filtering',
+    (d, v) => (d.addressDependentFiltering = v),
+  ),
+  'max-sessions': countDirective('max-sessions', (d, v) => (d.maxSessions = v)),
+  'max-sessions-per-host': countDirective(
+    'max-sessions-per-host',
+    (d, v) => (d.maxSessionsPerHost = v),
+  ),
+  'log-mappings': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const b = parseBoolean(value);
+      if (b !== null) draft.logMappings = b;
+      else if (value.startsWith('/')) draft.logMappings = value;
+      else fail(`log-mappings ${value}: expected yes, no or an absolute file path`);
+    },
+  },
 };
+
+/** Keys that only make sense with pool4 lines. */
+const STATEFUL_KEYS = [
+  'bib',
+  'udp-timeout',
+  'tcp-est-timeout',
+  'tcp-trans-timeout',
+  'icmp-timeout',
+  'address-dependent-filtering',
+  'max-sessions',
+  'max-sessions-per-host',
+  'log-mappings',
+] as const;
 
 /** `host:port`, `[v6]:port` or `off`: returns null for off, a reason string when invalid. */
 export function parseListenAddress(value: string): { host: string; port: number } | null | string {
@@ -251,21 +456,31 @@ export function parseTaygaConf(
   options: ParseOptions = {},
 ): Nat64dConfig {
   const issues: ConfigIssue[] = [];
-  const draft: Draft = { maps: [], lines: new Map() };
+  const draft: Draft = { maps: [], pool4: [], bib: [], lines: new Map() };
+  /** Lines of repeatable stateful directives, for "only with pool4" messages. */
+  const bibLines: number[] = [];
   const lines = text.split(/\r?\n/);
 
   lines.forEach((raw, index) => {
     const line = index + 1;
     const fail = (reason: string) => issues.push({ file, line, reason });
-    const hash = raw.indexOf('#');
+    // `#` starts a comment at the start of a line or after a blank; inside a value it is
+    // the port separator of `bib` lines (address#port).
+    const hash = raw.search(/(^|\s)#/);
     const tokens = (hash >= 0 ? raw.slice(0, hash) : raw).split(/[\s]+/).filter(Boolean);
     const [keyText, ...args] = tokens;
     if (keyText === undefined) return;
     const key = keyText.toLowerCase();
     const directive = Object.hasOwn(DIRECTIVES, key) ? DIRECTIVES[key] : undefined;
     if (!directive) return fail(`unknown key "${keyText}"`);
-    if (args.length !== directive.args) {
-      const want = directive.args === 1 ? '1 value' : `${directive.args} values`;
+    const most = directive.maxArgs ?? directive.args;
+    if (args.length < directive.args || args.length > most) {
+      const want =
+        most !== directive.args
+          ? `${directive.args} or ${most} values`
+          : directive.args === 1
+            ? '1 value'
+            : `${directive.args} values`;
       return fail(`${key}: expects ${want}, found ${args.length}`);
     }
     if (!directive.repeatable) {
@@ -278,9 +493,21 @@ export function parseTaygaConf(
       if (entry) draft.maps.push(entry);
       return;
     }
-    directive.parse(draft, args, fail);
+    if (key === 'bib') bibLines.push(line);
+    directive.parse(draft, args, fail, line);
   });
 
+  if (draft.pool4.length === 0 && issues.length === 0) {
+    // Stateful keys without pool4: reported on their own lines.
+    for (const key of STATEFUL_KEYS) {
+      const lines =
+        key === 'bib' ? bibLines : [draft.lines.get(key)].filter((l) => l !== undefined);
+      for (const line of lines) {
+        issues.push({ file, line, reason: `${key}: only valid with pool4 (stateful NAT64)` });
+      }
+    }
+    issues.sort((a, b) => a.line - b.line);
+  }
   if (issues.length === 0) validate(draft, file, issues, options);
   if (issues.length > 0) throw new ConfigError(issues);
   return finish(draft, file, options);
@@ -369,6 +596,7 @@ function validate(draft: Draft, file: string, issues: ConfigIssue[], options: Pa
       );
     }
   }
+  validateStateful(draft, at, lineOf);
   const pool = draft.dynamicPool;
   if (pool && draft.ipv4Addr !== undefined && ipv4InNet(draft.ipv4Addr, pool)) {
     // Allowed, like Tayga: the address is taken out of the pool. A pool that would have no
@@ -381,6 +609,89 @@ function validate(draft: Draft, file: string, issues: ConfigIssue[], options: Pa
       );
     }
   }
+}
+
+function portsOverlap(a: Pool4Entry, b: { first: number; last: number }): boolean {
+  return a.first <= b.last && b.first <= a.last;
+}
+
+/** pool4 and bib lines against each other and the rest of the file. */
+function validateStateful(
+  draft: Draft,
+  at: (line: number, reason: string) => void,
+  lineOf: (key: string) => number,
+): void {
+  const pool4 = draft.pool4;
+  if (pool4.length === 0) return;
+  const first = pool4[0]!.line;
+  if (draft.dynamicPool) {
+    at(
+      Math.max(first, lineOf('dynamic-pool')),
+      `dynamic-pool ${formatIpv4Net(draft.dynamicPool)}: not allowed with pool4 ` +
+        `(stateful NAT64, line ${first}); use one or the other`,
+    );
+  }
+  pool4.forEach((p, i) => {
+    const what = `pool4 ${formatIpv4Net(p.net)}`;
+    for (const earlier of pool4.slice(0, i)) {
+      const shared = p.protocols.filter((x) => earlier.protocols.includes(x));
+      if (shared.length && ipv4Overlap(p.net, earlier.net) && portsOverlap(p, earlier)) {
+        at(
+          p.line,
+          `${what} ${p.first}-${p.last}: overlaps pool4 on line ${earlier.line} (${shared.join(', ')})`,
+        );
+      }
+    }
+    for (const m of draft.maps) {
+      if (ipv4Overlap(p.net, m.ipv4)) {
+        at(Math.max(p.line, m.line), `${what}: overlaps map on line ${m.line}`);
+      }
+    }
+    if (draft.ipv4Addr !== undefined && ipv4InNet(draft.ipv4Addr, p.net)) {
+      at(
+        Math.max(p.line, lineOf('ipv4-addr')),
+        `${what}: contains ipv4-addr ${formatIpv4(draft.ipv4Addr)} (the translator's own address)`,
+      );
+    }
+  });
+  draft.bib.forEach((b, i) => {
+    const what = `bib ${b.protocol} ${formatIpv6(b.ipv6)}#${b.port6} ${formatIpv4(b.ipv4)}#${b.port4}`;
+    if (!pool4.some((p) => p.protocols.includes(b.protocol) && ipv4InNet(b.ipv4, p.net))) {
+      at(b.line, `${what}: ${formatIpv4(b.ipv4)} is not a pool4 address for ${b.protocol}`);
+    }
+    if (draft.prefix && ipv6InNet(b.ipv6, 0, draft.prefix)) {
+      at(b.line, `${what}: IPv6 side inside prefix ${formatIpv6Net(draft.prefix)}`);
+    }
+    for (const m of draft.maps) {
+      if (ipv6InNet(b.ipv6, 0, m.ipv6))
+        at(b.line, `${what}: IPv6 side lies in map on line ${m.line}`);
+    }
+    for (const e of draft.bib.slice(0, i)) {
+      if (e.protocol !== b.protocol) continue;
+      if (e.port6 === b.port6 && formatIpv6(e.ipv6) === formatIpv6(b.ipv6)) {
+        at(b.line, `${what}: IPv6 side already bound on line ${e.line}`);
+      }
+      if (e.port4 === b.port4 && e.ipv4 === b.ipv4) {
+        at(b.line, `${what}: IPv4 side already bound on line ${e.line}`);
+      }
+    }
+  });
+}
+
+function finishStateful(draft: Draft): Nat64dConfig['stateful'] {
+  if (draft.pool4.length === 0) return null;
+  return {
+    pool4: draft.pool4,
+    bib: draft.bib,
+    udpTimeout: draft.udpTimeout ?? 300,
+    tcpEstTimeout: draft.tcpEstTimeout ?? 7440,
+    tcpTransTimeout: draft.tcpTransTimeout ?? 240,
+    icmpTimeout: draft.icmpTimeout ?? 60,
+    addressDependentFiltering: draft.addressDependentFiltering ?? false,
+    maxSessions: draft.maxSessions ?? DEFAULT_MAX_SESSIONS,
+    maxSessionsPerHost: draft.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
+    logMappings: draft.logMappings ?? false,
+  };
 }
 
 function finish(draft: Draft, file: string, options: ParseOptions): Nat64dConfig {
@@ -406,5 +717,6 @@ function finish(draft: Draft, file: string, options: ParseOptions): Nat64dConfig
     tunUp: draft.tunUp ?? true,
     tunMtu: draft.tunMtu ?? DEFAULT_TUN_MTU,
     metrics: draft.metrics === undefined ? DEFAULT_METRICS : draft.metrics,
+    stateful: finishStateful(draft),
   };
 }

@@ -32,4 +32,43 @@ export interface Nat64dConfig {
   readonly tunMtu: number;
   /** Our extension: `host:port` of the Prometheus endpoint, or null when disabled. */
   readonly metrics: string | null;
+  /** Stateful NAT64 (RFC 6146) settings: present when the file has `pool4` lines. */
+  readonly stateful: StatefulSettings | null;
+}
+
+export type NatProtocol = 'tcp' | 'udp' | 'icmp';
+export const NAT_PROTOCOLS: readonly NatProtocol[] = ['tcp', 'udp', 'icmp'];
+
+/** A `pool4` line: addresses and the port (ICMP: identifier) range for some protocols. */
+export interface Pool4Entry {
+  readonly net: Ipv4Net;
+  readonly protocols: readonly NatProtocol[];
+  readonly first: number;
+  readonly last: number;
+  readonly line: number;
+}
+
+/** A `bib` line: a static binding `proto ipv6#port ipv4#port`. */
+export interface StaticBibEntry {
+  readonly protocol: NatProtocol;
+  readonly ipv6: Uint8Array;
+  readonly port6: number;
+  readonly ipv4: number;
+  readonly port4: number;
+  readonly line: number;
+}
+
+export interface StatefulSettings {
+  readonly pool4: readonly Pool4Entry[];
+  readonly bib: readonly StaticBibEntry[];
+  /** Session lifetimes in seconds (RFC 6146 §4 defaults: 300, 7440, 240, 60). */
+  readonly udpTimeout: number;
+  readonly tcpEstTimeout: number;
+  readonly tcpTransTimeout: number;
+  readonly icmpTimeout: number;
+  readonly addressDependentFiltering: boolean;
+  readonly maxSessions: number;
+  readonly maxSessionsPerHost: number;
+  /** `log-mappings`: false (off), true (the daemon's log) or an absolute file path. */
+  readonly logMappings: boolean | string;
 }

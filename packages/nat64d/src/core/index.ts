@@ -12,6 +12,7 @@ export {
 } from './rfc6052.js';
 export type {
   AddressMapper,
+  StatefulMapper,
   Emit,
   Nat64Prefix,
   TranslatorConfig,

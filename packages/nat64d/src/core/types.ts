@@ -52,3 +52,72 @@ export interface AddressMapper {
 
 /** Receives each translated packet. The view is only valid during the call (buffers are reused). */
 export type Emit = (packet: Uint8Array) => void;
+
+/**
+ * Stateful NAT64 (RFC 6146) hook, optional: given to the Translator in stateful mode. The
+ * core consults it for IPv6 sources that the AddressMapper does not know (TCP, UDP, ICMP echo
+ * only), for IPv4 destinations that are pool4 addresses, and for the packet quoted in an ICMP
+ * error. It rewrites the ports (ICMP: echo identifier) itself, with incremental checksum
+ * updates. Protocol numbers are IPv4's: 6 TCP, 17 UDP, 1 ICMP; for ICMP the remote port is
+ * ignored. The result of a successful call is read from `resultAddr4` / `resultPort`.
+ */
+export interface StatefulMapper {
+  /** True when `addr4` is one of the translator's pool4 addresses. */
+  isPoolAddress(addr4: number): boolean;
+  /**
+   * IPv6 -> IPv4: src[srcOff..+16)#srcPort -> dst4#dstPort. Creates or refreshes the session.
+   * True: resultAddr4#resultPort is the pool4 transport address. False: drop (counted there).
+   */
+  outbound(
+    proto: number,
+    src: Uint8Array,
+    srcOff: number,
+    srcPort: number,
+    dst4: number,
+    dstPort: number,
+    tcpFlags: number,
+  ): boolean;
+  /**
+   * IPv4 -> IPv6: src4#srcPort -> pool4 dst4#dstPort. True: the IPv6 host address is written
+   * at out[outOff..+16) and resultPort is its port. False: drop silently (counted there).
+   */
+  inbound(
+    proto: number,
+    src4: number,
+    srcPort: number,
+    dst4: number,
+    dstPort: number,
+    tcpFlags: number,
+    out: Uint8Array,
+    outOff: number,
+  ): boolean;
+  /**
+   * The packet quoted in an ICMPv4 error, which this NAT64 sent (pool4 src4#srcPort ->
+   * dst4#dstPort): finds its session without changing it; writes the IPv6 host at
+   * out[outOff..+16), resultPort = the host's port.
+   */
+  errorFrom4(
+    proto: number,
+    src4: number,
+    srcPort: number,
+    dst4: number,
+    dstPort: number,
+    out: Uint8Array,
+    outOff: number,
+  ): boolean;
+  /**
+   * The packet quoted in an ICMPv6 error, which this NAT64 delivered (src4#srcPort ->
+   * host[hostOff..+16)#hostPort): finds its session without changing it; resultAddr4 /
+   * resultPort = the pool4 transport address.
+   */
+  errorFrom6(
+    proto: number,
+    src4: number,
+    srcPort: number,
+    host: Uint8Array,
+    hostOff: number,
+    hostPort: number,
+  ): boolean;
+  readonly resultAddr4: number;
+  readonly resultPort: number;
+}

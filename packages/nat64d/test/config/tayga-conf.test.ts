@@ -168,7 +168,7 @@ describe('tayga.conf parser: every key', () => {
 
 describe('tayga.conf parser: every error with file:line: reason', () => {
   const cases: Array<[string, string[], string]> = [
-    ['unknown key', ['pool4 192.0.2.0/24'], '/etc/tayga.conf:4: unknown key "pool4"'],
+    ['unknown key', ['pool6 192.0.2.0/24'], '/etc/tayga.conf:4: unknown key "pool6"'],
     ['missing value', ['data-dir'], '/etc/tayga.conf:4: data-dir: expects 1 value, found 0'],
     [
       'extra value',
