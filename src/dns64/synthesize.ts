@@ -52,8 +52,9 @@ export function synthesizeAaaa(
     // §5.1.2: any other RCODE is treated like NODATA.
   }
 
+  // §5.1.2: an error of the A query is the basis of the answer (a SERVFAIL the client may
+  // retry, rather than a NODATA it would cache for a name that may well have an address).
   if (!a.ok) {
-    if (aaaaNoData && aaaa.ok) return { kind: 'upstream', bytes: aaaa.bytes };
     const timeout = a.kind === 'timeout' || (!aaaa.ok && aaaa.kind === 'timeout');
     const detail = aaaa.ok ? `A: ${a.detail}` : `AAAA: ${aaaa.detail}; A: ${a.detail}`;
     return { kind: 'failed', detail, timeout };
@@ -63,8 +64,11 @@ export function synthesizeAaaa(
   const synthesized = aRecords.length > 0 && rcodeOf(a.packet) === RCODE.NOERROR;
   const records = synthesized ? synthesizeRecords(policy, aaaa, aRecords) : [];
   if (records.length === 0) {
-    // §5.1.2: an empty or failed A answer is the basis of the response.
-    if (aaaaNoData && aaaa.ok) return { kind: 'upstream', bytes: aaaa.bytes };
+    // §5.1.2: an empty or failed A answer is the basis of the response. Both empty: the AAAA
+    // NODATA goes back as it came (with its own SOA).
+    if (aaaaNoData && aaaa.ok && rcodeOf(a.packet) === RCODE.NOERROR) {
+      return { kind: 'upstream', bytes: aaaa.bytes };
+    }
     return { kind: 'built', packet: basedOnA(a.packet, []), synthesized: false };
   }
   return { kind: 'built', packet: basedOnA(a.packet, records), synthesized: true };

@@ -17,7 +17,8 @@ export interface FakeName {
   additional?: dnsPacket.Answer[];
 }
 
-export type Fault = 'hang' | 'http502' | 'garbage' | 'wrong-id' | 'wrong-question' | 'truncated';
+export type Fault =
+  'hang' | 'slow' | 'http502' | 'garbage' | 'wrong-id' | 'wrong-question' | 'truncated';
 
 export const SOA: dnsPacket.Answer = {
   type: 'SOA',
@@ -89,6 +90,16 @@ export function fakeUpstream(
       if (fault === 'hang') {
         await new Promise((_, reject) => {
           init?.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+        });
+      }
+      if (fault === 'slow') {
+        // a real answer, but long after the resolver's deadline (ENV: 300 ms)
+        await new Promise((resolve, reject) => {
+          const t = setTimeout(resolve, 1500);
+          init?.signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            reject(new Error('aborted'));
+          });
         });
       }
       if (fault === 'http502') return new Response('bad gateway', { status: 502 });
