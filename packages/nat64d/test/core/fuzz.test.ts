@@ -138,8 +138,14 @@ function mutate(r: (n: number) => number, p: Uint8Array): Uint8Array {
   }
 }
 
+/**
+ * Packets per run: 20 000 in CI; `NAT64D_FUZZ_PACKETS=1000000 npx vitest run test/core/fuzz.test.ts`
+ * runs the full-size million (issue 7).
+ */
+const COUNT = Number(process.env.NAT64D_FUZZ_PACKETS || 20_000);
+
 describe('robustness', () => {
-  it('never throws, and every emitted packet has consistent lengths and checksums', () => {
+  it(`never throws on ${COUNT} packets; every emitted packet has consistent lengths and checksums`, () => {
     const r = lcg(20240601);
     const mapper = new TestMapper([
       [V6HOST, V6POOL],
@@ -151,7 +157,7 @@ describe('robustness', () => {
     ];
     let emitted = 0;
     let checkedTransport = 0;
-    for (let i = 0; i < 4000; i++) {
+    for (let i = 0; i < COUNT; i++) {
       const valid = validPacket(r);
       const intact = r(3) === 0;
       const input = intact ? valid : mutate(r, valid);
@@ -182,9 +188,13 @@ describe('robustness', () => {
     }
     for (const t of translators) expect(t.counters.dropInternalError).toBe(0);
     // The loop must really exercise the translator.
-    expect(emitted).toBeGreaterThan(800);
-    expect(checkedTransport).toBeGreaterThan(400);
-  });
+    expect(emitted).toBeGreaterThan(COUNT / 5);
+    expect(checkedTransport).toBeGreaterThan(COUNT / 10);
+    // For the record (README's hardening figures): how much was really checked.
+    console.log(
+      `translator fuzz: ${COUNT} inputs, ${emitted} emitted, ${checkedTransport} transport checksums verified`,
+    );
+  }, 1_800_000);
 
   it('survives every truncation of valid packets', () => {
     const r = lcg(7);
