@@ -8,7 +8,7 @@ import {
   isWellKnownPrefix,
   matchesPrefix,
 } from './rfc6052.js';
-import type { AddressMapper, TranslatorConfig } from './types.js';
+import type { AddressMapper, StatefulMapper, TranslatorConfig } from './types.js';
 
 /** Largest IPv4 packet (65535) grown by IPv6 header (+20) and a Fragment header (+8). */
 export const OUT_CAPACITY = 65535 + 28 + 8;
@@ -37,12 +37,18 @@ export class TranslatorContext {
   readonly ipv4Mtu: number;
   /** wkpf-strict in effect: the prefix is 64:ff9b::/96 (RFC 8215 64:ff9b:1::/48 is exempt). */
   readonly wkpfStrict: boolean;
+  /** Stateful NAT64: the port (ICMP identifier) the stateful mapper chose for this packet, or -1. */
+  statefulPort = -1;
+  /** Stateful NAT64: a copy of an IPv4 packet being hairpinned back to IPv6. */
+  readonly hairpin: Uint8Array;
   private lastId = 0;
 
   constructor(
     readonly config: TranslatorConfig,
     readonly mapper: AddressMapper,
+    readonly stateful: StatefulMapper | null = null,
   ) {
+    this.hairpin = new Uint8Array(stateful ? OUT_CAPACITY : 0);
     this.ipv4Mtu = Math.min(Math.max(config.tunMtu, 68), 65535);
     this.ipv6Mtu = Math.max(Math.min(config.ipv6Mtu, config.tunMtu, 65535), 1280);
     this.wkpfStrict = config.wkpfStrict && isWellKnownPrefix(config.prefix);

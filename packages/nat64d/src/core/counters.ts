@@ -39,6 +39,15 @@ export const COUNTER_NAMES = [
   'dropSourceRoute',
   /** An exception inside the translator (a bug): the packet is dropped, never rethrown. */
   'dropInternalError',
+  /**
+   * Stateful NAT64: refused by the session tables (no BIB entry or session, filtering, TCP
+   * without SYN, a session limit, pool4 exhausted); they count the reason per protocol.
+   */
+  'dropStateful',
+  /** Stateful NAT64: no ports to translate (a fragment, or a protocol other than TCP/UDP/ICMP echo). */
+  'dropStatefulNoPorts',
+  /** Stateful NAT64: IPv6 packets to a pool4 address, turned around to IPv6 (RFC 6146 §3.8). */
+  'hairpinned',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

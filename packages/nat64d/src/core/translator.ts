@@ -1,7 +1,8 @@
 /** The RFC 7915 stateless IP/ICMP translator: one packet from the TUN device in, packets out. */
 import { TranslatorContext } from './context.js';
 import type { Counters } from './counters.js';
-import type { AddressMapper, Emit, TranslatorConfig } from './types.js';
+import { rd32 } from './bytes.js';
+import type { AddressMapper, Emit, StatefulMapper, TranslatorConfig } from './types.js';
 import { translate4to6 } from './xlate4to6.js';
 import { translate6to4 } from './xlate6to4.js';
 
@@ -9,10 +10,35 @@ export class Translator {
   private readonly ctx: TranslatorContext;
   /** Live counters (mutated in place; read them, do not replace them). */
   readonly counters: Counters;
+  /** Stateful mode: the caller's emit while an IPv6 packet is translated (for hairpinning). */
+  private downstream: Emit = () => undefined;
+  private readonly hairpinEmit: Emit;
 
-  constructor(config: TranslatorConfig, mapper: AddressMapper) {
-    this.ctx = new TranslatorContext(config, mapper);
+  /**
+   * Stateless (RFC 7915 with the AddressMapper) or, with `stateful`, stateful NAT64 (RFC 6146):
+   * IPv6 sources the mapper does not know and IPv4 destinations in pool4 go through the
+   * session tables, which also rewrite ports and ICMP identifiers.
+   */
+  constructor(config: TranslatorConfig, mapper: AddressMapper, stateful?: StatefulMapper) {
+    this.ctx = new TranslatorContext(config, mapper, stateful ?? null);
     this.counters = this.ctx.counters;
+    this.hairpinEmit = (p) => this.hairpin(p);
+  }
+
+  /**
+   * RFC 6146 §3.8 hairpinning: an IPv6 packet whose translation is addressed to a pool4
+   * address goes back through the IPv4 -> IPv6 path instead of out of the device.
+   */
+  private hairpin(p: Uint8Array): void {
+    const st = this.ctx.stateful;
+    if (st !== null && p.length >= 20 && p[0]! >>> 4 === 4 && st.isPoolAddress(rd32(p, 16))) {
+      const copy = this.ctx.hairpin;
+      copy.set(p);
+      this.counters.hairpinned++;
+      translate4to6(this.ctx, copy.subarray(0, p.length), this.downstream);
+      return;
+    }
+    this.downstream(p);
   }
 
   /**
@@ -28,8 +54,13 @@ export class Translator {
       }
       const version = packet[0]! >>> 4;
       if (version === 4) translate4to6(this.ctx, packet, emit);
-      else if (version === 6) translate6to4(this.ctx, packet, emit);
-      else this.counters.dropMalformed++;
+      else if (version === 6) {
+        if (this.ctx.stateful === null) translate6to4(this.ctx, packet, emit);
+        else {
+          this.downstream = emit;
+          translate6to4(this.ctx, packet, this.hairpinEmit);
+        }
+      } else this.counters.dropMalformed++;
     } catch {
       this.counters.dropInternalError++;
     }

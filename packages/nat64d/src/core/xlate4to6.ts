@@ -18,6 +18,7 @@ import {
   pointer4to6,
 } from './icmp.js';
 import { sendIcmp4Error } from './icmp-errors.js';
+import { rewritePort, statefulDest4, statefulError4 } from './stateful.js';
 import {
   IPV4_DF,
   IPV4_HEADER_LEN,
@@ -128,13 +129,17 @@ export function translate4to6(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
   const out = ctx.out;
   if (fragOffset === 0 && (proto === PROTO_TCP || proto === PROTO_UDP)) {
     const at = l4 + (proto === PROTO_TCP ? 16 : 6);
+    // Stateful: the destination port changes too (RFC 6146 §3.7).
+    const portOld = ctx.statefulPort >= 0 ? rd16(pkt, ihl + 2) : 0;
+    const portNew = ctx.statefulPort >= 0 ? ctx.statefulPort : 0;
+    if (ctx.statefulPort >= 0) wr16(out, l4 + 2, ctx.statefulPort);
     if (udpCalc) {
       wr16(out, at, 0);
       const sum = sumWords(out, 8, 32) + PROTO_UDP + payloadLen + sumWords(out, l4, payloadLen);
       wr16(out, at, finish(sum) || 0xffff);
     } else if (proto === PROTO_TCP || rd16(out, at) !== 0) {
-      const oldSum = sumIpv4Addr(rd32(pkt, 12)) + sumIpv4Addr(rd32(pkt, 16));
-      const ck = adjustChecksum(rd16(out, at), oldSum, sumWords(out, 8, 32));
+      const oldSum = sumIpv4Addr(rd32(pkt, 12)) + sumIpv4Addr(rd32(pkt, 16)) + portOld;
+      const ck = adjustChecksum(rd16(out, at), oldSum, sumWords(out, 8, 32) + portNew);
       // RFC 768: a computed UDP checksum of zero is transmitted as all ones.
       wr16(out, at, proto === PROTO_UDP && ck === 0 ? 0xffff : ck);
     }
@@ -157,16 +162,23 @@ function forward4to6(
 ): number {
   const c = ctx.counters;
   const out = ctx.out;
+  ctx.statefulPort = -1;
   const code = ctx.map4to6(rd32(pkt, 12), out, 8);
   if (code !== ADDR_OK) {
     ctx.countAddressFailure(code);
     return -1;
   }
-  if (!ctx.mapper.map4to6(rd32(pkt, 16), out, 24)) {
-    // Design choice (as Tayga): no mapping for the destination -> Host Unreachable.
-    c.dropNoMapping++;
-    sendIcmp4Error(ctx, pkt, ihl, total, ICMP4_DEST_UNREACH, 1, 0, emit);
-    return -1;
+  const dst4 = rd32(pkt, 16);
+  if (!ctx.mapper.map4to6(dst4, out, 24)) {
+    if (ctx.stateful !== null && ctx.stateful.isPoolAddress(dst4)) {
+      // Stateful: a pool4 address; without a session the packet is dropped silently.
+      if (!statefulDest4(ctx, pkt, ihl, proto)) return -1;
+    } else {
+      // Design choice (as Tayga): no mapping for the destination -> Host Unreachable.
+      c.dropNoMapping++;
+      sendIcmp4Error(ctx, pkt, ihl, total, ICMP4_DEST_UNREACH, 1, 0, emit);
+      return -1;
+    }
   }
   const flags = rd16(pkt, 6);
   const df = (flags & IPV4_DF) !== 0;
@@ -243,6 +255,7 @@ function translateIcmp4(
     if (l4 < 0) return;
     const out = ctx.out;
     out[l4] = type === ICMP4_ECHO_REQUEST ? ICMP6_ECHO_REQUEST : ICMP6_ECHO_REPLY;
+    if (ctx.statefulPort >= 0) wr16(out, l4 + 4, ctx.statefulPort); // stateful: identifier
     wr16(out, l4 + 2, 0);
     const sum = sumWords(out, 8, 32) + icmpLen + PROTO_ICMPV6 + sumWords(out, l4, icmpLen);
     wr16(out, l4 + 2, finish(sum));
@@ -304,15 +317,24 @@ function translateIcmp4Error(
     ctx.countAddressFailure(code);
     return;
   }
-  if (!ctx.mapper.map4to6(rd32(pkt, 16), out, 24)) {
-    c.dropNoMapping++;
-    return;
+  const odst = rd32(pkt, 16);
+  let innerPort = -1;
+  if (!ctx.mapper.map4to6(odst, out, 24)) {
+    if (ctx.stateful === null || !ctx.stateful.isPoolAddress(odst)) {
+      c.dropNoMapping++;
+      return;
+    }
+    // Stateful (RFC 6146 §3.5.4): the quoted packet is one we sent from a pool4 address.
+    innerPort = statefulError4(ctx, pkt, inner, iihl, avail);
+    if (innerPort < 0) return;
   }
   // The embedded packet: same header translation, without TTL decrement (RFC 7915 §4.3).
   const i6 = IPV6_HEADER_LEN + ICMP_HEADER_LEN;
   const isrc = rd32(pkt, inner + 12);
   const idst = rd32(pkt, inner + 16);
-  code = ctx.map4to6(isrc, out, i6 + 8);
+  if (innerPort >= 0)
+    copyBytes(out, 24, 40, out, i6 + 8); // the IPv6 host, as the outer dst
+  else code = ctx.map4to6(isrc, out, i6 + 8);
   if (code === ADDR_OK) code = ctx.map4to6(idst, out, i6 + 24);
   if (code !== ADDR_OK) {
     ctx.countAddressFailure(code);
@@ -338,6 +360,9 @@ function translateIcmp4Error(
     if (!fixInnerTransport4to6(out, il4, copied, iproto, ipayload, oldSum, i6 + 8)) {
       c.dropUnsupportedIcmp++;
       return;
+    }
+    if (innerPort >= 0) {
+      rewritePort(out, il4, copied, iproto, iproto === PROTO_ICMP ? 4 : 0, innerPort);
     }
   }
   const length = il4 + copied;

@@ -1,7 +1,8 @@
 /** IPv6 -> IPv4 translation (RFC 7915 §5). */
 import { copyBytes, rd16, rd32, wr16, wr32 } from './bytes.js';
 import { adjustChecksum, finish, sumIpv4Addr, sumWords } from './checksum.js';
-import { ICMP4_ERROR_MAX, type TranslatorContext } from './context.js';
+import { ADDR_NO_MAPPING, ICMP4_ERROR_MAX, type TranslatorContext } from './context.js';
+import { rewritePort, statefulError6, statefulSource6 } from './stateful.js';
 import {
   ICMP4_DEST_UNREACH,
   ICMP4_ECHO_REPLY,
@@ -118,8 +119,15 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
   const out = ctx.out;
   if (first && (upper === PROTO_TCP || upper === PROTO_UDP)) {
     const at = IPV4_HEADER_LEN + (upper === PROTO_TCP ? 16 : 6);
-    const newSum = sumWords(out, 12, 8);
-    const ck = adjustChecksum(rd16(out, at), sumWords(pkt, 8, 32), newSum);
+    let newSum = sumWords(out, 12, 8);
+    let oldSum = sumWords(pkt, 8, 32);
+    if (ctx.statefulPort >= 0) {
+      // Stateful: the source port changed too (RFC 6146 §3.7).
+      oldSum += rd16(pkt, chain.l4Offset);
+      newSum += ctx.statefulPort;
+      wr16(out, IPV4_HEADER_LEN, ctx.statefulPort);
+    }
+    const ck = adjustChecksum(rd16(out, at), oldSum, newSum);
     wr16(out, at, upper === PROTO_UDP && ck === 0 ? 0xffff : ck);
   }
   c.translated6to4++;
@@ -141,6 +149,7 @@ function forward6to4(
   const c = ctx.counters;
   const l4 = chain.l4Offset;
   const length = IPV4_HEADER_LEN + total - l4;
+  ctx.statefulPort = -1;
   if (length > ctx.ipv4Mtu) {
     // RFC 7915 §5.1: behave as a router; report the MTU as the IPv6 sender will see it.
     c.dropTooBig++;
@@ -153,8 +162,11 @@ function forward6to4(
     ctx.countAddressFailure(dst);
     return false;
   }
-  const src = ctx.mapper.map6to4(pkt, 8, true);
-  if (src < 0) {
+  let src = ctx.mapper.map6to4(pkt, 8, true);
+  if (src < 0 && ctx.stateful !== null) {
+    src = statefulSource6(ctx, pkt, chain, upper, dst);
+    if (src < 0) return false;
+  } else if (src < 0) {
     c.dropNoMapping++;
     return false;
   }
@@ -201,6 +213,7 @@ function translateIcmp6(
     const out = ctx.out;
     const at = IPV4_HEADER_LEN;
     out[at] = type === ICMP6_ECHO_REQUEST ? ICMP4_ECHO_REQUEST : ICMP4_ECHO_REPLY;
+    if (ctx.statefulPort >= 0) wr16(out, at + 4, ctx.statefulPort); // stateful: identifier
     wr16(out, at + 2, 0);
     wr16(out, at + 2, finish(sumWords(out, at, icmpLen)));
     c.translated6to4++;
@@ -273,7 +286,7 @@ function translateIcmp6Error(
     return;
   }
   let src = ctx.mapper.map6to4(pkt, 8, false);
-  if (src < 0) {
+  if (src < 0 && ctx.stateful === null) {
     // RFC 6791: an IPv6 router with no IPv4 address; use the translator's own (as Tayga).
     src = ctx.config.ipv4Addr;
     c.icmpRfc6791Source++;
@@ -283,10 +296,23 @@ function translateIcmp6Error(
     ctx.countAddressFailure(isrc);
     return;
   }
-  const idst = ctx.map6to4(pkt, inner + 24);
+  let idst = ctx.map6to4(pkt, inner + 24);
+  let innerPort = -1;
+  if (idst === ADDR_NO_MAPPING && ctx.stateful !== null) {
+    // Stateful (RFC 6146 §3.5.4): the quoted packet went to an IPv6 host through a session;
+    // its destination becomes the pool4 transport address, also the error's source.
+    idst = statefulError6(ctx, pkt, inner, ic, total, isrc);
+    if (idst < 0) return;
+    innerPort = ctx.statefulPort;
+    if (src < 0) src = idst;
+  }
   if (idst < 0) {
     ctx.countAddressFailure(idst);
     return;
+  }
+  if (src < 0) {
+    src = ctx.config.ipv4Addr;
+    c.icmpRfc6791Source++;
   }
   // The embedded packet keeps its Hop Limit (no decrement) and its original length.
   const i4 = IPV4_HEADER_LEN + ICMP_HEADER_LEN;
@@ -342,6 +368,8 @@ function translateIcmp6Error(
         wr16(out, il4 + 2, adjustChecksum(rd16(out, il4 + 2), oldSum, (t4 << 8) | code));
       }
     }
+    if (innerPort >= 0)
+      rewritePort(out, il4, copied, iproto, iproto === PROTO_ICMP ? 4 : 2, innerPort);
   }
   const length = il4 + copied;
   writeIpv4Header(

@@ -1,0 +1,251 @@
+/**
+ * The core Translator with the StatefulNat hook: whole packets in, whole packets out, checked
+ * with the independent checksum helpers of the core tests.
+ */
+import { describe, expect, it } from 'vitest';
+import { Translator } from '../../src/core/index.js';
+import { TCP_STATE_NAMES } from '../../src/stateful/index.js';
+import {
+  TestMapper,
+  checkIpv4,
+  checkL4v4,
+  checkIpv6,
+  checkL4v6,
+  config,
+  hex6,
+  icmp,
+  icmp6msg,
+  ip4,
+  ip6,
+  ipv4,
+  ipv6,
+  pseudo4,
+  pseudo6,
+  run,
+  tcp,
+  u16,
+  u32,
+  udp,
+} from '../core/helpers.js';
+import { harness } from './helpers.js';
+
+const HOST = '2001:db8:1::2';
+const HOST_B = '2001:db8:1::5';
+const STATIC_HOST = '2001:db8:1::10';
+const SERVER = '203.0.113.7';
+const SERVER6 = '2001:db8:64::cb00:7107';
+const POOL4 = '198.51.100.1';
+const POOL4_AS6 = '2001:db8:64::c633:6401';
+const ROUTER4 = '203.0.113.1';
+const data = new TextEncoder().encode('stateful nat64 test payload');
+
+function setup(...lines: string[]) {
+  const h = harness(['pool4 198.51.100.1 61000-65535', ...lines]);
+  const mapper = new TestMapper([[STATIC_HOST, '198.51.100.10']]);
+  const t = new Translator(config(), mapper, h.nat);
+  return { ...h, t };
+}
+
+function udp6(src: string, sport: number, dst: string, dport: number): Uint8Array {
+  const seg = udp(sport, dport, data, pseudo6(ip6(src), ip6(dst), 17, 8 + data.length));
+  return ipv6({ src, dst, nh: 17, payload: seg });
+}
+
+function udp4(src: string, sport: number, dst: string, dport: number): Uint8Array {
+  const seg = udp(sport, dport, data, pseudo4(ip4(src), ip4(dst), 17, 8 + data.length));
+  return ipv4({ src, dst, proto: 17, payload: seg });
+}
+
+function tcpSeg(sport: number, dport: number, flags: number, ph: Uint8Array): Uint8Array {
+  const seg = tcp(sport, dport, new Uint8Array(0), ph);
+  // tcp() writes flags 0x18: set ours and recompute the checksum field from scratch.
+  seg[13] = flags;
+  seg[16] = 0;
+  seg[17] = 0;
+  let sum = 0;
+  const all = [...ph, ...seg];
+  for (let i = 0; i < all.length; i += 2) sum += (all[i]! << 8) | (all[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const ck = ~sum & 0xffff;
+  seg[16] = ck >> 8;
+  seg[17] = ck & 0xff;
+  return seg;
+}
+
+function tcp6(src: string, sport: number, dst: string, dport: number, flags: number) {
+  const ph = pseudo6(ip6(src), ip6(dst), 6, 20);
+  return ipv6({ src, dst, nh: 6, payload: tcpSeg(sport, dport, flags, ph) });
+}
+
+function tcp4(src: string, sport: number, dst: string, dport: number, flags: number) {
+  const ph = pseudo4(ip4(src), ip4(dst), 6, 20);
+  return ipv4({ src, dst, proto: 6, payload: tcpSeg(sport, dport, flags, ph) });
+}
+
+const fmt4 = (a: number) => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
+
+function one(t: Translator, p: Uint8Array): Uint8Array {
+  const out = run(t, p);
+  expect(out).toHaveLength(1);
+  return out[0]!;
+}
+
+describe('stateful translation of whole packets', () => {
+  it('UDP: IPv6 -> IPv4 with the pool4 address and a port in range, and the reply back', () => {
+    const { t } = setup();
+    const o = one(t, udp6(HOST, 40000, SERVER6, 53));
+    expect(checkIpv4(o) && checkL4v4(o)).toBe(true);
+    expect(fmt4(u32(o, 12))).toBe(POOL4);
+    expect(fmt4(u32(o, 16))).toBe(SERVER);
+    const port4 = u16(o, 20);
+    expect(port4 >= 61000 && port4 <= 65535 && port4 % 2 === 0).toBe(true);
+    expect(u16(o, 22)).toBe(53);
+
+    const back = one(t, udp4(SERVER, 53, POOL4, port4));
+    expect(checkIpv6(back) && checkL4v6(back)).toBe(true);
+    expect(hex6(back, 8)).toBe(hex6(ip6(SERVER6)));
+    expect(hex6(back, 24)).toBe(hex6(ip6(HOST)));
+    expect([u16(back, 40), u16(back, 42)]).toEqual([53, 40000]);
+    expect(t.counters.translated6to4 + t.counters.translated4to6).toBe(2);
+  });
+
+  it('TCP: handshake through the session, checksums correct, state ESTABLISHED', () => {
+    const { t, nat } = setup();
+    const syn = one(t, tcp6(HOST, 50001, SERVER6, 80, 0x02));
+    expect(checkL4v4(syn)).toBe(true);
+    const port4 = u16(syn, 20);
+    expect(port4 % 2).toBe(1);
+    const synAck = one(t, tcp4(SERVER, 80, POOL4, port4, 0x12));
+    expect(checkL4v6(synAck)).toBe(true);
+    expect(u16(synAck, 42)).toBe(50001);
+    const s = nat.tcp.lookupFrom6(ip6(HOST), 0, 50001, ip4(SERVER), 80);
+    expect(TCP_STATE_NAMES[nat.tcp.sessionState(s)]).toBe('ESTABLISHED');
+  });
+
+  it('ICMP echo: the identifier is mapped and restored', () => {
+    const { t } = setup();
+    const req = icmp6msg(HOST, SERVER6, 128, 0, (0x0777 << 16) | 1, data);
+    const o = one(t, ipv6({ src: HOST, dst: SERVER6, nh: 58, payload: req }));
+    expect(checkL4v4(o)).toBe(true);
+    expect(o[20]).toBe(8);
+    const id4 = u16(o, 24);
+    expect(id4 >= 61000).toBe(true);
+    const reply = icmp(0, 0, (id4 << 16) | 1, data, null);
+    const back = one(t, ipv4({ src: SERVER, dst: POOL4, proto: 1, payload: reply }));
+    expect(checkL4v6(back)).toBe(true);
+    expect([back[40], u16(back, 44), u16(back, 46)]).toEqual([129, 0x0777, 1]);
+    expect(hex6(back, 24)).toBe(hex6(ip6(HOST)));
+  });
+
+  it('an inbound packet with no session is dropped without any reply', () => {
+    const { t, nat } = setup();
+    expect(run(t, udp4(SERVER, 53, POOL4, 61234))).toEqual([]);
+    expect(run(t, tcp4(SERVER, 80, POOL4, 61234, 0x02))).toEqual([]);
+    expect(t.counters.dropStateful).toBe(2);
+    expect(t.counters.icmp4ErrorsSent).toBe(0);
+    expect(nat.stats().udp.dropNoBib + nat.stats().tcp.dropNoBib).toBe(2);
+  });
+
+  it('a statically mapped host stays stateless (address only, ports untouched)', () => {
+    const { t, nat } = setup();
+    const o = one(t, udp6(STATIC_HOST, 40000, SERVER6, 53));
+    expect(fmt4(u32(o, 12))).toBe('198.51.100.10');
+    expect(u16(o, 20)).toBe(40000);
+    expect(nat.sessionCount).toBe(0);
+  });
+
+  it('fragments cannot be translated statefully: counted', () => {
+    const { t } = setup();
+    const frag = ipv4({ src: SERVER, dst: POOL4, proto: 17, payload: data, mf: true });
+    expect(run(t, frag)).toEqual([]);
+    expect(t.counters.dropStatefulNoPorts).toBe(1);
+  });
+});
+
+describe('ICMP errors carried through a session (RFC 6146 section 3.5.4)', () => {
+  it('ICMPv4 port unreachable about our UDP packet -> ICMPv6 to the host, inner ports restored', () => {
+    const { t } = setup();
+    const sent = one(t, udp6(HOST, 40000, SERVER6, 5353));
+    const port4 = u16(sent, 20);
+    const quoted = sent.slice(); // what the server received, TTL and all
+    const err = ipv4({ src: ROUTER4, dst: POOL4, proto: 1, payload: icmp(3, 3, 0, quoted, null) });
+    const o = one(t, err);
+    expect(checkIpv6(o) && checkL4v6(o)).toBe(true);
+    expect([o[40], o[41]]).toEqual([1, 4]); // Destination Unreachable, port unreachable
+    expect(hex6(o, 8)).toBe(hex6(ip6('2001:db8:64::cb00:7101')));
+    expect(hex6(o, 24)).toBe(hex6(ip6(HOST)));
+    const inner = o.subarray(48);
+    expect(hex6(inner, 8)).toBe(hex6(ip6(HOST)));
+    expect(hex6(inner, 24)).toBe(hex6(ip6(SERVER6)));
+    expect([u16(inner, 40), u16(inner, 42)]).toEqual([40000, 5353]);
+    expect(checkL4v6(inner)).toBe(true); // the quoted UDP checksum matches its new header
+    expect(port4).not.toBe(40000);
+  });
+
+  it('ICMPv4 error about a packet with no session is dropped', () => {
+    const { t } = setup();
+    const quoted = udp4(POOL4, 61000, SERVER, 53);
+    const err = ipv4({ src: ROUTER4, dst: POOL4, proto: 1, payload: icmp(3, 3, 0, quoted, null) });
+    expect(run(t, err)).toEqual([]);
+    expect(t.counters.dropStateful).toBe(1);
+  });
+
+  it('ICMPv6 error from the host about a packet it received -> ICMPv4 from the pool4 address', () => {
+    const { t } = setup();
+    const sent = one(t, udp6(HOST, 40000, SERVER6, 5353));
+    const port4 = u16(sent, 20);
+    const delivered = one(t, udp4(SERVER, 5353, POOL4, port4));
+    const err6 = icmp6msg(HOST, SERVER6, 1, 4, 0, delivered);
+    const o = one(t, ipv6({ src: HOST, dst: SERVER6, nh: 58, payload: err6 }));
+    expect(checkIpv4(o) && checkL4v4(o)).toBe(true);
+    expect([o[20], o[21]]).toEqual([3, 3]);
+    expect(fmt4(u32(o, 12))).toBe(POOL4);
+    expect(fmt4(u32(o, 16))).toBe(SERVER);
+    const inner = o.subarray(28);
+    expect(fmt4(u32(inner, 12))).toBe(SERVER);
+    expect(fmt4(u32(inner, 16))).toBe(POOL4);
+    expect([u16(inner, 20), u16(inner, 22)]).toEqual([5353, port4]);
+    expect(checkL4v4(inner)).toBe(true);
+  });
+
+  it('ICMP echo quoted in an error gets its identifier restored', () => {
+    const { t } = setup();
+    const req = icmp6msg(HOST, SERVER6, 128, 0, (0x0999 << 16) | 3, data);
+    const sent = one(t, ipv6({ src: HOST, dst: SERVER6, nh: 58, payload: req }));
+    const err = ipv4({ src: ROUTER4, dst: POOL4, proto: 1, payload: icmp(11, 0, 0, sent, null) });
+    const o = one(t, err);
+    expect([o[40], o[41]]).toEqual([3, 0]); // Time Exceeded
+    const inner = o.subarray(48);
+    expect([inner[40], u16(inner, 44)]).toEqual([128, 0x0999]);
+    expect(checkL4v6(inner)).toBe(true);
+  });
+});
+
+describe('hairpinning (RFC 6146 section 3.8)', () => {
+  it('an IPv6 host reaches another through its pool4 transport address, and back', () => {
+    const { t, nat } = setup('bib udp 2001:db8:1::5#53 198.51.100.1#5353');
+    const o = one(t, udp6(HOST, 40000, POOL4_AS6, 5353));
+    expect(checkIpv6(o) && checkL4v6(o)).toBe(true);
+    expect(hex6(o, 24)).toBe(hex6(ip6(HOST_B)));
+    expect(hex6(o, 8)).toBe(hex6(ip6(POOL4_AS6))); // A appears as its pool4 address
+    const portA = u16(o, 40);
+    expect(u16(o, 42)).toBe(53);
+    expect(portA >= 61000).toBe(true);
+    const back = one(t, udp6(HOST_B, 53, POOL4_AS6, portA));
+    expect(checkL4v6(back)).toBe(true);
+    expect(hex6(back, 24)).toBe(hex6(ip6(HOST)));
+    expect(hex6(back, 8)).toBe(hex6(ip6(POOL4_AS6)));
+    expect([u16(back, 40), u16(back, 42)]).toEqual([5353, 40000]);
+    expect(t.counters.hairpinned).toBe(2);
+    expect(nat.stats().udp.sessions).toBe(2);
+  });
+
+  it('address-dependent filtering applies to hairpinned traffic too', () => {
+    const { t } = setup('address-dependent-filtering yes');
+    const sent = one(t, udp6(HOST, 40000, SERVER6, 53));
+    // Host B sends to A's pool4 transport address: B's address is not one A talked to.
+    expect(run(t, udp6(HOST_B, 53, POOL4_AS6, u16(sent, 20)))).toEqual([]);
+    expect(t.counters.hairpinned).toBe(1);
+    expect(t.counters.dropStateful).toBe(1);
+  });
+});
