@@ -93,8 +93,12 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     if (values.mktun || values.rmtun || values.check) {
       const config = readTaygaConf(configFile, { stateDirectory: process.env.STATE_DIRECTORY });
       if (values.check) {
+        const st = config.stateful;
+        const stateful = st
+          ? `, stateful: ${st.pool4.length} pool4 line(s), ${st.bib.length} bib line(s)`
+          : '';
         io.out(
-          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s))\n`,
+          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful})\n`,
         );
         return 0;
       }

@@ -4,13 +4,14 @@
  * `map` lines. The dynamic table is saved shortly after each new mapping, every minute when
  * lookups refreshed it, and at exit.
  */
-import { mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import type { Server } from 'node:http';
 import { parseListenAddress, readTaygaConf, toTranslatorConfig } from '../config/index.js';
 import { formatIpv4, formatIpv4Net, formatIpv6, formatIpv6Net } from '../config/addr.js';
-import type { Nat64dConfig } from '../config/types.js';
+import type { Nat64dConfig, StatefulSettings } from '../config/types.js';
 import { COUNTER_NAMES, Translator } from '../core/index.js';
 import { TaygaAddressMapper, loadMappings, saveMappings } from '../mapping/index.js';
+import { StatefulNat } from '../stateful/index.js';
 import { TunDevice } from '../tun/index.js';
 import { interfaceCommands, mapRouteChanges, runIpCommands } from './interface-setup.js';
 import type { Logger } from './log.js';
@@ -36,6 +37,9 @@ export class Daemon {
   private readonly options: DaemonOptions;
   private readonly mapper: TaygaAddressMapper;
   private readonly translator: Translator;
+  /** Stateful NAT64 (RFC 6146) when the file has pool4 lines. */
+  private readonly nat: StatefulNat | null;
+  private mappingStream: WriteStream | null = null;
   private tun: TunDevice | null = null;
   private loop: PacketLoop | null = null;
   private server: Server | null = null;
@@ -52,8 +56,30 @@ export class Daemon {
     this.log = options.log;
     const env = options.env ?? process.env;
     this.config = readTaygaConf(options.configFile, { stateDirectory: env.STATE_DIRECTORY });
-    this.mapper = new TaygaAddressMapper(this.config);
-    this.translator = new Translator(toTranslatorConfig(this.config), this.mapper);
+    const stateful = this.config.stateful;
+    this.mapper = new TaygaAddressMapper(this.config, { countUnmapped: stateful === null });
+    this.nat = stateful ? this.createNat(stateful) : null;
+    this.translator = new Translator(
+      toTranslatorConfig(this.config),
+      this.mapper,
+      this.nat ?? undefined,
+    );
+  }
+
+  private createNat(settings: StatefulSettings): StatefulNat {
+    let mappingLog: ((line: string) => void) | null = null;
+    if (settings.logMappings === true) mappingLog = (line) => this.log.info(line);
+    else if (typeof settings.logMappings === 'string') {
+      const file = settings.logMappings;
+      const stream = createWriteStream(file, { flags: 'a' });
+      stream.on('error', (err) => this.log.error(`log-mappings ${file}: ${err.message}`));
+      this.mappingStream = stream;
+      mappingLog = (line) => stream.write(`${line}\n`);
+    }
+    return new StatefulNat(settings, {
+      mappingLog,
+      limitLog: (message) => this.log.error(message),
+    });
   }
 
   get configuration(): Nat64dConfig {
@@ -80,6 +106,8 @@ export class Daemon {
       setInterval(() => this.mapper.tick(), 1000),
       setInterval(() => this.saveDynamicTable(), SAVE_INTERVAL_MS),
     );
+    const nat = this.nat;
+    if (nat) this.timers.push(setInterval(() => nat.tick(), 1000));
     for (const t of this.timers) t.unref();
     if (this.mapper.dynamic) this.mapper.dynamic.onChange = () => this.scheduleSave();
 
@@ -87,6 +115,11 @@ export class Daemon {
       `translating on ${tun.name} (mtu ${c.tunMtu}): prefix ${formatIpv6Net(c.prefix)}, ` +
         `ipv4-addr ${formatIpv4(c.ipv4Addr)}, ipv6-addr ${formatIpv6(c.ipv6Addr)}` +
         (c.dynamicPool ? `, dynamic-pool ${formatIpv4Net(c.dynamicPool)}` : '') +
+        (c.stateful
+          ? `, stateful pool4 ${c.stateful.pool4
+              .map((p) => `${formatIpv4Net(p.net)} ${p.protocols.join('/')} ${p.first}-${p.last}`)
+              .join(', ')}, ${c.stateful.bib.length} bib line(s)`
+          : '') +
         `, ${c.maps.length} map line(s)` +
         (listen ? `, metrics on http://${metrics}/metrics` : ''),
     );
@@ -130,6 +163,10 @@ export class Daemon {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.loop?.stop();
     this.saveDynamicTable();
+    // Ends the sessions so the mapping log records the end of every mapping.
+    this.nat?.shutdown();
+    const stream = this.mappingStream;
+    if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
     await new Promise<void>((resolve) =>
       this.server ? this.server.close(() => resolve()) : resolve(),
     );
@@ -211,11 +248,59 @@ export class Daemon {
         d.counters.exhausted,
       );
     }
+    if (this.nat) this.statefulMetrics(this.nat, out);
     counter('reloads_total', 'Successful SIGHUP reloads.', this.reloads);
     counter('reload_failures_total', 'SIGHUP reloads refused (bad file).', this.reloadFailures);
     counter('state_save_failures_total', 'Failed saves of the dynamic table.', this.saveFailures);
     gauge('start_time_seconds', 'Start time, unix seconds.', Math.floor(this.startedAt));
     return out;
+  }
+
+  /** Per-protocol gauges and counters of the stateful NAT64 (label proto="tcp|udp|icmp"). */
+  private statefulMetrics(nat: StatefulNat, out: Metric[]): void {
+    const stats = nat.stats();
+    const add = (
+      name: string,
+      type: 'counter' | 'gauge',
+      help: string,
+      pick: (s: (typeof stats)['tcp']) => number,
+      extra: Record<string, string> = {},
+    ) => {
+      for (const proto of ['tcp', 'udp', 'icmp'] as const) {
+        out.push({
+          name: `nat64d_stateful_${name}`,
+          help,
+          type,
+          value: pick(stats[proto]),
+          labels: { proto, ...extra },
+        });
+      }
+    };
+    add('bib_entries', 'gauge', 'BIB entries (static and dynamic).', (s) => s.bib);
+    add('sessions', 'gauge', 'Sessions.', (s) => s.sessions);
+    add('pool4_ports', 'gauge', 'pool4 transport addresses.', (s) => s.poolPorts);
+    add('pool4_ports_free', 'gauge', 'Free pool4 transport addresses.', (s) => s.poolPortsFree);
+    add('bib_created_total', 'counter', 'BIB entries created.', (s) => s.bibCreated);
+    add('sessions_created_total', 'counter', 'Sessions created.', (s) => s.sessionsCreated);
+    add(
+      'sessions_expired_total',
+      'counter',
+      'Session lifetimes run out.',
+      (s) => s.sessionsExpired,
+    );
+    const drops: Array<[string, (s: (typeof stats)['tcp']) => number]> = [
+      ['no_bib', (s) => s.dropNoBib],
+      ['filtered', (s) => s.dropFiltered],
+      ['not_syn', (s) => s.dropNotSyn],
+      ['pool_exhausted', (s) => s.dropPoolExhausted],
+      ['host_limit', (s) => s.dropHostLimit],
+      ['total_limit', (s) => s.dropTotalLimit],
+    ];
+    for (const [reason, pick] of drops) {
+      add('drops_total', 'counter', 'Packets refused by the session tables, by reason.', pick, {
+        reason,
+      });
+    }
   }
 }
 
@@ -239,6 +324,22 @@ function changedKeys(a: Nat64dConfig, b: Nat64dConfig): string[] {
     ['tun-up', a.tunUp, b.tunUp],
     ['tun-mtu', a.tunMtu, b.tunMtu],
     ['metrics', a.metrics, b.metrics],
+    ['stateful keys', statefulSummary(a), statefulSummary(b)],
   ];
   return keys.filter(([, x, y]) => x !== y).map(([k]) => k);
+}
+
+/** The stateful settings as comparable text (pool4, bib, timeouts, limits, logging). */
+function statefulSummary(c: Nat64dConfig): string {
+  const s = c.stateful;
+  if (!s) return '';
+  return JSON.stringify({
+    ...s,
+    pool4: s.pool4.map(
+      (p) => `${formatIpv4Net(p.net)} ${p.protocols.join('/')} ${p.first}-${p.last}`,
+    ),
+    bib: s.bib.map(
+      (b) => `${b.protocol} ${formatIpv6(b.ipv6)}#${b.port6} ${formatIpv4(b.ipv4)}#${b.port4}`,
+    ),
+  });
 }

@@ -20,7 +20,7 @@ const run = promisify(execFile);
 
 export type IpCommand = readonly string[];
 
-/** IPv4 destinations routed into the device: ipv4-addr, the dynamic pool, map lines. */
+/** IPv4 destinations routed into the device: ipv4-addr, the dynamic pool, map lines, pool4. */
 export function ipv4Routes(config: Nat64dConfig): string[] {
   const routes = new Set<string>();
   const pool = config.dynamicPool;
@@ -29,6 +29,8 @@ export function ipv4Routes(config: Nat64dConfig): string[] {
   for (const m of config.maps)
     if (!pool || m.ipv4.length < pool.length || !ipv4InNet(m.ipv4.addr, pool))
       routes.add(formatIpv4Net(m.ipv4));
+  // Stateful NAT64: the pool4 addresses are the translator's own IPv4 side.
+  for (const p of config.stateful?.pool4 ?? []) routes.add(formatIpv4Net(p.net));
   return [...routes];
 }
 

@@ -20,6 +20,11 @@ export interface MapperOptions {
   readonly leaseSeconds?: number;
   /** Unix seconds at start; the daemon advances it with `tick()`. */
   readonly now?: number;
+  /**
+   * Count addresses without a mapping (default true). Stateful mode turns it off: there the
+   * session tables handle every IPv6 host without a `map` line and count their own drops.
+   */
+  readonly countUnmapped?: boolean;
 }
 
 export class TaygaAddressMapper implements AddressMapper {
@@ -31,8 +36,10 @@ export class TaygaAddressMapper implements AddressMapper {
   private statics: StaticMapTable;
   private readonly ipv4Addr: number;
   private readonly ipv6Addr: Uint8Array;
+  private readonly countUnmapped: boolean;
 
   constructor(config: Nat64dConfig, options: MapperOptions = {}) {
+    this.countUnmapped = options.countUnmapped ?? true;
     this.now = options.now ?? Math.floor(Date.now() / 1000);
     this.ipv4Addr = config.ipv4Addr;
     this.ipv6Addr = config.ipv6Addr;
@@ -73,14 +80,14 @@ export class TaygaAddressMapper implements AddressMapper {
         : pool.lookup6(addr, offset, this.now);
       if (d >= 0) return d;
     }
-    this.counters.unmapped6++;
+    if (this.countUnmapped) this.counters.unmapped6++;
     return -1;
   }
 
   map4to6(addr: number, out: Uint8Array, offset: number): boolean {
     if (this.statics.map4to6(addr, out, offset)) return true;
     if (this.dynamic?.lookup4(addr, out, offset, this.now)) return true;
-    this.counters.unmapped4++;
+    if (this.countUnmapped) this.counters.unmapped4++;
     return false;
   }
 

@@ -127,3 +127,55 @@ export function spawnInNs(nsName: string, args: readonly string[]): NsProcess {
     },
   };
 }
+
+/** Namespaces and links of a NAT64 test: client (IPv6 only) - gateway - server (IPv4 only). */
+export interface Nat64Topology {
+  readonly client: string;
+  readonly gateway: string;
+  readonly server: string;
+  /** The client's veth device (extra addresses may be added to it). */
+  readonly clientDev: string;
+  destroy(): void;
+}
+
+/**
+ * Builds the three namespaces: the client has `clientAddrs` (in 2001:db8:1::/64, gateway
+ * 2001:db8:1::1), the server 203.0.113.2/24 (gateway 203.0.113.1); the gateway forwards.
+ */
+export function makeNat64Topology(clientAddrs: readonly string[]): Nat64Topology {
+  const id = suffix();
+  const client = `n64c-${id}`;
+  const gateway = `n64g-${id}`;
+  const server = `n64s-${id}`;
+  for (const n of [client, gateway, server]) addNetns(n);
+  const destroy = () => {
+    for (const n of [client, gateway, server]) delNetns(n);
+  };
+  try {
+    for (const [end, peer, nsName] of [
+      [`c${id}`, `gc${id}`, client],
+      [`s${id}`, `gs${id}`, server],
+    ] as const) {
+      sh('ip', ['link', 'add', end, 'netns', nsName, 'type', 'veth', 'peer', 'name', peer]);
+      sh('ip', ['link', 'set', peer, 'netns', gateway]);
+    }
+    ns(client, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0');
+    ns(client, 'ip', 'link', 'set', `c${id}`, 'up');
+    for (const a of clientAddrs) ns(client, 'ip', 'addr', 'add', a, 'dev', `c${id}`, 'nodad');
+    ns(client, 'ip', '-6', 'route', 'add', 'default', 'via', '2001:db8:1::1');
+    ns(server, 'ip', 'link', 'set', `s${id}`, 'up');
+    ns(server, 'ip', 'addr', 'add', '203.0.113.2/24', 'dev', `s${id}`);
+    ns(server, 'ip', 'route', 'add', 'default', 'via', '203.0.113.1');
+    ns(gateway, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0');
+    ns(gateway, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
+    ns(gateway, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
+    ns(gateway, 'ip', 'link', 'set', `gc${id}`, 'up');
+    ns(gateway, 'ip', 'link', 'set', `gs${id}`, 'up');
+    ns(gateway, 'ip', 'addr', 'add', '2001:db8:1::1/64', 'dev', `gc${id}`, 'nodad');
+    ns(gateway, 'ip', 'addr', 'add', '203.0.113.1/24', 'dev', `gs${id}`);
+  } catch (err) {
+    destroy();
+    throw err;
+  }
+  return { client, gateway, server, clientDev: `c${id}`, destroy };
+}

@@ -3,6 +3,11 @@
 //   udp-server PORT                 answers each datagram with "<peer address> <length>"
 //   tcp-client HOST PORT BYTES [SRC]  sends BYTES, prints the server's answer
 //   udp-client HOST PORT [SRC]      sends one datagram, prints the answer or "error <code>"
+//   tcp-port-server PORT, udp-port-server PORT   as above, with "<address>#<port>" of the peer
+//   udp-multi-client HOST PORT SRC,SRC,...       one datagram from each source, prints
+//                                                "<src> <answer>" per line
+//   udp4-probe-client HOST PORT, tcp4-probe-client HOST PORT   IPv4 probes: print the answer
+//                                                / "connected" / "error <code>" (or TIMEOUT)
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { Buffer } from 'node:buffer';
@@ -58,6 +63,61 @@ if (role === 'tcp-server') {
       sock.send('hello from the IPv6 side', (e) => e && fail(`error ${e.code}`));
     });
   });
+} else if (role === 'tcp-port-server') {
+  const server = createServer((sock) => {
+    let bytes = 0;
+    const peer = `${sock.remoteAddress}#${sock.remotePort}`;
+    sock.on('data', (d) => (bytes += d.length));
+    sock.on('end', () => {
+      process.stdout.write(`tcp ${peer} ${bytes}\n`);
+      sock.end(`${peer} ${bytes}\n`);
+    });
+    sock.on('error', () => undefined);
+  });
+  server.listen(Number(args[0]), '0.0.0.0', () => process.stdout.write('listening\n'));
+} else if (role === 'udp-port-server') {
+  const sock = createSocket('udp4');
+  sock.on('message', (msg, rinfo) => {
+    process.stdout.write(`udp ${rinfo.address}#${rinfo.port} ${msg.length}\n`);
+    sock.send(`${rinfo.address}#${rinfo.port} ${msg.length}`, rinfo.port, rinfo.address);
+  });
+  sock.bind(Number(args[0]), () => process.stdout.write('listening\n'));
+} else if (role === 'udp-multi-client') {
+  const [host, port, list] = args;
+  const srcs = list.split(',');
+  const answers = new Map();
+  for (const src of srcs) {
+    const sock = createSocket('udp6');
+    sock.on('error', (e) => fail(`error ${src} ${e.code}`));
+    sock.on('message', (msg) => {
+      answers.set(src, String(msg));
+      sock.close();
+      if (answers.size === srcs.length) {
+        for (const s of srcs) process.stdout.write(`${s} ${answers.get(s)}\n`);
+        process.exit(0);
+      }
+    });
+    sock.bind({ address: src, port: 0 }, () => {
+      sock.connect(Number(port), host, () => sock.send('hello from the IPv6 side'));
+    });
+  }
+} else if (role === 'udp4-probe-client') {
+  const [host, port] = args;
+  const sock = createSocket('udp4');
+  sock.on('error', (e) => fail(`error ${e.code}`));
+  sock.on('message', (msg) => {
+    process.stdout.write(`${msg}\n`);
+    process.exit(0);
+  });
+  sock.connect(Number(port), host, () => sock.send('unsolicited'));
+} else if (role === 'tcp4-probe-client') {
+  const [host, port] = args;
+  const sock = connect({ host, port: Number(port), family: 4 });
+  sock.on('connect', () => {
+    process.stdout.write('connected\n');
+    process.exit(0);
+  });
+  sock.on('error', (e) => fail(`error ${e.code}`));
 } else {
   fail(`unknown role ${role}`);
 }

@@ -1,0 +1,201 @@
+/**
+ * Stateful nat64d (RFC 6146) end to end in network namespaces built here:
+ *
+ *   client (IPv6 only)               gateway (nat64d, pool4)                 server (IPv4 only)
+ *   2001:db8:1::100 ... ::113 ---- 2001:db8:1::1 | 203.0.113.1 ----------- 203.0.113.2
+ *
+ * NAT64 prefix 2001:db8:64::/96, pool4 198.51.100.8 with ports 61000-65535, translator
+ * address 192.0.2.1. Twenty IPv6 clients share the one IPv4 address by port.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  makeNat64Topology,
+  netnsUnavailable,
+  ns,
+  nsRun,
+  spawnInNs,
+  type Nat64Topology,
+  type NsProcess,
+} from '../helpers/netns.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = join(here, '../..');
+const PEER = join(here, 'peer.mjs');
+const BIN = join(pkg, 'bin/nat64d.js');
+const SERVER6 = '2001:db8:64::cb00:7102'; // 203.0.113.2 inside the prefix
+const POOL4 = '198.51.100.8';
+const node = process.execPath;
+const CLIENTS = Array.from({ length: 20 }, (_, i) => `2001:db8:1::${(0x100 + i).toString(16)}`);
+
+function skipReason(): string | null {
+  const reason = netnsUnavailable(['ip', 'ping']);
+  if (reason) return reason;
+  if (!existsSync(join(pkg, 'build/Release/tun.node')))
+    return 'addon not built (npm run build:native)';
+  return null;
+}
+const skip = skipReason();
+
+/** "198.51.100.8#61234 24" -> [address, port]. */
+function seen(answer: string): [string, number] {
+  const m = /^(\S+)#(\d+) \d+$/.exec(answer.trim());
+  if (!m) throw new Error(`unexpected answer "${answer}"`);
+  return [m[1]!, Number(m[2])];
+}
+
+describe.skipIf(skip !== null)(
+  `stateful nat64d: IPv6 clients share a pool4 address${skip ? ` (skipped: ${skip})` : ''}`,
+  () => {
+    let topo: Nat64Topology;
+    const dataDir = mkdtempSync(join(tmpdir(), 'nat64d-st-'));
+    const confFile = join(dataDir, 'tayga.conf');
+    const mappingLog = join(dataDir, 'mappings.log');
+    let daemon: NsProcess | null = null;
+    const servers: NsProcess[] = [];
+    const stats = (): Record<string, number> => {
+      const r = nsRun(topo.gateway, [node, BIN, 'stats', '--json']);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout) as Record<string, number>;
+    };
+
+    beforeAll(async () => {
+      execFileSync(node, [join(pkg, '../../node_modules/typescript/bin/tsc'), '-p', pkg], {
+        stdio: 'inherit',
+      });
+      topo = makeNat64Topology(CLIENTS.map((a) => `${a}/64`));
+      writeFileSync(
+        confFile,
+        [
+          '# stateful nat64d integration test',
+          'tun-device nat64',
+          'ipv4-addr 192.0.2.1',
+          'prefix 2001:db8:64::/96',
+          `pool4 ${POOL4} 61000-65535`,
+          `log-mappings ${mappingLog}`,
+          '',
+        ].join('\n'),
+      );
+      daemon = spawnInNs(topo.gateway, [node, BIN, '-c', confFile]);
+      await daemon.waitFor('translating on');
+      const tcp = spawnInNs(topo.server, [node, PEER, 'tcp-port-server', '8080']);
+      const udp = spawnInNs(topo.server, [node, PEER, 'udp-port-server', '5353']);
+      servers.push(tcp, udp);
+      await Promise.all([tcp.waitFor('listening'), udp.waitFor('listening')]);
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const s of servers) await s.stop('SIGKILL');
+      await daemon?.stop();
+      topo?.destroy();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+
+    it('routes the pool4 address into the TUN device', () => {
+      expect(daemon?.output()).toContain(`stateful pool4 ${POOL4}/32 tcp/udp/icmp 61000-65535`);
+      const v4 = ns(topo.gateway, 'ip', '-4', 'route', 'show', 'dev', 'nat64');
+      expect(v4).toMatch(new RegExp(`^${POOL4.replace(/\./g, '\\.')} `, 'm'));
+    });
+
+    it('TCP: the IPv4 server sees the pool4 address with a port in 61000-65535', async () => {
+      const r = nsRun(topo.client, [
+        node,
+        PEER,
+        'tcp-client',
+        SERVER6,
+        '8080',
+        '5000',
+        CLIENTS[0]!,
+      ]);
+      const [addr, port] = seen(r.stdout);
+      expect(addr).toBe(POOL4);
+      expect(port).toBeGreaterThanOrEqual(61000);
+      expect(port).toBeLessThanOrEqual(65535);
+      await servers[0]?.waitFor(`tcp ${POOL4}#${port} 5000`, 3000);
+    });
+
+    it('UDP: the IPv4 server sees the pool4 address with a port in range; the answer comes back', () => {
+      const r = nsRun(topo.client, [node, PEER, 'udp-client', SERVER6, '5353', CLIENTS[1]!]);
+      const [addr, port] = seen(r.stdout);
+      expect(addr).toBe(POOL4);
+      expect(port >= 61000 && port <= 65535).toBe(true);
+    });
+
+    it('20 IPv6 clients share the one IPv4 address with distinct ports', () => {
+      const r = nsRun(topo.client, [
+        node,
+        PEER,
+        'udp-multi-client',
+        SERVER6,
+        '5353',
+        CLIENTS.join(','),
+      ]);
+      expect(r.code).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(20);
+      const ports = new Set<number>();
+      for (const line of lines) {
+        const [src, answer = ''] = line.split(/ (.*)/s);
+        expect(CLIENTS).toContain(src);
+        const [addr, port] = seen(answer);
+        expect(addr).toBe(POOL4);
+        expect(port >= 61000 && port <= 65535).toBe(true);
+        ports.add(port);
+      }
+      expect(ports.size).toBe(20);
+      const s = stats();
+      expect(s['nat64d_stateful_sessions{proto="udp"}']).toBeGreaterThanOrEqual(20);
+      expect(s['nat64d_stateful_bib_entries{proto="udp"}']).toBeGreaterThanOrEqual(20);
+    });
+
+    it('ping through: echo identifiers are mapped', () => {
+      const r = nsRun(topo.client, [
+        'ping',
+        '-6',
+        '-c',
+        '3',
+        '-i',
+        '0.2',
+        '-W',
+        '2',
+        '-I',
+        CLIENTS[2]!,
+        SERVER6,
+      ]);
+      expect(r.stdout).toContain('3 packets transmitted, 3 received');
+      expect(stats()['nat64d_stateful_sessions{proto="icmp"}']).toBeGreaterThanOrEqual(1);
+    });
+
+    it('an inbound packet with no session is dropped: no reply, no ICMP error', () => {
+      const before = stats();
+      const env = ['env', 'PEER_TIMEOUT_MS=1500'];
+      const udp = nsRun(topo.server, [...env, node, PEER, 'udp4-probe-client', POOL4, '61001']);
+      expect(udp.stdout.trim()).toBe('TIMEOUT'); // not ECONNREFUSED: nothing came back
+      const tcp = nsRun(topo.server, [...env, node, PEER, 'tcp4-probe-client', POOL4, '61003']);
+      expect(tcp.stdout.trim()).toBe('TIMEOUT'); // no SYN-ACK, no RST
+      const after = stats();
+      const key = (p: string) => `nat64d_stateful_drops_total{proto="${p}",reason="no_bib"}`;
+      expect(after[key('udp')]! - before[key('udp')]!).toBe(1);
+      expect(after[key('tcp')]! - before[key('tcp')]!).toBeGreaterThanOrEqual(1); // SYN retries
+      expect(after.nat64d_icmp4_errors_sent_total).toBe(before.nat64d_icmp4_errors_sent_total);
+    });
+
+    it('logs the mappings (time, protocol, IPv6 src#port, pool4#port) and their end at exit', async () => {
+      await daemon?.stop('SIGTERM');
+      expect(daemon?.child.exitCode).toBe(0);
+      const text = readFileSync(mappingLog, 'utf8');
+      const start = new RegExp(
+        `^\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z mapping-start udp ${CLIENTS[5]!}#\\d+ ${POOL4.replace(/\./g, '\\.')}#6\\d{4}$`,
+        'm',
+      );
+      expect(text).toMatch(start);
+      expect(text).toMatch(/ mapping-start tcp 2001:db8:1::100#\d+ 198\.51\.100\.8#\d+$/m);
+      expect(text).toMatch(/ mapping-end udp 2001:db8:1::105#\d+ 198\.51\.100\.8#\d+ shutdown$/m);
+      daemon = null;
+    });
+  },
+);
