@@ -8,6 +8,8 @@
 //                                                "<src> <answer>" per line
 //   udp4-probe-client HOST PORT, tcp4-probe-client HOST PORT   IPv4 probes: print the answer
 //                                                / "connected" / "error <code>" (or TIMEOUT)
+//   tcp-echo-server PORT, tcp-hold-client HOST PORT SRC SECONDS   a long-lived echoed connection
+//   syn-flood HOST PORT COUNT SRC, udp-scan HOST FIRST LAST SRC   abuse from one IPv6 host
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { Buffer } from 'node:buffer';
@@ -118,6 +120,73 @@ if (role === 'tcp-server') {
     process.exit(0);
   });
   sock.on('error', (e) => fail(`error ${e.code}`));
+} else if (role === 'tcp-echo-server') {
+  const server = createServer((sock) => {
+    sock.on('data', (d) => sock.write(d));
+    sock.on('error', () => undefined);
+  });
+  server.listen(Number(args[0]), '0.0.0.0', () => process.stdout.write('listening\n'));
+} else if (role === 'tcp-hold-client') {
+  // One long-lived connection: a line every 100 ms for SECONDS, each echoed back.
+  // Prints "connected", then "echoed N of M" at the end.
+  const [host, port, src, seconds] = args;
+  const sock = connect({ host, port: Number(port), localAddress: src, family: 6 });
+  let sent = 0;
+  let buffered = '';
+  let echoed = 0;
+  sock.on('connect', () => {
+    process.stdout.write('connected\n');
+    const timer = setInterval(() => {
+      sock.write(`line ${sent++}\n`);
+    }, 100);
+    setTimeout(
+      () => {
+        clearInterval(timer);
+        setTimeout(() => {
+          process.stdout.write(`echoed ${echoed} of ${sent}\n`);
+          process.exit(0);
+        }, 1000);
+      },
+      Number(seconds) * 1000,
+    );
+  });
+  sock.on('data', (d) => {
+    buffered += d;
+    const lines = buffered.split('\n');
+    buffered = lines.pop();
+    echoed += lines.length;
+  });
+  sock.on('error', (e) => fail(`error ${e.code}`));
+} else if (role === 'syn-flood') {
+  // COUNT connection attempts from SRC, each from a new source port, to a host that never
+  // answers: every SYN asks the NAT64 for a new binding and session. Prints "sent COUNT".
+  const [host, port, count, src] = args;
+  for (let i = 0; i < Number(count); i++) {
+    const sock = connect({ host, port: Number(port), localAddress: src, family: 6 });
+    sock.on('error', () => undefined);
+    setTimeout(() => sock.destroy(), 1500);
+  }
+  setTimeout(() => {
+    process.stdout.write(`sent ${count}\n`);
+    process.exit(0);
+  }, 2000);
+} else if (role === 'udp-scan') {
+  // One datagram to each port FIRST..LAST, each from a new socket (a new source port).
+  const [host, first, last, src] = args;
+  let left = Number(last) - Number(first) + 1;
+  for (let p = Number(first); p <= Number(last); p++) {
+    const sock = createSocket('udp6');
+    sock.on('error', () => undefined);
+    sock.bind({ address: src, port: 0 }, () => {
+      sock.send('scan', p, host, () => {
+        sock.close();
+        if (--left === 0) {
+          process.stdout.write(`sent ${Number(last) - Number(first) + 1}\n`);
+          process.exit(0);
+        }
+      });
+    });
+  }
 } else {
   fail(`unknown role ${role}`);
 }
