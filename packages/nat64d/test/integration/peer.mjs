@@ -13,7 +13,7 @@
 import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { Buffer } from 'node:buffer';
-import { setTimeout } from 'node:timers';
+import { clearInterval, setInterval, setTimeout } from 'node:timers';
 
 const [role, ...args] = process.argv.slice(2);
 const fail = (msg) => {
