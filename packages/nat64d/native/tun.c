@@ -11,9 +11,24 @@
  *                                   `buf` (one `slot`-sized region each) until EAGAIN or the
  *                                   batch is full; meta[i] gets each length; cb(count) is
  *                                   called once per batch; reading resumes until EAGAIN.
- * writeBatch(handle, buf, meta, count) -> written
+ * writeBatch(handle, buf, meta, count[, gso]) -> written
  *                                   meta holds (offset, length) pairs; one write(2) per packet
  *                                   (a TUN fd takes one packet per write), one JS call per batch.
+ * setOffload(handle, tunFlags)      TUNSETOFFLOAD (IFF_VNET_HDR devices): e.g. TUN_F_CSUM |
+ *                                   TUN_F_TSO6, so the kernel hands over TCP/IPv6 GSO
+ *                                   super-packets (up to 64 KB) instead of segmenting them.
+ *
+ * With IFF_VNET_HDR every packet carries a struct virtio_net_hdr, which stays in C:
+ *   read:  NEEDS_CSUM without GSO -> the checksum is completed here, JS sees a normal packet;
+ *          GSO TCPV6 (always NEEDS_CSUM) -> the TCP checksum field, which holds the folded
+ *          pseudo-header sum, is complemented, so that an incremental (RFC 1624) update of
+ *          the addresses, as the translator does for any checksum, yields the complement of
+ *          the translated pseudo-header sum; gso[i] = gso_size | GSO_ECN_BIT. Other GSO
+ *          types are dropped (not enabled by nat64d) and counted.
+ *   write: gso[i] == 0 -> a zero header; otherwise the packet is a translated IPv4 TCP GSO
+ *          packet: the checksum field is complemented back to a pseudo-header sum and sent
+ *          with NEEDS_CSUM (csum_start = IPv4 header) and, when the payload exceeds gso_size,
+ *          GSO TCPV4 so that the kernel segments it (on output or at the receiver).
  * close(handle)
  *
  * No per-packet work goes through the libuv threadpool.
@@ -29,12 +44,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/virtio_net.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
 
 #define NAT64_TUN_MULTI_QUEUE 1
 #define NAT64_TUN_VNET_HDR 2
+/* In gso[i]: the segment carried TCP ECN (VIRTIO_NET_HDR_GSO_ECN). */
+#define NAT64_GSO_ECN 0x10000
 
 typedef struct {
   napi_env env;
@@ -52,8 +71,13 @@ typedef struct {
   uint32_t *meta;
   size_t meta_len;
   size_t slot;
+  uint32_t *gso;  /* per packet: gso_size | NAT64_GSO_ECN, or 0 (vnet only) */
+  size_t gso_len;
+  napi_ref gso_ref;
+  int vnet;
   /* Counters visible to JS through stats(). */
   double read_packets, read_batches, read_errors, write_packets, write_errors, truncated;
+  double gso_in, gso_out, csum_completed, vnet_dropped;
 } tun_t;
 
 #define CHECK(env, call)                                                   \
@@ -114,6 +138,7 @@ static void release_refs(tun_t *t) {
   if (t->cb_ref) { napi_delete_reference(env, t->cb_ref); t->cb_ref = NULL; }
   if (t->buf_ref) { napi_delete_reference(env, t->buf_ref); t->buf_ref = NULL; }
   if (t->meta_ref) { napi_delete_reference(env, t->meta_ref); t->meta_ref = NULL; }
+  if (t->gso_ref) { napi_delete_reference(env, t->gso_ref); t->gso_ref = NULL; }
   if (t->async_ctx) { napi_async_destroy(env, t->async_ctx); t->async_ctx = NULL; }
 }
 
@@ -182,6 +207,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   t->env = env;
   t->fd = fd;
+  t->vnet = (flags & NAT64_TUN_VNET_HDR) ? 1 : 0;
   memcpy(t->name, ifr.ifr_name, IFNAMSIZ);
   t->name[IFNAMSIZ - 1] = 0;
   napi_value handle;
@@ -241,6 +267,22 @@ static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_set_offload(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  uint32_t flags = 0;
+  if (argc < 2 || napi_get_value_uint32(env, argv[1], &flags) != napi_ok) {
+    napi_throw_type_error(env, NULL, "setOffload(handle, tunFlags: number)");
+    return NULL;
+  }
+  if (ioctl(t->fd, TUNSETOFFLOAD, (unsigned long)flags) < 0)
+    return throw_errno(env, "TUNSETOFFLOAD", errno);
+  return NULL;
+}
+
 static napi_value js_set_persist(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -251,6 +293,75 @@ static napi_value js_set_persist(napi_env env, napi_callback_info info) {
   napi_get_value_bool(env, argv[1], &on);
   if (ioctl(t->fd, TUNSETPERSIST, on ? 1 : 0) < 0) return throw_errno(env, "TUNSETPERSIST", errno);
   return NULL;
+}
+
+/* Internet checksum (RFC 1071) helpers for the vnet header paths. */
+static uint64_t sum_bytes(const uint8_t *p, size_t len) {
+  uint64_t s = 0;
+  size_t i = 0;
+  for (; i + 1 < len; i += 2) s += (uint32_t)(p[i] << 8 | p[i + 1]);
+  if (i < len) s += (uint32_t)(p[i] << 8);
+  return s;
+}
+
+static uint16_t fold16(uint64_t s) {
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  return (uint16_t)s;
+}
+
+/*
+ * A packet read with its virtio_net_hdr: returns 1 to deliver it (gso set), 0 to drop it.
+ * See the header comment for the checksum conventions.
+ */
+static int vnet_rx(tun_t *t, const struct virtio_net_hdr *h, uint8_t *pkt, size_t len,
+                   uint32_t *gso) {
+  *gso = 0;
+  uint8_t type = h->gso_type & (uint8_t)~VIRTIO_NET_HDR_GSO_ECN;
+  if (type == VIRTIO_NET_HDR_GSO_NONE) {
+    if (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+      size_t start = h->csum_start, at = start + h->csum_offset;
+      if (start >= len || at + 2 > len) return 0;
+      uint16_t c = (uint16_t)~fold16(sum_bytes(pkt + start, len - start));
+      if (c == 0 && h->csum_offset == 6) c = 0xffff; /* UDP: 0 means "no checksum" */
+      pkt[at] = (uint8_t)(c >> 8);
+      pkt[at + 1] = (uint8_t)c;
+      t->csum_completed++;
+    }
+    return 1;
+  }
+  if (type == VIRTIO_NET_HDR_GSO_TCPV6 && (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+      h->gso_size > 0) {
+    size_t at = (size_t)h->csum_start + h->csum_offset;
+    if (at + 2 > len) return 0;
+    pkt[at] ^= 0xff;
+    pkt[at + 1] ^= 0xff;
+    *gso = h->gso_size | ((h->gso_type & VIRTIO_NET_HDR_GSO_ECN) ? NAT64_GSO_ECN : 0);
+    t->gso_in++;
+    return 1;
+  }
+  return 0;
+}
+
+/* The header for a packet to write; `g` is gso[i] from JS (0: a plain packet). */
+static void vnet_tx(tun_t *t, uint8_t *pkt, size_t len, uint32_t g, struct virtio_net_hdr *h) {
+  memset(h, 0, sizeof *h);
+  if (!g || len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != 6) return;
+  size_t ihl = (size_t)(pkt[0] & 15) * 4;
+  if (ihl < 20 || len < ihl + 20) return;
+  size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
+  if (thl < 20 || len < ihl + thl) return;
+  pkt[ihl + 16] ^= 0xff; /* back to the pseudo-header sum */
+  pkt[ihl + 17] ^= 0xff;
+  h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  h->csum_start = (uint16_t)ihl;
+  h->csum_offset = 16;
+  uint32_t gso_size = g & 0xffff;
+  if (gso_size > 0 && len - ihl - thl > gso_size) {
+    h->gso_type = VIRTIO_NET_HDR_GSO_TCPV4 | ((g & NAT64_GSO_ECN) ? VIRTIO_NET_HDR_GSO_ECN : 0);
+    h->gso_size = (uint16_t)gso_size;
+    h->hdr_len = (uint16_t)(ihl + thl);
+    t->gso_out++;
+  }
 }
 
 /* Calls cb(count) in JS; exceptions go to process 'uncaughtException'. */
@@ -289,7 +400,16 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     uint32_t count = 0;
     int again = 0;
     while (count < max) {
-      ssize_t n = read(t->fd, t->buf + (size_t)count * t->slot, t->slot);
+      uint8_t *dst = t->buf + (size_t)count * t->slot;
+      ssize_t n;
+      struct virtio_net_hdr vh;
+      if (t->vnet) {
+        struct iovec iov[2] = {{&vh, sizeof vh}, {dst, t->slot}};
+        n = readv(t->fd, iov, 2);
+        if (n >= 0) n = n >= (ssize_t)sizeof vh ? n - (ssize_t)sizeof vh : 0;
+      } else {
+        n = read(t->fd, dst, t->slot);
+      }
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) t->read_errors++;
@@ -297,6 +417,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         break;
       }
       if ((size_t)n == t->slot) t->truncated++; /* can't tell; counted as suspicious */
+      if (t->vnet) {
+        uint32_t g = 0;
+        if (!vnet_rx(t, &vh, dst, (size_t)n, &g)) {
+          t->vnet_dropped++;
+          continue;
+        }
+        if (t->gso && count < t->gso_len) t->gso[count] = g;
+      }
       t->meta[count++] = (uint32_t)n;
     }
     if (count > 0) {
@@ -334,12 +462,22 @@ static int get_u32(napi_env env, napi_value v, uint32_t **data, size_t *len) {
 }
 
 static napi_value js_start_reading(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = get_tun(env, argv[0]);
   if (!t) return NULL;
   if (t->closed) return throw_errno(env, "startReading", EBADF);
+  t->gso = NULL;
+  t->gso_len = 0;
+  if (argc > 5) {
+    napi_valuetype gtype;
+    if (napi_typeof(env, argv[5], &gtype) == napi_ok && gtype != napi_undefined &&
+        !get_u32(env, argv[5], &t->gso, &t->gso_len)) {
+      napi_throw_type_error(env, NULL, "startReading: gso must be a Uint32Array");
+      return NULL;
+    }
+  }
   if (t->polling) {
     napi_throw_error(env, NULL, "already reading");
     return NULL;
@@ -360,6 +498,7 @@ static napi_value js_start_reading(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_reference(env, argv[1], 1, &t->buf_ref));
   CHECK(env, napi_create_reference(env, argv[2], 1, &t->meta_ref));
   CHECK(env, napi_create_reference(env, argv[4], 1, &t->cb_ref));
+  if (t->gso) CHECK(env, napi_create_reference(env, argv[5], 1, &t->gso_ref));
   napi_value resource_name;
   CHECK(env, napi_create_string_utf8(env, "nat64d:tun", NAPI_AUTO_LENGTH, &resource_name));
   napi_value resource;
@@ -395,11 +534,21 @@ static napi_value js_stop_reading(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_write_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = get_tun(env, argv[0]);
   if (!t) return NULL;
+  uint32_t *gso = NULL;
+  size_t gso_len = 0;
+  if (argc > 4) {
+    napi_valuetype gtype;
+    if (napi_typeof(env, argv[4], &gtype) == napi_ok && gtype != napi_undefined &&
+        !get_u32(env, argv[4], &gso, &gso_len)) {
+      napi_throw_type_error(env, NULL, "writeBatch: gso must be a Uint32Array");
+      return NULL;
+    }
+  }
   uint8_t *buf;
   size_t buf_len;
   uint32_t *meta;
@@ -421,9 +570,18 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
         continue;
       }
       ssize_t n;
-      do {
-        n = write(t->fd, buf + off, len);
-      } while (n < 0 && errno == EINTR);
+      if (t->vnet) {
+        struct virtio_net_hdr vh;
+        vnet_tx(t, buf + off, len, gso && i < gso_len ? gso[i] : 0, &vh);
+        struct iovec iov[2] = {{&vh, sizeof vh}, {buf + off, len}};
+        do {
+          n = writev(t->fd, iov, 2);
+        } while (n < 0 && errno == EINTR);
+      } else {
+        do {
+          n = write(t->fd, buf + off, len);
+        } while (n < 0 && errno == EINTR);
+      }
       if (n < 0) {
         /* EAGAIN (queue full), EINVAL (malformed for the kernel), EIO (link down)... */
         t->write_errors++;
@@ -458,6 +616,10 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "writePackets", t->write_packets);
   set_num(env, obj, "writeErrors", t->write_errors);
   set_num(env, obj, "readTruncated", t->truncated);
+  set_num(env, obj, "gsoIn", t->gso_in);
+  set_num(env, obj, "gsoOut", t->gso_out);
+  set_num(env, obj, "csumCompleted", t->csum_completed);
+  set_num(env, obj, "vnetDropped", t->vnet_dropped);
   return obj;
 }
 
@@ -478,6 +640,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"fd", NULL, js_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"setPersist", NULL, js_set_persist, NULL, NULL, NULL, napi_default, NULL},
+      {"setOffload", NULL, js_set_offload, NULL, NULL, NULL, napi_default, NULL},
       {"startReading", NULL, js_start_reading, NULL, NULL, NULL, napi_default, NULL},
       {"stopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_default, NULL},
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},
@@ -491,6 +654,12 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, flags, "MULTI_QUEUE", v);
   napi_create_int32(env, NAT64_TUN_VNET_HDR, &v);
   napi_set_named_property(env, flags, "VNET_HDR", v);
+  napi_create_int32(env, TUN_F_CSUM, &v);
+  napi_set_named_property(env, flags, "TUN_F_CSUM", v);
+  napi_create_int32(env, TUN_F_TSO6, &v);
+  napi_set_named_property(env, flags, "TUN_F_TSO6", v);
+  napi_create_int32(env, NAT64_GSO_ECN, &v);
+  napi_set_named_property(env, flags, "GSO_ECN", v);
   napi_set_named_property(env, exports, "flags", flags);
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

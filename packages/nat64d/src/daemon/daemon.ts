@@ -12,10 +12,11 @@ import type { Nat64dConfig, StatefulSettings } from '../config/types.js';
 import { COUNTER_NAMES, Translator } from '../core/index.js';
 import { TaygaAddressMapper, loadMappings, saveMappings } from '../mapping/index.js';
 import { StatefulNat } from '../stateful/index.js';
-import { TunDevice } from '../tun/index.js';
+import type { TunDevice } from '../tun/index.js';
 import { interfaceCommands, mapRouteChanges, runIpCommands } from './interface-setup.js';
 import type { Logger } from './log.js';
 import { snakeCase, startMetricsServer, type Metric } from './metrics.js';
+import { offloadTranslatorConfig, offloadWanted, openTun } from './offload.js';
 import { PacketLoop } from './packet-loop.js';
 
 export interface DaemonOptions {
@@ -37,6 +38,8 @@ export class Daemon {
   private readonly options: DaemonOptions;
   private readonly mapper: TaygaAddressMapper;
   private readonly translator: Translator;
+  /** TCP/IPv6 offload wanted (see offload.ts); the device may still refuse it. */
+  private readonly offload: boolean;
   /** Stateful NAT64 (RFC 6146) when the file has pool4 lines. */
   private readonly nat: StatefulNat | null;
   private mappingStream: WriteStream | null = null;
@@ -56,11 +59,14 @@ export class Daemon {
     this.log = options.log;
     const env = options.env ?? process.env;
     this.config = readTaygaConf(options.configFile, { stateDirectory: env.STATE_DIRECTORY });
+    this.offload = offloadWanted(env, this.config.stateful !== null);
     const stateful = this.config.stateful;
     this.mapper = new TaygaAddressMapper(this.config, { countUnmapped: stateful === null });
     this.nat = stateful ? this.createNat(stateful) : null;
     this.translator = new Translator(
-      toTranslatorConfig(this.config),
+      this.offload
+        ? offloadTranslatorConfig(toTranslatorConfig(this.config))
+        : toTranslatorConfig(this.config),
       this.mapper,
       this.nat ?? undefined,
     );
@@ -89,7 +95,13 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.config;
     this.restoreDynamicTable();
-    const tun = TunDevice.open(c.tunDevice);
+    const { tun, slot, offload, fallback } = openTun(
+      c.tunDevice,
+      c.tunMtu,
+      SLOT_HEADROOM,
+      this.offload,
+    );
+    if (fallback) this.log.info(`TCP offload unavailable (${fallback}); plain TUN device`);
     this.tun = tun;
     tun.setMtu(c.tunMtu);
     if (c.tunUp) await runIpCommands(interfaceCommands(c));
@@ -100,7 +112,7 @@ export class Daemon {
     if (listen)
       this.server = await startMetricsServer(listen.host, listen.port, () => this.metrics());
 
-    this.loop = new PacketLoop(tun, this.translator, c.tunMtu + SLOT_HEADROOM);
+    this.loop = new PacketLoop(tun, this.translator, slot);
     this.loop.start();
     this.timers.push(
       setInterval(() => this.mapper.tick(), 1000),
@@ -112,7 +124,7 @@ export class Daemon {
     if (this.mapper.dynamic) this.mapper.dynamic.onChange = () => this.scheduleSave();
 
     this.log.info(
-      `translating on ${tun.name} (mtu ${c.tunMtu}): prefix ${formatIpv6Net(c.prefix)}, ` +
+      `translating on ${tun.name} (mtu ${c.tunMtu}${offload ? ', tcp6 offload' : ''}): prefix ${formatIpv6Net(c.prefix)}, ` +
         `ipv4-addr ${formatIpv4(c.ipv4Addr)}, ipv6-addr ${formatIpv6(c.ipv6Addr)}` +
         (c.dynamicPool ? `, dynamic-pool ${formatIpv4Net(c.dynamicPool)}` : '') +
         (c.stateful
@@ -222,6 +234,8 @@ export class Daemon {
     counter('tun_packets_out_total', 'Packets handed to the TUN device.', l?.packetsOut ?? 0);
     counter('loop_errors_total', 'Exceptions caught on the packet path.', l?.errors ?? 0);
     const s = this.tun?.stats();
+    counter('tun_gso_in_total', 'TCP/IPv6 GSO super-packets read.', s?.gsoIn ?? 0);
+    counter('tun_gso_out_total', 'TCP/IPv4 GSO packets written.', s?.gsoOut ?? 0);
     counter('tun_read_errors_total', 'read(2) errors on the TUN device.', s?.readErrors ?? 0);
     counter('tun_write_errors_total', 'write(2) errors on the TUN device.', s?.writeErrors ?? 0);
     const m = this.mapper.counters;

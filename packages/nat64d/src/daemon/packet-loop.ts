@@ -1,6 +1,8 @@
 /**
  * The packet path: one TUN read batch -> Translator.translate for each packet -> emitted
  * packets collected in a WriteBatch -> one TUN write batch. Nothing thrown escapes a packet.
+ * A TCP/IPv6 GSO super-packet (IFF_VNET_HDR with TCP offload) is translated like any packet;
+ * what it emits is tagged with its gso entry so that the addon writes it as TCP/IPv4 GSO.
  */
 import type { Emit } from '../core/types.js';
 import type { TunDevice } from '../tun/tun-device.js';
@@ -19,10 +21,18 @@ export interface LoopCounters {
   packetsOut: number;
   /** Exceptions caught around translate() (should stay 0: the core catches its own). */
   errors: number;
+  /** TCP/IPv6 GSO super-packets read (IFF_VNET_HDR with TCP offload). */
+  gsoIn: number;
 }
 
 export class PacketLoop {
-  readonly counters: LoopCounters = { batches: 0, packetsIn: 0, packetsOut: 0, errors: 0 };
+  readonly counters: LoopCounters = {
+    batches: 0,
+    packetsIn: 0,
+    packetsOut: 0,
+    errors: 0,
+    gsoIn: 0,
+  };
   private readonly writer: WriteBatch;
 
   constructor(
@@ -30,10 +40,10 @@ export class PacketLoop {
     private translator: PacketTranslator,
     private readonly slot: number,
   ) {
-    this.writer = new WriteBatch((buf, meta, count) => {
+    this.writer = new WriteBatch((buf, meta, count, gso) => {
       this.counters.packetsOut += count;
       try {
-        this.tun.writeBatch(buf, meta, count);
+        this.tun.writeBatch(buf, meta, count, gso);
       } catch {
         this.counters.errors++;
       }
@@ -41,8 +51,8 @@ export class PacketLoop {
   }
 
   start(): void {
-    this.tun.startReading(this.slot, (buf, lengths, count, slot) =>
-      this.onBatch(buf, lengths, count, slot),
+    this.tun.startReading(this.slot, (buf, lengths, count, slot, gso) =>
+      this.onBatch(buf, lengths, count, slot, gso),
     );
   }
 
@@ -55,18 +65,29 @@ export class PacketLoop {
     this.translator = translator;
   }
 
-  onBatch(buf: Uint8Array, lengths: Uint32Array, count: number, slot: number): void {
+  onBatch(
+    buf: Uint8Array,
+    lengths: Uint32Array,
+    count: number,
+    slot: number,
+    gso: Uint32Array | null = null,
+  ): void {
     this.counters.batches++;
     this.counters.packetsIn += count;
-    const emit = this.writer.push;
+    const writer = this.writer;
+    const emit = writer.push;
     for (let i = 0; i < count; i++) {
       const start = i * slot;
+      const g = gso === null ? 0 : (gso[i] ?? 0);
+      if (g !== 0) this.counters.gsoIn++;
+      writer.currentGso = g;
       try {
         this.translator.translate(buf.subarray(start, start + (lengths[i] ?? 0)), emit);
       } catch {
         this.counters.errors++;
       }
     }
-    this.writer.flush();
+    writer.currentGso = 0;
+    writer.flush();
   }
 }

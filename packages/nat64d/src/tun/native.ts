@@ -12,24 +12,49 @@ export interface TunStats {
   writePackets: number;
   writeErrors: number;
   readTruncated: number;
+  /** IFF_VNET_HDR: TCP/IPv6 GSO super-packets read, TCP/IPv4 GSO packets written. */
+  gsoIn: number;
+  gsoOut: number;
+  /** IFF_VNET_HDR: partial checksums completed in C before a packet reached JS. */
+  csumCompleted: number;
+  /** IFF_VNET_HDR: packets read with a GSO type nat64d did not ask for (dropped). */
+  vnetDropped: number;
 }
 
 export interface TunAddon {
-  readonly flags: { readonly MULTI_QUEUE: number; readonly VNET_HDR: number };
+  readonly flags: {
+    readonly MULTI_QUEUE: number;
+    readonly VNET_HDR: number;
+    readonly TUN_F_CSUM: number;
+    readonly TUN_F_TSO6: number;
+    /** In a gso entry: the GSO packet carried TCP ECN. */
+    readonly GSO_ECN: number;
+  };
   open(name: string, flags: number): TunHandle;
   name(handle: TunHandle): string;
   fd(handle: TunHandle): number;
   setMtu(name: string, mtu: number): void;
   setPersist(handle: TunHandle, persist: boolean): void;
+  /** TUNSETOFFLOAD (IFF_VNET_HDR devices only). */
+  setOffload(handle: TunHandle, tunFlags: number): void;
   startReading(
     handle: TunHandle,
     buf: Uint8Array,
     lengths: Uint32Array,
     slot: number,
     onBatch: (count: number) => void,
+    /** IFF_VNET_HDR: per packet gso_size (| GSO_ECN) of a TCP/IPv6 GSO packet, else 0. */
+    gso?: Uint32Array,
   ): void;
   stopReading(handle: TunHandle): void;
-  writeBatch(handle: TunHandle, buf: Uint8Array, meta: Uint32Array, count: number): number;
+  writeBatch(
+    handle: TunHandle,
+    buf: Uint8Array,
+    meta: Uint32Array,
+    count: number,
+    /** IFF_VNET_HDR: per packet, the gso entry of the GSO packet it translates, else 0. */
+    gso?: Uint32Array,
+  ): number;
   stats(handle: TunHandle): TunStats;
   close(handle: TunHandle): void;
 }

@@ -7,32 +7,46 @@ import { loadTunAddon, type TunAddon, type TunHandle, type TunStats } from './na
 export interface TunOpenOptions {
   /** Reserved for several queues (IFF_MULTI_QUEUE); one queue for now. */
   readonly multiQueue?: boolean;
-  /** Reserved for GSO/checksum offload (IFF_VNET_HDR); not used yet. */
+  /**
+   * IFF_VNET_HDR: every packet carries a virtio_net_hdr, handled in the addon. Alone it only
+   * lets the kernel hand over packets with partial checksums (completed in C); with
+   * `enableTcp6Offload()` TCP/IPv6 arrives as GSO super-packets (see BatchHandler's `gso`).
+   */
   readonly vnetHdr?: boolean;
   /** Packets per read batch. */
   readonly batchSize?: number;
 }
 
-/** Receives a batch: packet i is `buf.subarray(i * slot, i * slot + lengths[i])`, valid during the call. */
+/**
+ * Receives a batch: packet i is `buf.subarray(i * slot, i * slot + lengths[i])`, valid during
+ * the call. With IFF_VNET_HDR, `gso[i]` is the gso_size (| GSO_ECN) of a TCP/IPv6 GSO
+ * super-packet (its TCP checksum field holds the complemented pseudo-header sum), else 0.
+ */
 export type BatchHandler = (
   buf: Uint8Array,
   lengths: Uint32Array,
   count: number,
   slot: number,
+  gso: Uint32Array | null,
 ) => void;
+
+/** Largest packet read from a device with TCP/IPv6 offload: a 64 KB GSO packet plus headers. */
+export const GSO_SLOT = 65536 + 128;
 
 export class TunDevice {
   readonly name: string;
   readonly batchSize: number;
+  readonly vnetHdr: boolean;
   private readonly addon: TunAddon;
   private readonly handle: TunHandle;
   private closed = false;
 
-  private constructor(addon: TunAddon, handle: TunHandle, batchSize: number) {
+  private constructor(addon: TunAddon, handle: TunHandle, batchSize: number, vnetHdr: boolean) {
     this.addon = addon;
     this.handle = handle;
     this.name = addon.name(handle);
     this.batchSize = batchSize;
+    this.vnetHdr = vnetHdr;
   }
 
   static open(name: string, options: TunOpenOptions = {}): TunDevice {
@@ -40,7 +54,27 @@ export class TunDevice {
     let flags = 0;
     if (options.multiQueue) flags |= addon.flags.MULTI_QUEUE;
     if (options.vnetHdr) flags |= addon.flags.VNET_HDR;
-    return new TunDevice(addon, addon.open(name, flags), options.batchSize ?? 64);
+    return new TunDevice(
+      addon,
+      addon.open(name, flags),
+      options.batchSize ?? 64,
+      options.vnetHdr ?? false,
+    );
+  }
+
+  /**
+   * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO6) on an IFF_VNET_HDR device: TCP over IPv6 is handed
+   * over unsegmented (up to 64 KB, read slots must be GSO_SLOT). IPv4 TSO is not enabled: the
+   * translator fragments IPv4 packets larger than the IPv6 MTU, which a GSO packet must not be.
+   */
+  enableTcp6Offload(): void {
+    if (!this.vnetHdr) throw new Error('TCP offload needs an IFF_VNET_HDR device');
+    this.addon.setOffload(this.handle, this.addon.flags.TUN_F_CSUM | this.addon.flags.TUN_F_TSO6);
+  }
+
+  /** The gso entry bit for TCP ECN (see BatchHandler). */
+  get gsoEcnBit(): number {
+    return this.addon.flags.GSO_ECN;
   }
 
   setMtu(mtu: number): void {
@@ -56,8 +90,14 @@ export class TunDevice {
   startReading(slot: number, onBatch: BatchHandler): void {
     const buf = new Uint8Array(slot * this.batchSize);
     const lengths = new Uint32Array(this.batchSize);
-    this.addon.startReading(this.handle, buf, lengths, slot, (count) =>
-      onBatch(buf, lengths, count, slot),
+    const gso = this.vnetHdr ? new Uint32Array(this.batchSize) : null;
+    this.addon.startReading(
+      this.handle,
+      buf,
+      lengths,
+      slot,
+      (count) => onBatch(buf, lengths, count, slot, gso),
+      gso ?? undefined,
     );
   }
 
@@ -65,10 +105,13 @@ export class TunDevice {
     if (!this.closed) this.addon.stopReading(this.handle);
   }
 
-  /** Writes `count` packets; meta holds (offset, length) pairs. Returns how many were written. */
-  writeBatch(buf: Uint8Array, meta: Uint32Array, count: number): number {
+  /**
+   * Writes `count` packets; meta holds (offset, length) pairs; with IFF_VNET_HDR, gso[i] is the
+   * gso entry of the GSO packet that packet i translates (else 0). Returns how many were written.
+   */
+  writeBatch(buf: Uint8Array, meta: Uint32Array, count: number, gso?: Uint32Array): number {
     if (this.closed || count === 0) return 0;
-    return this.addon.writeBatch(this.handle, buf, meta, count);
+    return this.addon.writeBatch(this.handle, buf, meta, count, gso);
   }
 
   stats(): TunStats {

@@ -113,7 +113,43 @@ describe('packet loop', () => {
         ],
       },
     ]);
-    expect(loop.counters).toEqual({ batches: 1, packetsIn: 3, packetsOut: 4, errors: 1 });
+    expect(loop.counters).toEqual({
+      batches: 1,
+      packetsIn: 3,
+      packetsOut: 4,
+      errors: 1,
+      gsoIn: 0,
+    });
+  });
+
+  it('tags what a GSO super-packet emits with its gso entry, and nothing else', () => {
+    const writes: Array<{ lengths: number[]; gso: number[] }> = [];
+    const tun = {
+      startReading: () => undefined,
+      stopReading: () => undefined,
+      writeBatch: (_buf: Uint8Array, meta: Uint32Array, count: number, gso?: Uint32Array) => {
+        const lengths: number[] = [];
+        for (let i = 0; i < count; i++) lengths.push(meta[i * 2 + 1] ?? 0);
+        writes.push({ lengths, gso: [...(gso ?? []).subarray(0, count)] });
+        return count;
+      },
+    } as unknown as TunDevice;
+    // Emits each packet once, shortened by 20 bytes (like IPv6 -> IPv4).
+    const translator: PacketTranslator = {
+      translate(packet, emit) {
+        emit(packet.subarray(0, packet.length - 20));
+      },
+    };
+    const slot = 2000;
+    const loop = new PacketLoop(tun, translator, slot);
+    const buf = new Uint8Array(slot * 3);
+    loop.onBatch(buf, Uint32Array.from([100, 1500, 60]), 3, slot, Uint32Array.from([0, 1440, 0]));
+    loop.onBatch(buf, Uint32Array.from([80]), 1, slot, Uint32Array.from([0]));
+    expect(writes).toEqual([
+      { lengths: [80, 1480, 40], gso: [0, 1440, 0] },
+      { lengths: [60], gso: [0] },
+    ]);
+    expect(loop.counters.gsoIn).toBe(1);
   });
 
   it('WriteBatch flushes when full and drops oversize packets', () => {

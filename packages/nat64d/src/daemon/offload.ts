@@ -1,0 +1,57 @@
+/**
+ * TCP/IPv6 offload for the packet path: the TUN device is opened with IFF_VNET_HDR and
+ * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO6), so the kernel hands over a TCP/IPv6 flow as GSO
+ * super-packets of up to 64 KB; each is translated once and written back as one TCP/IPv4 GSO
+ * packet that the kernel segments (see native/tun.c for the checksum conventions). IPv4 TSO
+ * stays off: the translator fragments IPv4 packets larger than the IPv6 MTU, which a GSO
+ * packet must not be. `NAT64D_OFFLOAD=off` in the environment disables it.
+ */
+import type { TranslatorConfig } from '../core/index.js';
+import { GSO_SLOT, TunDevice } from '../tun/index.js';
+
+/**
+ * The translator's configuration with offload: the core answers Packet Too Big for an IPv6
+ * packet whose translation exceeds `tunMtu`, so it gets 65535, and `ipv6Mtu` keeps the bound
+ * by the TUN MTU that the core otherwise applies through `tunMtu`. Nothing changes for ordinary
+ * packets: one read from the device is at most the TUN MTU, so its IPv4 translation (20 bytes
+ * shorter) always fitted, and the MTUs the core reports in translated PTB / Fragmentation
+ * Needed messages were already bound by ipv6Mtu (<= TUN MTU), never by the IPv4 MTU.
+ */
+export function offloadTranslatorConfig(base: TranslatorConfig): TranslatorConfig {
+  return { ...base, ipv6Mtu: Math.min(base.ipv6Mtu, base.tunMtu), tunMtu: 65535 };
+}
+
+/** Offload unless the environment says NAT64D_OFFLOAD=off, in stateless mode only. */
+export function offloadWanted(env: NodeJS.ProcessEnv, stateful: boolean): boolean {
+  // Stateful NAT64 can hairpin IPv6 -> IPv4 -> IPv6, and the IPv4 -> IPv6 direction would
+  // fragment a GSO packet to the IPv6 MTU: offload is kept to stateless mode.
+  return env.NAT64D_OFFLOAD !== 'off' && !stateful;
+}
+
+export interface OpenedTun {
+  readonly tun: TunDevice;
+  /** TCP/IPv6 offload in effect. */
+  readonly offload: boolean;
+  /** Read slot for the packet loop. */
+  readonly slot: number;
+  /** Why offload was wanted but could not be enabled, else null. */
+  readonly fallback: string | null;
+}
+
+/** Opens the device with offload when wanted and possible, else a plain one. */
+export function openTun(name: string, mtu: number, headroom: number, offload: boolean): OpenedTun {
+  const plainSlot = mtu + headroom;
+  let fallback: string | null = null;
+  if (offload) {
+    let tun: TunDevice | null = null;
+    try {
+      tun = TunDevice.open(name, { vnetHdr: true });
+      tun.enableTcp6Offload();
+      return { tun, offload: true, slot: Math.max(GSO_SLOT, plainSlot), fallback: null };
+    } catch (err) {
+      tun?.close();
+      fallback = (err as Error).message;
+    }
+  }
+  return { tun: TunDevice.open(name), offload: false, slot: plainSlot, fallback };
+}
