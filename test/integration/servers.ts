@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -71,6 +71,7 @@ mid 800 IN CNAME a-only
 mapped IN AAAA ::ffff:192.0.2.6
 mapped IN A 192.0.2.6
 txt IN TXT "hello world"
+${Array.from({ length: 40 }, (_, i) => `many 300 IN A 198.51.100.${i + 1}`).join('\n')}
 `;
 
 export const REVERSE_ZONE = `$TTL 3600
@@ -171,4 +172,79 @@ export async function startWrangler(vars: Record<string, string>): Promise<Runni
     throw new Error(`${(err as Error).message}\n${log}`);
   }
   return { port, stop: stopper(child, state) };
+}
+
+export interface NodeServer extends Running {
+  /** PORT (DoH), DNS_PORT (UDP and TCP), DOT_PORT (only with TLS). */
+  readonly dnsPort: number;
+  readonly dotPort: number;
+  readonly child: ChildProcess;
+  /** Everything the server printed so far. */
+  log(): string;
+  /** Resolves with the exit code (or signal name) once the process has ended. */
+  exited(): Promise<number | string>;
+}
+
+/**
+ * The self-hosted server (`npm run serve`, i.e. node --import tsx src/node/serve.ts) with `env`
+ * on top of this process's environment; PORT, DNS_PORT and DOT_PORT are free ports unless given.
+ * Resolves once it prints `ready:`; rejects with its output if it exits or never gets ready.
+ */
+export async function startNodeServer(env: Record<string, string>): Promise<NodeServer> {
+  const ports = {
+    PORT: env.PORT ?? String(await freePort()),
+    DNS_PORT: env.DNS_PORT ?? String(await freePort()),
+    DOT_PORT: env.DOT_PORT ?? String(await freePort()),
+  };
+  if (!env.TLS_CERT && !env.DOT_PORT) delete (ports as Partial<typeof ports>).DOT_PORT;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/serve.ts'], {
+    cwd: join(__dirname, '..', '..'),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, NODE_NO_WARNINGS: '1', ...env, ...ports },
+  });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  let gone = false;
+  void exited.then(() => (gone = true));
+  try {
+    await waitFor(
+      'the Node server',
+      async () => {
+        if (gone) throw new Error('exited');
+        return /^ready:/m.test(log);
+      },
+      30000,
+    );
+  } catch {
+    await stopper(child)();
+    throw new Error(`node server did not start:\n${log}`);
+  }
+  return {
+    port: Number(ports.PORT),
+    dnsPort: Number(ports.DNS_PORT),
+    dotPort: Number(ports.DOT_PORT ?? 0),
+    child,
+    log: () => log,
+    exited: () => exited,
+    stop: stopper(child),
+  };
+}
+
+/** Runs the server with settings it should refuse; returns its exit code and stderr. */
+export function nodeServerRefuses(env: Record<string, string>): {
+  code: number | null;
+  stderr: string;
+} {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/node/serve.ts'], {
+    cwd: join(__dirname, '..', '..'),
+    env: { ...process.env, NODE_NO_WARNINGS: '1', ...env },
+    encoding: 'utf8',
+    timeout: 20000,
+  });
+  return { code: r.status, stderr: r.stderr };
 }

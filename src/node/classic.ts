@@ -1,0 +1,262 @@
+import { type RemoteInfo, type Socket as UdpSocket, createSocket } from 'node:dgram';
+import { type Server, type Socket, createServer } from 'node:net';
+import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { EDE, RCODE } from '../dns/constants';
+import { clientEdns } from '../dns/edns';
+import { parseQuery } from '../dns/query';
+import { errorResponse } from '../dns/response';
+import { FrameReader, formErr, frame, truncateForUdp } from './wire';
+
+/** Answers one decoded query for a client (the engine: tenant gate + resolve). */
+export type Answerer = (
+  query: Parameters<typeof errorResponse>[0],
+  raw: Uint8Array,
+  clientAddress: string,
+) => Promise<Uint8Array>;
+
+export type Transport = 'udp' | 'tcp' | 'tls';
+
+/** How long a TCP/TLS connection may sit with no query in flight (RFC 7766 §6.2.3). */
+export const TCP_IDLE_MS = 10_000;
+/** Queries in flight on one connection before it stops reading (back-pressure). */
+export const TCP_MAX_INFLIGHT = 100;
+/** Datagrams in flight per process before new ones are dropped. */
+export const UDP_MAX_INFLIGHT = 10_000;
+
+/**
+ * One classic DNS message in, one out: FORMERR for undecodable queries whose header and question
+ * can be read, null (drop, or close the stream) for anything less; SERVFAIL if the engine throws;
+ * UDP answers truncated to the client's EDNS payload size (512 without EDNS).
+ */
+export async function answerMessage(
+  bytes: Uint8Array,
+  clientAddress: string,
+  transport: Transport,
+  answerer: Answerer,
+  log: (line: string) => void = () => {},
+): Promise<Uint8Array | null> {
+  try {
+    const parsed = parseQuery(bytes);
+    if (!parsed.ok) return formErr(bytes);
+    const query = parsed.query;
+    const edns = clientEdns(query);
+    let response: Uint8Array;
+    try {
+      response = await answerer(query, bytes, clientAddress);
+    } catch (err) {
+      log(`query from ${clientAddress} failed: ${err instanceof Error ? err.message : err}`);
+      response = errorResponse(query, RCODE.SERVFAIL, edns, [
+        { code: EDE.OTHER, text: 'internal error' },
+      ]);
+    }
+    return transport === 'udp' ? truncateForUdp(response, edns.udpSize) : response;
+  } catch (err) {
+    log(`dropped a message from ${clientAddress}: ${err instanceof Error ? err.message : err}`);
+    return null;
+  }
+}
+
+export interface ClassicOptions {
+  readonly answerer: Answerer;
+  readonly log?: (line: string) => void;
+  readonly idleMs?: number;
+}
+
+/** Counts work in flight so shutdown can wait for it. */
+export class Inflight {
+  private count = 0;
+  private waiters: (() => void)[] = [];
+
+  enter(): void {
+    this.count++;
+  }
+
+  leave(): void {
+    this.count--;
+    if (this.count === 0) for (const w of this.waiters.splice(0)) w();
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Resolves when nothing is in flight. */
+  idle(): Promise<void> {
+    return this.count === 0 ? Promise.resolve() : new Promise((r) => this.waiters.push(r));
+  }
+}
+
+/** A UDP DNS listener; `drain()` stops taking datagrams and resolves when answers are out. */
+export class UdpDns {
+  readonly inflight = new Inflight();
+  private draining = false;
+
+  constructor(
+    readonly socket: UdpSocket,
+    private readonly opts: ClassicOptions,
+  ) {
+    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    socket.on('error', (err) => opts.log?.(`udp: ${err.message}`));
+  }
+
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.draining || this.inflight.size >= UDP_MAX_INFLIGHT) return;
+    this.inflight.enter();
+    const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    void answerMessage(bytes, rinfo.address, 'udp', this.opts.answerer, this.opts.log)
+      .then(
+        (res) =>
+          new Promise<void>((done) => {
+            if (!res) return done();
+            this.socket.send(res, rinfo.port, rinfo.address, () => done());
+          }),
+      )
+      .catch(() => {})
+      .finally(() => this.inflight.leave());
+  }
+
+  async drain(): Promise<void> {
+    this.draining = true;
+    await this.inflight.idle();
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      try {
+        this.socket.close(() => r());
+      } catch {
+        r();
+      }
+    });
+  }
+}
+
+/** Binds a UDP socket: udp6 for IPv6 and the dual-stack `::`, udp4 for IPv4 addresses. */
+export function bindUdp(host: string, port: number): Promise<UdpSocket> {
+  const socket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false });
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => reject(err);
+    socket.once('error', fail);
+    socket.bind({ port, address: host }, () => {
+      socket.off('error', fail);
+      resolve(socket);
+    });
+  });
+}
+
+/**
+ * DNS over TCP (and, behind TLS, RFC 7858): length-framed queries, answered concurrently and
+ * written back as each completes (RFC 7766 §6.2.1.1), closed after `idleMs` with nothing in
+ * flight; a message that is not even a header and question closes the connection.
+ */
+export class StreamDns {
+  readonly inflight = new Inflight();
+  private readonly connections = new Set<Connection>();
+  private draining = false;
+
+  constructor(private readonly opts: ClassicOptions) {}
+
+  /** Handles one accepted connection (plain TCP or a secured TLS socket). */
+  accept(socket: Socket | TLSSocket, transport: Transport): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, transport, this.opts, this.inflight, () =>
+      this.connections.delete(conn),
+    );
+    this.connections.add(conn);
+  }
+
+  /** Stops reading new queries, finishes those in flight, closes every connection. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    for (const c of this.connections) c.drain();
+    await this.inflight.idle();
+  }
+
+  destroyAll(): void {
+    for (const c of this.connections) c.socket.destroy();
+  }
+}
+
+class Connection {
+  private readonly reader = new FrameReader();
+  private inflight = 0;
+  private closing = false;
+
+  constructor(
+    readonly socket: Socket | TLSSocket,
+    private readonly transport: Transport,
+    private readonly opts: ClassicOptions,
+    private readonly total: Inflight,
+    onClose: () => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.setTimeout(opts.idleMs ?? TCP_IDLE_MS);
+    socket.on('timeout', () => {
+      if (this.inflight === 0) socket.end();
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('end', () => this.drain());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', onClose);
+  }
+
+  private get address(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closing) return;
+    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (const msg of this.reader.push(bytes)) this.query(msg);
+    if (this.inflight >= TCP_MAX_INFLIGHT) this.socket.pause();
+  }
+
+  private query(msg: Uint8Array): void {
+    this.inflight++;
+    this.total.enter();
+    void answerMessage(msg, this.address, this.transport, this.opts.answerer, this.opts.log)
+      .then((res) => {
+        if (this.socket.destroyed) return;
+        if (res) this.socket.write(frame(res));
+        else this.socket.end(); // not DNS: stop talking
+      })
+      .catch(() => {})
+      .finally(() => {
+        this.inflight--;
+        this.total.leave();
+        if (this.inflight < TCP_MAX_INFLIGHT && !this.closing) this.socket.resume();
+        if (this.closing && this.inflight === 0) this.socket.end();
+      });
+  }
+
+  /** No more queries read; the connection ends when the answers in flight are written. */
+  drain(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.socket.pause();
+    if (this.inflight === 0) this.socket.end();
+  }
+}
+
+/** The TCP listener for DNS on DNS_PORT. */
+export function tcpServer(stream: StreamDns): Server {
+  // Half-open: queries sent just before the client's FIN still get their answers.
+  return createServer({ allowHalfOpen: true }, (socket) => stream.accept(socket, 'tcp'));
+}
+
+/** The DNS-over-TLS listener on DOT_PORT (ALPN "dot", RFC 7858 §3.2). */
+export function dotServer(stream: StreamDns, tls: { cert: Buffer; key: Buffer }): Server {
+  return createTlsServer(
+    {
+      cert: tls.cert,
+      key: tls.key,
+      ALPNProtocols: ['dot'],
+      handshakeTimeout: 10_000,
+      allowHalfOpen: true,
+    },
+    (socket) => stream.accept(socket, 'tls'),
+  );
+}

@@ -1,0 +1,161 @@
+/**
+ * `npm run serve`: the self-hosted resolver on Node. The same Hono app and engine as on
+ * Workers, served over HTTP/1.1 + h2c (or HTTPS with HTTP/2 and HTTP/1.1), classic DNS over UDP
+ * and TCP, and DNS over TLS. Settings come from the environment (README: Self-hosted server).
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { ConfigError, type ServerConfig, errorText, loadConfig } from './config';
+import { type RunningServer, SHUTDOWN_GRACE_MS, startServer } from './server';
+import { SharedRecords, type TenantChange } from './tenants';
+
+/** Messages between the primary and its workers (WORKERS > 1). */
+type ClusterMessage =
+  | { dns64: 'ready'; listening: readonly string[] }
+  | { dns64: 'tenants?' }
+  | { dns64: 'tenants'; records: Record<string, unknown> }
+  | ({ dns64: 'tenant' } & TenantChange);
+
+function isClusterMessage(m: unknown): m is ClusterMessage {
+  return typeof m === 'object' && m !== null && 'dns64' in m;
+}
+
+const log = (line: string) => console.log(line);
+
+function fail(err: unknown): never {
+  console.error(err instanceof ConfigError ? err.message : `fatal: ${errorText(err)}`);
+  process.exit(1);
+}
+
+/** Runs the server in this process: the only one, or one of the cluster's workers. */
+async function runServer(cfg: ServerConfig): Promise<void> {
+  const worker = cluster.isWorker;
+  let records: SharedRecords;
+  if (worker) {
+    // Tenants as the primary has them now (the file plus admin changes since), then its updates.
+    let shared: SharedRecords | null = null;
+    const early: TenantChange[] = [];
+    const initial = await new Promise<Record<string, unknown>>((resolve) => {
+      process.on('message', (m: unknown) => {
+        if (!isClusterMessage(m)) return;
+        if (m.dns64 === 'tenants') resolve(m.records);
+        if (m.dns64 === 'tenant') {
+          const change = { id: m.id, json: m.json };
+          if (shared) void shared.apply(change);
+          else early.push(change);
+        }
+      });
+      send({ dns64: 'tenants?' });
+    });
+    shared = new SharedRecords(initial, (change) => send({ dns64: 'tenant', ...change }));
+    for (const change of early) await shared.apply(change);
+    records = shared;
+  } else {
+    records = new SharedRecords(cfg.tenants, () => {});
+  }
+
+  let server: RunningServer;
+  try {
+    server = await startServer(cfg, records, log);
+  } catch (err) {
+    fail(err);
+  }
+  if (worker) send({ dns64: 'ready', listening: server.listening });
+  else log(`ready: ${server.listening.join('; ')}`);
+
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!worker) log(`${why}: draining (at most ${SHUTDOWN_GRACE_MS} ms)`);
+    void server.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(`shutdown: ${errorText(err)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  if (worker) process.on('disconnect', () => stop('primary gone'));
+}
+
+function send(m: ClusterMessage): void {
+  process.send?.(m);
+}
+
+/**
+ * WORKERS > 1: the primary forks the workers, which share the listening ports through node:cluster
+ * (TCP connections handed out round-robin by the primary, the UDP socket shared by all workers),
+ * relays admin API changes between them, restarts a worker that dies, and on SIGTERM has every
+ * worker drain, then exits 0.
+ */
+function runPrimary(cfg: ServerConfig): void {
+  const records = new SharedRecords(cfg.tenants, () => {});
+  const ready = new Set<Worker>();
+  let announced = false;
+  let stopping = false;
+  let exitCode = 0;
+
+  const fork = () => {
+    const w = cluster.fork();
+    w.on('message', (m: unknown) => {
+      if (!isClusterMessage(m)) return;
+      if (m.dns64 === 'tenants?') {
+        void records.snapshot().then((snap) => w.send({ dns64: 'tenants', records: snap }));
+      } else if (m.dns64 === 'tenant') {
+        void records.apply({ id: m.id, json: m.json });
+        for (const other of Object.values(cluster.workers ?? {})) {
+          if (other && other !== w && other.isConnected()) other.send(m);
+        }
+      } else if (m.dns64 === 'ready') {
+        ready.add(w);
+        if (!announced && ready.size === cfg.workers) {
+          announced = true;
+          log(`ready: ${m.listening.join('; ')} (${cfg.workers} workers)`);
+        }
+      }
+    });
+    w.on('exit', (code, signal) => {
+      const wasReady = ready.delete(w);
+      if (stopping) {
+        if (code !== 0) exitCode = 1;
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(exitCode);
+        return;
+      }
+      if (!wasReady) {
+        // It failed to start (its error is on stderr): stop the rest and give up.
+        stopping = true;
+        exitCode = 1;
+        for (const other of Object.values(cluster.workers ?? {})) other?.process.kill('SIGTERM');
+        if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
+        return;
+      }
+      console.error(`worker ${w.process.pid} died (${signal ?? code}), starting another`);
+      fork();
+    });
+  };
+  for (let i = 0; i < cfg.workers; i++) fork();
+
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${why}: draining ${cfg.workers} workers (at most ${SHUTDOWN_GRACE_MS} ms)`);
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    setTimeout(() => {
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + 3000).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+let cfg: ServerConfig;
+try {
+  cfg = loadConfig(process.env);
+} catch (err) {
+  fail(err);
+}
+if (cluster.isPrimary && cfg.workers > 1) runPrimary(cfg);
+else void runServer(cfg).catch(fail);
