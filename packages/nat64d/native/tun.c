@@ -29,6 +29,8 @@
  *          packet: the checksum field is complemented back to a pseudo-header sum and sent
  *          with NEEDS_CSUM (csum_start = IPv4 header) and, when the payload exceeds gso_size,
  *          GSO TCPV4 so that the kernel segments it (on output or at the receiver).
+ * setUdpCoalesce(handle, on)        (vnet only) writeBatch writes each run of same-flow IPv4 UDP
+ *                                   datagrams of equal size as one GSO_UDP_L4 packet (see udp4_run).
  * close(handle)
  *
  * No per-packet work goes through the libuv threadpool.
@@ -52,6 +54,12 @@
 
 #define NAT64_TUN_MULTI_QUEUE 1
 #define NAT64_TUN_VNET_HDR 2
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* Linux >= 5.18 accepts it on a TUN write */
+#endif
+/* UDP coalescing on write: at most this many datagrams and bytes per GSO write. */
+#define NAT64_USO_MAX_SEGS 64
+#define NAT64_USO_MAX_BYTES 65000
 /* In gso[i]: the segment carried TCP ECN (VIRTIO_NET_HDR_GSO_ECN). */
 #define NAT64_GSO_ECN 0x10000
 
@@ -75,9 +83,10 @@ typedef struct {
   size_t gso_len;
   napi_ref gso_ref;
   int vnet;
+  int uso; /* coalesce UDP/IPv4 runs on write (vnet only) */
   /* Counters visible to JS through stats(). */
   double read_packets, read_batches, read_errors, write_packets, write_errors, truncated;
-  double gso_in, gso_out, csum_completed, vnet_dropped;
+  double gso_in, gso_out, csum_completed, vnet_dropped, uso_writes, uso_datagrams;
 } tun_t;
 
 #define CHECK(env, call)                                                   \
@@ -283,6 +292,22 @@ static napi_value js_set_offload(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value js_set_udp_coalesce(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tun_t *t = get_tun(env, argv[0]);
+  if (!t) return NULL;
+  bool on = false;
+  napi_get_value_bool(env, argv[1], &on);
+  if (on && !t->vnet) {
+    napi_throw_error(env, NULL, "UDP coalescing needs an IFF_VNET_HDR device");
+    return NULL;
+  }
+  t->uso = on ? 1 : 0;
+  return NULL;
+}
+
 static napi_value js_set_persist(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -362,6 +387,78 @@ static void vnet_tx(tun_t *t, uint8_t *pkt, size_t len, uint32_t g, struct virti
     h->hdr_len = (uint16_t)(ihl + thl);
     t->gso_out++;
   }
+}
+
+/*
+ * UDP coalescing (IFF_VNET_HDR): a run of IPv4 UDP datagrams of one flow, the same IP header
+ * apart from length/id/checksum, equal payload sizes (the last may be shorter) and valid UDP
+ * checksums, is written as one VIRTIO_NET_HDR_GSO_UDP_L4 packet: the kernel forwards it once
+ * and segments it back into the same datagrams (ids counting up from the first, checksums
+ * recomputed, which is why each must be valid here: a bad one is never laundered).
+ */
+static int udp4_plain(const uint8_t *p, size_t len) {
+  if (len < 28 || p[0] != 0x45 || p[9] != 17) return 0;
+  if (((size_t)p[2] << 8 | p[3]) != len) return 0;
+  if ((p[6] & 0x3f) || p[7]) return 0; /* MF or a fragment offset */
+  if (((size_t)p[24] << 8 | p[25]) != len - 20) return 0;
+  if (!p[26] && !p[27]) return 0; /* no checksum: leave it alone */
+  uint64_t s = sum_bytes(p + 12, 8) + 17 + (len - 20) + sum_bytes(p + 20, len - 20);
+  return fold16(s) == 0xffff;
+}
+
+static int udp4_same_flow(const uint8_t *a, const uint8_t *b) {
+  return a[1] == b[1] && (a[6] & 0x40) == (b[6] & 0x40) && a[8] == b[8] &&
+         memcmp(a + 12, b + 12, 12) == 0; /* addresses and ports */
+}
+
+/*
+ * From packet i on, how many packets form a run worth coalescing (>= 2), filling iov[1..]
+ * and the header; 0 when packet i is to be written alone.
+ */
+static uint32_t udp4_run(uint8_t *buf, size_t buf_len, const uint32_t *meta, uint32_t count,
+                         uint32_t i, struct iovec *iov, struct virtio_net_hdr *h) {
+  size_t off = meta[2 * i], len = meta[2 * i + 1];
+  if (i + 1 >= count || off > buf_len || len > buf_len - off) return 0;
+  uint8_t *first = buf + off;
+  if (!udp4_plain(first, len)) return 0;
+  size_t seg = len - 28, total = len;
+  uint32_t n = 1;
+  iov[1].iov_base = first;
+  iov[1].iov_len = len;
+  while (i + n < count && n < NAT64_USO_MAX_SEGS) {
+    size_t o = meta[2 * (i + n)], l = meta[2 * (i + n) + 1];
+    if (o > buf_len || l > buf_len - o || l < 28 || l - 28 > seg) break;
+    if (total + l - 28 > NAT64_USO_MAX_BYTES) break;
+    uint8_t *p = buf + o;
+    if (!udp4_same_flow(first, p) || !udp4_plain(p, l)) break;
+    iov[1 + n].iov_base = p + 28;
+    iov[1 + n].iov_len = l - 28;
+    total += l - 28;
+    n++;
+    if (l - 28 < seg) break; /* a shorter datagram ends the run */
+  }
+  if (n < 2) return 0;
+  /* The first header now describes the whole run. */
+  first[2] = (uint8_t)(total >> 8);
+  first[3] = (uint8_t)total;
+  first[10] = first[11] = 0;
+  uint16_t ipc = (uint16_t)~fold16(sum_bytes(first, 20));
+  first[10] = (uint8_t)(ipc >> 8);
+  first[11] = (uint8_t)ipc;
+  size_t ulen = total - 20;
+  first[24] = (uint8_t)(ulen >> 8);
+  first[25] = (uint8_t)ulen;
+  uint16_t pseudo = fold16(sum_bytes(first + 12, 8) + 17 + ulen);
+  first[26] = (uint8_t)(pseudo >> 8);
+  first[27] = (uint8_t)pseudo;
+  memset(h, 0, sizeof *h);
+  h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  h->csum_start = 20;
+  h->csum_offset = 6;
+  h->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+  h->gso_size = (uint16_t)seg;
+  h->hdr_len = 28;
+  return n;
 }
 
 /* Calls cb(count) in JS; exceptions go to process 'uncaughtException'. */
@@ -563,7 +660,29 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   }
   uint32_t written = 0;
   if (!t->closed) {
+    struct iovec run[NAT64_USO_MAX_SEGS + 1];
     for (uint32_t i = 0; i < count; i++) {
+      if (t->vnet && t->uso && !(gso && i < gso_len && gso[i])) {
+        struct virtio_net_hdr uh;
+        uint32_t n = udp4_run(buf, buf_len, meta, count, i, run, &uh);
+        if (n >= 2) {
+          run[0].iov_base = &uh;
+          run[0].iov_len = sizeof uh;
+          ssize_t r;
+          do {
+            r = writev(t->fd, run, (int)n + 1);
+          } while (r < 0 && errno == EINTR);
+          if (r < 0) {
+            t->write_errors += n;
+          } else {
+            written += n;
+            t->uso_writes++;
+            t->uso_datagrams += n;
+          }
+          i += n - 1;
+          continue;
+        }
+      }
       size_t off = meta[2 * i], len = meta[2 * i + 1];
       if (off > buf_len || len > buf_len - off) {
         t->write_errors++;
@@ -620,6 +739,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "gsoOut", t->gso_out);
   set_num(env, obj, "csumCompleted", t->csum_completed);
   set_num(env, obj, "vnetDropped", t->vnet_dropped);
+  set_num(env, obj, "usoWrites", t->uso_writes);
+  set_num(env, obj, "usoDatagrams", t->uso_datagrams);
   return obj;
 }
 
@@ -641,6 +762,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
       {"setPersist", NULL, js_set_persist, NULL, NULL, NULL, napi_default, NULL},
       {"setOffload", NULL, js_set_offload, NULL, NULL, NULL, napi_default, NULL},
+      {"setUdpCoalesce", NULL, js_set_udp_coalesce, NULL, NULL, NULL, napi_default, NULL},
       {"startReading", NULL, js_start_reading, NULL, NULL, NULL, napi_default, NULL},
       {"stopReading", NULL, js_stop_reading, NULL, NULL, NULL, napi_default, NULL},
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_default, NULL},

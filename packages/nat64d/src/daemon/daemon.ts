@@ -236,6 +236,12 @@ export class Daemon {
     const s = this.tun?.stats();
     counter('tun_gso_in_total', 'TCP/IPv6 GSO super-packets read.', s?.gsoIn ?? 0);
     counter('tun_gso_out_total', 'TCP/IPv4 GSO packets written.', s?.gsoOut ?? 0);
+    counter('tun_uso_writes_total', 'Coalesced UDP/IPv4 writes (GSO_UDP_L4).', s?.usoWrites ?? 0);
+    counter(
+      'tun_uso_datagrams_total',
+      'UDP/IPv4 datagrams written in coalesced writes.',
+      s?.usoDatagrams ?? 0,
+    );
     counter('tun_read_errors_total', 'read(2) errors on the TUN device.', s?.readErrors ?? 0);
     counter('tun_write_errors_total', 'write(2) errors on the TUN device.', s?.writeErrors ?? 0);
     const m = this.mapper.counters;

@@ -47,6 +47,7 @@ export function openTun(name: string, mtu: number, headroom: number, offload: bo
     try {
       tun = TunDevice.open(name, { vnetHdr: true });
       tun.enableTcp6Offload();
+      tun.setUdpCoalesce(true);
       return { tun, offload: true, slot: Math.max(GSO_SLOT, plainSlot), fallback: null };
     } catch (err) {
       tun?.close();

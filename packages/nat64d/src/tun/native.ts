@@ -19,6 +19,9 @@ export interface TunStats {
   csumCompleted: number;
   /** IFF_VNET_HDR: packets read with a GSO type nat64d did not ask for (dropped). */
   vnetDropped: number;
+  /** IFF_VNET_HDR: coalesced UDP/IPv4 writes (GSO_UDP_L4) and the datagrams they carried. */
+  usoWrites: number;
+  usoDatagrams: number;
 }
 
 export interface TunAddon {
@@ -37,6 +40,8 @@ export interface TunAddon {
   setPersist(handle: TunHandle, persist: boolean): void;
   /** TUNSETOFFLOAD (IFF_VNET_HDR devices only). */
   setOffload(handle: TunHandle, tunFlags: number): void;
+  /** Coalesce runs of same-flow UDP/IPv4 datagrams into GSO_UDP_L4 writes (vnet only). */
+  setUdpCoalesce(handle: TunHandle, on: boolean): void;
   startReading(
     handle: TunHandle,
     buf: Uint8Array,

@@ -72,6 +72,15 @@ export class TunDevice {
     this.addon.setOffload(this.handle, this.addon.flags.TUN_F_CSUM | this.addon.flags.TUN_F_TSO6);
   }
 
+  /**
+   * Writes runs of same-flow IPv4 UDP datagrams of equal size (from one write batch) as one
+   * VIRTIO_NET_HDR_GSO_UDP_L4 packet: the kernel forwards the run once and splits it back into
+   * the same datagrams. Only datagrams with a valid checksum are coalesced.
+   */
+  setUdpCoalesce(on: boolean): void {
+    this.addon.setUdpCoalesce(this.handle, on);
+  }
+
   /** The gso entry bit for TCP ECN (see BatchHandler). */
   get gsoEcnBit(): number {
     return this.addon.flags.GSO_ECN;
