@@ -39,7 +39,10 @@ export function fuzzRequest(rand: () => number): FuzzRequest {
   const mutate = (bytes: Uint8Array) => {
     const out = Uint8Array.from(bytes);
     const flips = 1 + int(4);
-    for (let i = 0; i < flips; i++) out[int(out.length)] ^= 1 << int(8);
+    for (let i = 0; i < flips; i++) {
+      const at = int(out.length);
+      out[at] = out[at]! ^ (1 << int(8));
+    }
     return out;
   };
   const post = (body: Uint8Array | string, type = 'application/dns-message'): RequestInit => ({
