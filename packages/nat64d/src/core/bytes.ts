@@ -20,7 +20,7 @@ export function wr32(b: Uint8Array, o: number, v: number): void {
   b[o + 3] = v & 0xff;
 }
 
-/** Copies src[from..to) to dst[at..): a plain loop, so no subarray view is created. */
+/** Copies src[from..to) to dst[at..) (overlap-safe, as TypedArray.set is a memmove). */
 export function copyBytes(
   src: Uint8Array,
   from: number,
@@ -28,5 +28,10 @@ export function copyBytes(
   dst: Uint8Array,
   at: number,
 ): void {
+  // Long runs (payloads) as one memmove; short ones (headers) without the subarray view.
+  if (to - from > 64) {
+    dst.set(src.subarray(from, to), at);
+    return;
+  }
   for (let i = from, j = at; i < to; i++, j++) dst[j] = src[i]!;
 }
