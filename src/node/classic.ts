@@ -20,6 +20,8 @@ export type Transport = 'udp' | 'tcp' | 'tls';
 export const TCP_IDLE_MS = 10_000;
 /** Queries in flight on one connection before it stops reading (back-pressure). */
 export const TCP_MAX_INFLIGHT = 100;
+/** The largest UDP payload over IPv4 (65535 - 8 UDP - 20 IP header octets). */
+export const MAX_UDP_PAYLOAD = 65507;
 /** Datagrams in flight per process before new ones are dropped. */
 export const UDP_MAX_INFLIGHT = 10_000;
 
@@ -49,7 +51,8 @@ export async function answerMessage(
         { code: EDE.OTHER, text: 'internal error' },
       ]);
     }
-    return transport === 'udp' ? truncateForUdp(response, edns.udpSize) : response;
+    if (transport !== 'udp') return response;
+    return truncateForUdp(response, Math.min(edns.udpSize, MAX_UDP_PAYLOAD));
   } catch (err) {
     log(`dropped a message from ${clientAddress}: ${err instanceof Error ? err.message : err}`);
     return null;

@@ -131,8 +131,10 @@ function runPrimary(cfg: ServerConfig): void {
         if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
         return;
       }
-      console.error(`worker ${w.process.pid} died (${signal ?? code}), starting another`);
-      fork();
+      console.error(`worker ${w.process.pid} died (${signal ?? code}), starting another in 1 s`);
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, 1000);
     });
   };
   for (let i = 0; i < cfg.workers; i++) fork();

@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ export function requireCommand(cmd: string, debPackage: string): void {
   }
 }
 
-export async function freePort(): Promise<number> {
+function freeTcpPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -24,6 +25,30 @@ export async function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** True when `port` can be bound for UDP on every address (IPv6 and IPv4). */
+function udpFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = createSocket({ type: 'udp6', ipv6Only: false });
+    sock.once('error', () => {
+      sock.close();
+      resolve(false);
+    });
+    sock.bind(port, '::', () => sock.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A port free for TCP and UDP alike (servers here listen on both; a busy machine can hold many
+ * UDP ports in the ephemeral range that the kernel still offers for TCP).
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await freeTcpPort();
+    if (await udpFree(port)) return port;
+  }
+  throw new Error('no port free for both TCP and UDP');
 }
 
 /** Resolves when `predicate` returns true, polling until `ms` passes. */
