@@ -48,6 +48,10 @@ export const COUNTER_NAMES = [
   'dropStatefulNoPorts',
   /** Stateful NAT64: IPv6 packets to a pool4 address, turned around to IPv6 (RFC 6146 §3.8). */
   'hairpinned',
+  /** Echo requests to the translator's own ipv4-addr / ipv6-addr, answered by it. */
+  'echoRepliedLocally',
+  /** Other packets to the translator's own addresses (not translated). */
+  'dropToTranslator',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -2,6 +2,7 @@
 import { TranslatorContext } from './context.js';
 import type { Counters } from './counters.js';
 import { rd32 } from './bytes.js';
+import { local4, local6 } from './local.js';
 import type { AddressMapper, Emit, StatefulMapper, TranslatorConfig } from './types.js';
 import { translate4to6 } from './xlate4to6.js';
 import { translate6to4 } from './xlate6to4.js';
@@ -53,8 +54,10 @@ export class Translator {
         return;
       }
       const version = packet[0]! >>> 4;
-      if (version === 4) translate4to6(this.ctx, packet, emit);
-      else if (version === 6) {
+      if (version === 4) {
+        if (!local4(this.ctx, packet, emit)) translate4to6(this.ctx, packet, emit);
+      } else if (version === 6) {
+        if (local6(this.ctx, packet, emit)) return;
         if (this.ctx.stateful === null) translate6to4(this.ctx, packet, emit);
         else {
           this.downstream = emit;

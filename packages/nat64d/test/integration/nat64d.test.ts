@@ -179,6 +179,15 @@ describe.skipIf(skip !== null)(
       expect(r.stdout).toContain('3 packets transmitted, 3 received');
     });
 
+    it('ping: the translator answers on its own ipv4-addr and ipv6-addr (as Tayga does)', () => {
+      const v4 = nsRun(server, ['ping', '-4', '-c', '2', '-i', '0.2', '-W', '2', '198.51.100.1']);
+      expect(v4.stdout + v4.stderr).toContain('2 packets transmitted, 2 received');
+      const own6 = /ipv6-addr ([0-9a-f:]+)/.exec(daemon?.output() ?? '')?.[1];
+      expect(own6).toBeDefined();
+      const v6 = nsRun(client, ['ping', '-6', '-c', '2', '-i', '0.2', '-W', '2', own6!]);
+      expect(v6.stdout + v6.stderr).toContain('2 packets transmitted, 2 received');
+    });
+
     it('TCP carries data; the server sees the dynamic-pool address', async () => {
       const r = nsRun(client, [
         node,
