@@ -1,0 +1,251 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { PREFIX } from './dns';
+import type { LoadResult } from './h2load';
+import { median } from './h2load';
+
+export interface Measurements {
+  readonly quick: boolean;
+  readonly command: string;
+  readonly settings: {
+    readonly zoneNames: number;
+    readonly hotNames: number;
+    readonly runs: number;
+    readonly seconds: number;
+    readonly warmUpSeconds: number;
+    readonly clients: number;
+    readonly streams: number;
+    readonly misses: number;
+    readonly rttProbes: number;
+    readonly oneWayDelayMs: number;
+    readonly cpuHits: number;
+    readonly cpuMisses: number;
+    readonly cpuRuns: number;
+  };
+  readonly machine: {
+    readonly nproc: string;
+    readonly cpu: string;
+    readonly kernel: string;
+    readonly date: string;
+    readonly load: string;
+  };
+  readonly versions: Record<string, string>;
+  /** Upstream round trip through the relay: UDP probe (median, ms) and dig's Query time. */
+  readonly rtt: { readonly udp: number; readonly dig: number };
+  readonly missMs: { readonly unbound: number; readonly node: number; readonly worker: number };
+  readonly load: { readonly unbound: LoadResult[]; readonly node: LoadResult[] };
+  readonly cpuPerCachedQuery: { readonly unbound: number; readonly node: number };
+  readonly upstreamDuringLoad: number;
+  readonly workerd: {
+    readonly processes: number;
+    readonly hit: number;
+    readonly miss: number;
+    readonly hitRuns: number[];
+    readonly missRuns: number[];
+    readonly idlePerSec: number;
+    /** CPU per request of bench/noop-worker.ts in wrangler dev, us. */
+    readonly floor: number;
+  };
+  readonly seconds: number;
+}
+
+export const TARGETS = {
+  throughputRatio: 0.5,
+  missRttRatio: 1.3,
+  workerHitMicros: 50,
+  workerMissMicros: 200,
+};
+
+const f = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const met = (ok: boolean) => (ok ? 'met' : '**missed**');
+
+function table(rows: readonly (readonly string[])[]): string {
+  const [head, ...body] = rows;
+  return [
+    `| ${head!.join(' | ')} |`,
+    `|${head!.map(() => ' --- ').join('|')}|`,
+    ...body.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+/** The results table (printed and in BENCHMARKS.md); writes BENCHMARKS.md unless `out` is ''. */
+export function writeReport(m: Measurements, out: string): string {
+  const s = m.settings;
+  const rps = {
+    u: median(m.load.unbound.map((r) => r.rps)),
+    n: median(m.load.node.map((r) => r.rps)),
+  };
+  const p50 = {
+    u: median(m.load.unbound.map((r) => r.p50)),
+    n: median(m.load.node.map((r) => r.p50)),
+  };
+  const p99 = {
+    u: median(m.load.unbound.map((r) => r.p99)),
+    n: median(m.load.node.map((r) => r.p99)),
+  };
+  const rtt = m.rtt.udp;
+  const results = table([
+    ['measure', 'Unbound', 'this project', 'ratio', 'target', ''],
+    [
+      `(a) cached AAAA synthesis, req/s (median of ${s.runs})`,
+      f(rps.u, 0),
+      f(rps.n, 0),
+      `${f(rps.n / rps.u)}x Unbound`,
+      `>= ${TARGETS.throughputRatio}x`,
+      met(rps.n / rps.u >= TARGETS.throughputRatio),
+    ],
+    ['(a) latency under that load, p50 ms', f(p50.u), f(p50.n), `${f(p50.n / p50.u)}x`, '', ''],
+    ['(a) latency under that load, p99 ms', f(p99.u), f(p99.n), `${f(p99.n / p99.u)}x`, '', ''],
+    [
+      '(a) server CPU per cached query, us (approx.)',
+      f(m.cpuPerCachedQuery.unbound, 0),
+      f(m.cpuPerCachedQuery.node, 0),
+      `${f(m.cpuPerCachedQuery.node / m.cpuPerCachedQuery.unbound)}x`,
+      '',
+      '',
+    ],
+    [
+      `(b) cache miss, ms (median of ${s.misses} sequential)`,
+      f(m.missMs.unbound),
+      f(m.missMs.node),
+      `${f(m.missMs.node / rtt)}x RTT (Unbound ${f(m.missMs.unbound / rtt)}x)`,
+      `<= ${TARGETS.missRttRatio}x RTT`,
+      met(m.missMs.node / rtt <= TARGETS.missRttRatio),
+    ],
+    [
+      `(b) upstream RTT to BIND through the delay, ms (median of ${s.rttProbes})`,
+      '',
+      f(rtt),
+      `dig: ${f(m.rtt.dig, 0)} ms`,
+      '',
+      '',
+    ],
+    [
+      '(b) cache miss via the worker in wrangler dev, ms',
+      '',
+      f(m.missMs.worker),
+      `${f(m.missMs.worker / rtt)}x RTT`,
+      '',
+      '',
+    ],
+    [
+      `(c) workerd CPU per cache hit, us (median of ${s.cpuRuns} x ${s.cpuHits})`,
+      '',
+      f(m.workerd.hit, 0),
+      `${f(m.workerd.hit / TARGETS.workerHitMicros)}x target`,
+      `<= ${TARGETS.workerHitMicros} us`,
+      met(m.workerd.hit <= TARGETS.workerHitMicros),
+    ],
+    [
+      `(c) workerd CPU per cache miss, us (median of ${s.cpuRuns} x ${s.cpuMisses})`,
+      '',
+      f(m.workerd.miss, 0),
+      `${f(m.workerd.miss / TARGETS.workerMissMicros)}x target`,
+      `<= ${TARGETS.workerMissMicros} us`,
+      met(m.workerd.miss <= TARGETS.workerMissMicros),
+    ],
+    [
+      '(c) same, for a worker returning a fixed answer (wrangler dev floor), us',
+      '',
+      f(m.workerd.floor, 0),
+      `hit - floor: ${f(m.workerd.hit - m.workerd.floor, 0)} us, miss - floor: ${f(m.workerd.miss - m.workerd.floor, 0)} us`,
+      '',
+      '',
+    ],
+  ]);
+  if (!out) return results;
+
+  const runs = table([
+    ['run', 'Unbound req/s', 'p50', 'p99', 'Node server req/s', 'p50', 'p99'],
+    ...m.load.unbound.map((u, i) => {
+      const n = m.load.node[i]!;
+      return [String(i + 1), f(u.rps, 0), f(u.p50), f(u.p99), f(n.rps, 0), f(n.p50), f(n.p99)];
+    }),
+  ]);
+  const v = m.versions;
+  const doc = `Generated by \`${m.command}\` (bench/run.ts; how to run it and what it needs: [bench/README.md](bench/README.md)).
+${m.quick ? '\n**This is a --quick smoke run: short runs, small name sets. Use `npm run bench` for figures.**\n' : ''}
+### Machine
+
+| nproc | CPU | kernel | date | load average at the end |
+| --- | --- | --- | --- | --- |
+| ${m.machine.nproc} | ${m.machine.cpu} | ${m.machine.kernel} | ${m.machine.date} | ${m.machine.load} |
+
+Unbound ${v.unbound}, BIND ${v.bind}, dnsdist ${v.dnsdist}, h2load (nghttp2) ${v.h2load}, Node ${v.node}.
+Whole run: ${f(m.seconds, 0)} s. The machine is shared (2 cores, other jobs running), so every figure is a
+median and the comparison is a ratio measured in alternating runs.
+
+To reproduce: \`npm ci\`, the Debian packages in bench/README.md, then
+
+\`\`\`sh
+${m.command}
+\`\`\`
+
+### Results
+
+${results}
+
+Targets are printed, not enforced; **missed** means the figure above is worse than the target.
+
+Per run, (a) (h2load, ${s.clients} connections x ${s.streams} streams, ${s.seconds} s after ${s.warmUpSeconds} s warm-up):
+
+${runs}
+
+workerd CPU per hit, per run (us): ${m.workerd.hitRuns.map((x) => f(x, 0)).join(', ')};
+per miss: ${m.workerd.missRuns.map((x) => f(x, 0)).join(', ')}. ${m.workerd.processes} workerd process(es);
+their idle CPU before the runs: ${f(m.workerd.idlePerSec / 1000, 1)} ms per second (not subtracted).
+
+### What each number includes
+
+- **Setup.** BIND is authoritative for \`bench.test\`: ${s.zoneNames} names \`h<i>\` with one A record in
+  198.18.0.0/15 each and no AAAA, a wildcard \`*.bench.test\` for never-seen names, SOA negative TTL 300.
+  Unbound (\`module-config: "dns64 iterator"\`, \`dns64-prefix: ${PREFIX}\`, \`dns64-synthall: no\`,
+  one thread, DoH over cleartext HTTP/2) has bench.test as a stub zone. This project's self-hosted Node
+  server (\`npm run serve\`, \`WORKERS=1\`, one process) uses dnsdist's plain-HTTP DoH as its upstream, and
+  dnsdist (no packet cache) asks BIND. Both resolvers reach BIND through the same UDP relay
+  (bench/relay.ts), which holds every datagram ${s.oneWayDelayMs} ms each way. The relay replaces
+  \`tc ... netem delay\`: this kernel is built without sch_netem (\`CONFIG_NET_SCH_NETEM is not set\`).
+  Queries are DoH GET \`/dns-query?dns=\` (ID 0, RD, EDNS 1232) for AAAA, the same names for both.
+- **(a) cached AAAA synthesis.** Both caches are filled with ${s.hotNames} names (asked twice), then h2load
+  over h2c with the same ${s.clients} connections x ${s.streams} streams, one h2load thread, cycles through
+  the same URI list for ${s.seconds} s after a ${s.warmUpSeconds} s warm-up; ${s.runs} runs each, alternating
+  which server goes first. req/s is h2load's; p50/p99 come from h2load's per-request log (\`--log-file\`),
+  so they are latencies at saturation (queueing included), not idle latencies. The name set is below the
+  Node server's 10 000-entry LRU (src/cache). Queries that reached BIND during all measured runs: ${m.upstreamDuringLoad}
+  (includes dnsdist's health checks every 5 s), so these are cache hits. "Server CPU per cached query" is
+  the server process's utime+stime over the run divided by the requests (warm-up included, approximate).
+  h2load runs on the same 2 cores, so both servers get at most about one core.
+- **(b) cache miss.** Sequential single queries over one open h2c connection, each for a never-seen name
+  under \`bench.test\` (the wildcard; one label below the zone cut, so no extra qname-minimisation step), alternating between the two resolvers. The RTT is one UDP query to BIND through
+  the relay measured from Node (microsecond timer; \`dig\`'s Query time in whole ms beside it). Unbound's
+  dns64 module asks AAAA and only then A (two round trips); this project asks both at once (one round trip),
+  plus the DoH hop to dnsdist on loopback. The wrangler dev row goes through workerd's local dev server too.
+- **(c) CPU per query inside workerd.** The worker in \`wrangler dev\` (plain HTTP/1.1, keep-alive,
+  16 connections), dnsdist as its upstream. Hits: ${s.cpuHits} requests over 2 000 names already in the
+  isolate's LRU; misses: ${s.cpuMisses} never-seen names (upstream A and AAAA fetches, Cache API lookup
+  and store). utime+stime of every workerd process of wrangler (from /proc/<pid>/stat, 10 ms ticks) before
+  and after, divided by the requests. That includes HTTP parsing, wrangler's local proxy worker and
+  miniflare's entry worker, the Cache API service and outgoing fetches, all inside workerd: an upper bound
+  for the CPU time Cloudflare would bill for the worker itself. The "floor" row runs bench/noop-worker.ts
+  (returns a fixed 64-byte answer, nothing else) in wrangler dev the same way: what wrangler dev and
+  workerd cost per request before any resolver code runs. "hit - floor" is the closer estimate of the
+  worker's own CPU; the targets are judged on the raw figure.
+`;
+  writeSection(out, doc.trim());
+  return results;
+}
+
+const BEGIN = '<!-- dns64-bench:begin (written by npm run bench) -->';
+const END = '<!-- dns64-bench:end -->';
+const HEADING = '## DNS64 resolver vs Unbound';
+
+/** Replaces only this benchmark's block in `file` (other benchmarks write their own sections). */
+function writeSection(file: string, block: string): void {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const generated = `${BEGIN}\n${block}\n${END}`;
+  const b = text.indexOf(BEGIN);
+  const e = text.indexOf(END);
+  let next: string;
+  if (b >= 0 && e > b) next = text.slice(0, b) + generated + text.slice(e + END.length);
+  else next = `${text.replace(/\n*$/, '\n')}\n${HEADING}\n\n${generated}\n`;
+  writeFileSync(file, next);
+}
