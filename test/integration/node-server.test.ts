@@ -273,7 +273,10 @@ describe('classic DNS on DNS_PORT and DoT on DOT_PORT', () => {
     expect(r.answers.map((a) => a.id).sort()).toEqual([...r.sent_ids].sort());
     const by = Object.fromEntries(r.answers.map((a) => [a.question, a]));
     expect(by['a-only.dns64.test./AAAA']!.answer[0]![3]).toBe(A_ONLY);
-    expect(by['two.dns64.test./A']!.answer.map((x) => x[3])).toEqual(['192.0.2.1', '192.0.2.2']);
+    expect(by['two.dns64.test./A']!.answer.map((x) => x[3]).sort()).toEqual([
+      '192.0.2.1',
+      '192.0.2.2',
+    ]);
     expect(by['dual.dns64.test./AAAA']!.answer.map((x) => x[3])).toEqual(['2001:db8:1::5']);
     expect(by['nope.dns64.test./AAAA']!.rcode).toBe('NXDOMAIN');
   });
@@ -291,7 +294,13 @@ describe('classic DNS on DNS_PORT and DoT on DOT_PORT', () => {
       'A',
     );
     const rows = answerRows(out);
-    expect(rows.map((r) => r[3])).toEqual([A_ONLY, '192.0.2.1', '192.0.2.2']);
+    expect(rows[0]![3]).toBe(A_ONLY); // BIND rotates the two A records
+    expect(
+      rows
+        .slice(1)
+        .map((r) => r[3])
+        .sort(),
+    ).toEqual(['192.0.2.1', '192.0.2.2']);
   });
 
   it('truncates UDP answers over 512 octets without EDNS; dig retries over TCP', async () => {
@@ -435,10 +444,8 @@ describe('processes', () => {
       const sent = Date.now();
       server.child.kill('SIGTERM');
       expectAOnly(answerRows(await viaUdp));
-      expect(answerRows(await viaTcp).map((r) => r[3])).toEqual([
-        '2001:db8:64::c000:201',
-        '2001:db8:64::c000:202',
-      ]);
+      const synthesized = answerRows(await viaTcp).map((r) => r[3]);
+      expect(synthesized.sort()).toEqual(['2001:db8:64::c000:201', '2001:db8:64::c000:202']);
       expect(JSON.parse(await viaHttp).Answer[0].data).toBe('2001:db8:1::5');
       expect(await server.exited()).toBe(0);
       expect(Date.now() - sent).toBeLessThan(5000);
