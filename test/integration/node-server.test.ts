@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -465,10 +465,18 @@ describe('processes', () => {
     });
     try {
       expect(server.log()).toContain('(2 workers)');
-      const children = execFileSync('pgrep', ['-P', String(server.child.pid)])
-        .toString()
-        .trim();
-      expect(children.split('\n')).toHaveLength(2);
+      // Two worker processes whose parent is the primary (read from /proc, Linux).
+      const children = readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .filter((pid) => {
+          try {
+            const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+            return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(server.child.pid);
+          } catch {
+            return false;
+          }
+        });
+      expect(children).toHaveLength(2);
       const port = String(server.dnsPort);
       for (let i = 0; i < 4; i++) {
         expectAOnly(answerRows(await dig('-p', port, '@127.0.0.1', 'a-only.dns64.test', 'AAAA')));
