@@ -1,5 +1,4 @@
 import { Hono, type Context } from 'hono';
-import { cors } from 'hono/cors';
 import { parseAddress } from '../acl/address';
 import { defaultEdgeCache } from '../cache/edge-cache';
 import { ResponseCache } from '../cache/response-cache';
@@ -15,6 +14,7 @@ import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
 import { type EndpointContext, dnsEndpoint } from './endpoint';
+import { openCors } from './cors';
 import { plainError } from './errors';
 
 export { plainError };
@@ -50,14 +50,18 @@ function kvStore(env: Env): TenantStore | null {
   return store;
 }
 
-/** waitUntil where the runtime has an execution context (Workers), else let it run. */
+/**
+ * waitUntil where the runtime has an execution context (Workers). Looked up only when work is
+ * deferred (a shared-cache write), since Hono throws when there is none (Node, tests).
+ */
 function backgroundOf(c: AppContext): (p: Promise<unknown>) => void {
-  try {
-    const ctx = c.executionCtx;
-    return (p) => ctx.waitUntil(p);
-  } catch {
-    return () => {};
-  }
+  return (p) => {
+    try {
+      c.executionCtx.waitUntil(p);
+    } catch {
+      // no execution context: the promise runs on by itself
+    }
+  };
 }
 
 function cfConnectingIp(c: AppContext): Uint8Array | null {
@@ -74,15 +78,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
   const cache =
     options.cache === undefined ? new ResponseCache({ shared: defaultEdgeCache() }) : options.cache;
 
-  app.use(
-    '*',
-    cors({
-      origin: '*',
-      allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Accept'],
-      maxAge: 86400,
-    }),
-  );
+  app.use('*', openCors());
 
   /** request -> tenant -> (rate limit) -> the DNS endpoint. */
   const serve = async (
