@@ -9,6 +9,21 @@ export type AddressBytes = Uint8Array;
  * Returns null for anything else.
  */
 export function parseAddress(text: string, unmap = true): AddressBytes | null {
+  // Clients repeat: remember recent parses (ipaddr.js is the slow part of a cached answer).
+  // The bytes returned are shared: callers read them, never write them.
+  const key = unmap ? text : `!${text}`;
+  const known = recent.get(key);
+  if (known !== undefined) return known;
+  const parsed = parseUncached(text, unmap);
+  if (recent.size >= RECENT_MAX) recent.clear();
+  recent.set(key, parsed);
+  return parsed;
+}
+
+const RECENT_MAX = 4096;
+const recent = new Map<string, AddressBytes | null>();
+
+function parseUncached(text: string, unmap: boolean): AddressBytes | null {
   const trimmed = text.trim();
   if (!ipaddr.isValid(trimmed)) return null;
   // ipaddr.js accepts legacy IPv4 forms (0x7f.1, 127.1); only dotted quads are addresses here.

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { MAX_MESSAGE_SIZE } from '../dns/constants';
 
 export const DNS_MESSAGE = 'application/dns-message';
@@ -72,15 +73,12 @@ const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 /** RFC 4648 §5 base64url, with or without padding; null when it is not. */
 export function decodeBase64Url(text: string): Uint8Array | null {
   if (!BASE64URL.test(text)) return null;
-  const body = text.replace(/=+$/, '');
-  if (body.length % 4 === 1) return null;
-  const std = body.replace(/-/g, '+').replace(/_/g, '/');
-  try {
-    const bin = atob(std + '='.repeat((4 - (std.length % 4)) % 4));
-    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-  } catch {
-    return null;
-  }
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
+  if (end % 4 === 1) return null;
+  // Buffer (Node, and Workers with nodejs_compat) decodes base64url natively.
+  const buf = Buffer.from(text.slice(0, end), 'base64url');
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
 export function encodeBase64Url(bytes: Uint8Array): string {

@@ -14,7 +14,8 @@ import {
 import { type Server, type Socket, createServer as createNetServer } from 'node:net';
 import { parseAddress } from '../acl/address';
 import type { AppOptions } from '../doh/app';
-import { Inflight } from './classic';
+import { type Answerer, Inflight } from './classic';
+import { fastDoh } from './fast-doh';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4), how h2c with prior knowledge starts. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -27,6 +28,8 @@ type FetchApp = { fetch(req: Request, env: object): Response | Promise<Response>
 type ClientAddressOf = NonNullable<AppOptions['clientAddress']>;
 
 export interface HttpFrontOptions {
+  /** Answers RFC 8484 GET/POST /dns-query for the default tenant without the app (fast path). */
+  readonly answerer?: Answerer;
   /** The variables the app reads per request (resolver settings, ADMIN_TOKEN, rate limits). */
   readonly env: object;
   /** Believe the first X-Forwarded-For address (only behind a proxy that sets it). */
@@ -55,13 +58,25 @@ export function requestClient(
   incoming: IncomingMessage | Http2ServerRequest,
   trustProxy: boolean,
 ): Uint8Array | null {
+  const text = requestClientText(incoming, trustProxy);
+  return text ? parseAddress(text) : null;
+}
+
+/** The same, as text ('' when the socket has no address). */
+export function requestClientText(
+  incoming: IncomingMessage | Http2ServerRequest,
+  trustProxy: boolean,
+): string {
   if (trustProxy) {
     const header = incoming.headers['x-forwarded-for'];
     const text = Array.isArray(header) ? header.join(',') : header;
-    if (text && text.trim()) return parseAddress(text.split(',')[0]!.replace(/^\[|\]$/g, ''));
+    if (text && text.trim())
+      return text
+        .split(',')[0]!
+        .trim()
+        .replace(/^\[|\]$/g, '');
   }
-  const remote = incoming.socket?.remoteAddress;
-  return remote ? parseAddress(remote) : null;
+  return incoming.socket?.remoteAddress ?? '';
 }
 
 /**
@@ -101,8 +116,12 @@ export class HttpFront {
       }
       outgoing.once('finish', leave);
       outgoing.once('close', leave);
+      if (opts.answerer && fastDoh(incoming, outgoing, opts.answerer, clientText)) return;
       void listener(incoming, outgoing);
     };
+
+    const clientText = (incoming: IncomingMessage | Http2ServerRequest) =>
+      requestClientText(incoming, opts.trustProxy);
 
     const trackSession = (session: Http2Session) => {
       this.sessions.add(session);

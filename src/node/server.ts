@@ -38,8 +38,15 @@ export async function startServer(
   const app = createApp({ store: () => store, cache, clientAddress: addresses.clientAddress });
   const env = { ...cfg.appEnv, ...memoryRateLimits() };
 
-  const http = new HttpFront(app, addresses, { env, trustProxy: cfg.trustProxy, tls: cfg.tls });
   const answerer = classicAnswerer(cfg, store, cache, env);
+  // DoH's /dns-query is the default tenant (DNS_TENANT is for classic DNS and DoT only).
+  const dohAnswerer = classicAnswerer({ ...cfg, dnsTenant: null }, store, cache, env);
+  const http = new HttpFront(app, addresses, {
+    env,
+    trustProxy: cfg.trustProxy,
+    tls: cfg.tls,
+    answerer: dohAnswerer,
+  });
   const stream = new StreamDns({ answerer, log });
   const tcp = tcpServer(stream);
   const dot = cfg.tls ? dotServer(stream, cfg.tls) : null;
