@@ -58,6 +58,7 @@ export interface FakeUpstream {
 export function fakeUpstream(
   zone: Record<string, FakeName>,
   faults: Record<string, Fault> = {},
+  delayMs = 5,
 ): FakeUpstream {
   const state: FakeUpstream = {
     fetch: undefined as unknown as typeof fetch,
@@ -84,7 +85,7 @@ export function fakeUpstream(
     inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, inFlight);
     try {
-      await new Promise((r) => setTimeout(r, 5));
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const entry = zone[question.name.toLowerCase()];
       const fault = faults[url] ?? entry?.fault?.[question.type];
       if (fault === 'hang') {
