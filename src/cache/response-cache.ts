@@ -38,6 +38,15 @@ export class ResponseCache {
     this.shared = opts.shared ?? null;
   }
 
+  /** The fresh in-memory answer for `key`, or null; no upstream, no shared cache. */
+  peek(key: string, asker: Asker): Uint8Array | null {
+    const now = this.now();
+    const hot = this.lru.get(key);
+    if (!hot || !isFresh(hot, now)) return null;
+    this.stats.hits++;
+    return materialize(hot, asker, now);
+  }
+
   /**
    * The cached answer for `key`, or the result of `compute` (run once for all concurrent askers
    * of the same key). `defer` keeps a background write to the shared cache alive (waitUntil).

@@ -31,11 +31,17 @@ const SOA: Answer = {
   },
 };
 
+/** True for ipv4only.arpa, names below it, and its two reverse names: all answered here. */
+export function isIpv4OnlyName(name: string): boolean {
+  const lower = name.replace(/\.$/, '').toLowerCase();
+  return REVERSE_NAMES.includes(lower) || inDomain(lower, IPV4ONLY_NAME);
+}
+
 /** The local answer for a question about ipv4only.arpa or its reverse names, or null. */
 export function answerIpv4Only(policy: Dns64Policy, name: string, type: string): Packet | null {
+  if (!isIpv4OnlyName(name)) return null;
   const lower = name.replace(/\.$/, '').toLowerCase();
   const reverse = REVERSE_NAMES.includes(lower);
-  if (!reverse && !inDomain(lower, IPV4ONLY_NAME)) return null;
   const flags = FLAG.QR | FLAG.AA | FLAG.RA;
   if (lower !== IPV4ONLY_NAME && !reverse) {
     return { type: 'response', flags: flags | RCODE.NXDOMAIN, authorities: [SOA] };

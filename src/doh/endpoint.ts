@@ -5,7 +5,7 @@ import { parseQuery } from '../dns/query';
 import { errorResponse } from '../dns/response';
 import { freshnessLifetime } from '../dns/ttl';
 import type { ResponseCache } from '../cache/response-cache';
-import { resolve } from '../resolver/resolve';
+import { cachedAnswer, resolve, type ResolveContext } from '../resolver/resolve';
 import type { Tenant } from '../tenant/tenant';
 import type { UpstreamOptions } from '../upstream/doh-client';
 import { plainError } from './errors';
@@ -50,15 +50,50 @@ export async function dnsEndpoint(
   if (!wire.ok) {
     return plainError(wire.status, wire.reason, wire.status === 405 ? { allow: ALLOW } : {});
   }
-  const parsed = parseQuery(wire.bytes);
-  if (!parsed.ok) return plainError(400, parsed.reason);
-  const bytes = await answer(parsed.query, ctx, wire.bytes);
+  const bytes = await answerWire(wire.bytes, ctx);
+  if (typeof bytes === 'string') return plainError(400, bytes);
   return new Response(bytes, {
     headers: {
       'content-type': DNS_MESSAGE,
       'cache-control': `max-age=${freshnessLifetime(bytes)}`,
     },
   });
+}
+
+/**
+ * A wire query: the cache-hit path first (no decoding), else decoded and answered; a string is
+ * the reason the bytes are not a DNS query (HTTP 400).
+ */
+export async function answerWire(
+  raw: Uint8Array,
+  ctx: EndpointContext,
+): Promise<Uint8Array | string> {
+  if (allowed(ctx) && ctx.cache) {
+    const hit = cachedAnswer(raw, resolveContext(ctx));
+    if (hit) return hit;
+  }
+  const parsed = parseQuery(raw);
+  if (!parsed.ok) return parsed.reason;
+  return answer(parsed.query, ctx, raw);
+}
+
+function allowed({ tenant, clientAddress }: EndpointContext): boolean {
+  return (
+    tenant.allowQuery.isEmpty ||
+    (clientAddress !== null && tenant.allowQuery.contains(clientAddress))
+  );
+}
+
+function resolveContext(ctx: EndpointContext): ResolveContext {
+  const cache = ctx.cache
+    ? { store: ctx.cache, scope: ctx.tenant.cacheScope, defer: ctx.defer }
+    : undefined;
+  return {
+    policy: ctx.tenant.policy,
+    upstream: ctx.upstream,
+    clientAddress: ctx.clientAddress,
+    cache,
+  };
 }
 
 /** The tenant's `allowQuery` (others get REFUSED with EDE 18, Prohibited), then resolution. */

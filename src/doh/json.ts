@@ -57,11 +57,13 @@ function isTrue(v: string | null): boolean {
 
 function checkName(name: string): string | null {
   const trimmed = name.replace(/\.$/, '');
-  if (trimmed.length > 253) return 'name is longer than 253 characters';
+  // Lengths on the wire are in octets of the UTF-8 encoding (RFC 1035 §2.3.4).
+  const octets = (t: string) => new TextEncoder().encode(t).length;
+  if (octets(trimmed) > 253) return 'name is longer than 253 octets';
   if (trimmed === '') return null;
   for (const label of trimmed.split('.')) {
     if (label.length === 0) return `name ${name} has an empty label`;
-    if (label.length > 63) return `name ${name} has a label longer than 63 characters`;
+    if (octets(label) > 63) return `name ${name} has a label longer than 63 octets`;
   }
   return null;
 }

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { MAX_MESSAGE_SIZE } from '../dns/constants';
-import { parseQuery } from '../dns/query';
 import { freshnessLifetime } from '../dns/ttl';
 import { DNS_MESSAGE, decodeBase64Url } from '../doh/request';
-import type { Answerer } from './classic';
+
+/** Answers a wire query for the default tenant: the bytes, or why they are not a DNS query. */
+export type WireAnswerer = (raw: Uint8Array, clientAddress: string) => Promise<Uint8Array | string>;
 
 type Incoming = IncomingMessage | Http2ServerRequest;
 type Outgoing = ServerResponse | Http2ServerResponse;
@@ -12,14 +13,14 @@ type Outgoing = ServerResponse | Http2ServerResponse;
 /**
  * The hot DoH path on Node without Hono and without Web Request/Response objects: RFC 8484
  * GET `/dns-query?dns=` and POST `/dns-query` for the default tenant, answered by the same
- * engine (`answer()` through the answerer). Returns false for anything else — other paths,
- * other parameters (the JSON API), other methods, a GET whose `dns` does not decode — which the
- * app then answers, with its exact errors.
+ * engine (`answerWire()`: the cache-hit path, else decode and resolve). Returns false for
+ * anything else — other paths, other parameters (the JSON API), other methods, a GET whose `dns`
+ * is not base64url — which the app then answers, with its exact errors.
  */
 export function fastDoh(
   incoming: Incoming,
   outgoing: Outgoing,
-  answerer: Answerer,
+  answerer: WireAnswerer,
   clientOf: (incoming: Incoming) => string,
 ): boolean {
   const url = incoming.url ?? '';
@@ -29,9 +30,7 @@ export function fastDoh(
     if (param.includes('&')) return false;
     const bytes = decodeBase64Url(param);
     if (!bytes || bytes.length > MAX_MESSAGE_SIZE) return false;
-    const parsed = parseQuery(bytes);
-    if (!parsed.ok) return false;
-    void respond(outgoing, answerer(parsed.query, bytes, clientOf(incoming)));
+    void respond(outgoing, answerer(bytes, clientOf(incoming)));
     return true;
   }
   if (incoming.method === 'POST' && url === '/dns-query') {
@@ -41,17 +40,15 @@ export function fastDoh(
     if (type.toLowerCase() !== DNS_MESSAGE) return false;
     void readBody(incoming).then((bytes) => {
       if (!bytes) return fail(outgoing, 413, 'body exceeds 65535 bytes');
-      const parsed = parseQuery(bytes);
-      if (!parsed.ok) return fail(outgoing, 400, parsed.reason);
-      return respond(outgoing, answerer(parsed.query, bytes, clientOf(incoming)));
+      return respond(outgoing, answerer(bytes, clientOf(incoming)));
     });
     return true;
   }
   return false;
 }
 
-async function respond(outgoing: Outgoing, pending: Promise<Uint8Array>): Promise<void> {
-  let bytes: Uint8Array;
+async function respond(outgoing: Outgoing, pending: Promise<Uint8Array | string>): Promise<void> {
+  let bytes: Uint8Array | string;
   try {
     bytes = await pending;
   } catch (err) {
@@ -61,6 +58,7 @@ async function respond(outgoing: Outgoing, pending: Promise<Uint8Array>): Promis
       `internal error: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+  if (typeof bytes === 'string') return fail(outgoing, 400, bytes);
   outgoing.writeHead(200, {
     'content-type': DNS_MESSAGE,
     'content-length': bytes.length,

@@ -14,8 +14,8 @@ import {
 import { type Server, type Socket, createServer as createNetServer } from 'node:net';
 import { parseAddress } from '../acl/address';
 import type { AppOptions } from '../doh/app';
-import { type Answerer, Inflight } from './classic';
-import { fastDoh } from './fast-doh';
+import { Inflight } from './classic';
+import { type WireAnswerer, fastDoh } from './fast-doh';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4), how h2c with prior knowledge starts. */
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
@@ -29,7 +29,7 @@ type ClientAddressOf = NonNullable<AppOptions['clientAddress']>;
 
 export interface HttpFrontOptions {
   /** Answers RFC 8484 GET/POST /dns-query for the default tenant without the app (fast path). */
-  readonly answerer?: Answerer;
+  readonly answerer?: WireAnswerer;
   /** The variables the app reads per request (resolver settings, ADMIN_TOKEN, rate limits). */
   readonly env: object;
   /** Believe the first X-Forwarded-For address (only behind a proxy that sets it). */

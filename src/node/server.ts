@@ -5,12 +5,13 @@ import { EDE, RCODE } from '../dns/constants';
 import { clientEdns } from '../dns/edns';
 import { errorResponse } from '../dns/response';
 import { createApp } from '../doh/app';
-import { type EndpointContext, answer } from '../doh/endpoint';
+import { type EndpointContext, answer, answerWire } from '../doh/endpoint';
 import { checkRateLimit } from '../tenant/rate-limit';
 import { TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from './classic';
 import { ConfigError, type ServerConfig, errorText } from './config';
+import type { WireAnswerer } from './fast-doh';
 import { ClientAddresses, HttpFront } from './http';
 import { memoryRateLimits } from './rate-limit';
 import type { SharedRecords } from './tenants';
@@ -40,7 +41,14 @@ export async function startServer(
 
   const answerer = classicAnswerer(cfg, store, cache, env);
   // DoH's /dns-query is the default tenant (DNS_TENANT is for classic DNS and DoT only).
-  const dohAnswerer = classicAnswerer({ ...cfg, dnsTenant: null }, store, cache, env);
+  const open = openTenant(cfg.settings.policy);
+  const dohAnswerer: WireAnswerer = (raw, address) =>
+    answerWire(raw, {
+      tenant: open,
+      clientAddress: parseAddress(address),
+      cache,
+      upstream: { urls: cfg.settings.upstreams, deadlineMs: cfg.settings.deadlineMs },
+    });
   const http = new HttpFront(app, addresses, {
     env,
     trustProxy: cfg.trustProxy,

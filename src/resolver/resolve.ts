@@ -11,9 +11,10 @@ import {
   isQueryOpcode,
   rcodeOf,
 } from '../dns/message';
+import { peekQuery } from '../dns/peek';
 import { scanMessage } from '../dns/scan';
 import { buildResponse, errorResponse, passthroughResponse } from '../dns/response';
-import { answerIpv4Only } from '../dns64/ipv4only';
+import { answerIpv4Only, isIpv4OnlyName } from '../dns64/ipv4only';
 import type { Dns64Policy } from '../dns64/policy';
 import { synthesizedPtrTarget } from '../dns64/ptr';
 import { DEFAULT_SYNTH_TTL, synthesizeAaaa } from '../dns64/synthesize';
@@ -79,18 +80,11 @@ async function answer(
   const local = answerIpv4Only(ctx.policy, q.name, q.type);
   if (local) return buildResponse(query, local, edns);
 
-  const synthesis = q.type === 'AAAA' && synthesisApplies(query, edns, ctx);
+  const synthesis =
+    q.type === 'AAAA' && synthesisApplies(ctx.policy, ctx.clientAddress, query.flags ?? 0, edns);
   const compute = () => fromUpstream(query, q, edns, ctx, synthesis);
   if (!ctx.cache) return compute();
-  // Everything that shapes the answer, apart from the ID and the name's letter case.
-  const key = [
-    ctx.cache.scope,
-    q.name.toLowerCase().replace(/\.$/, ''),
-    q.type,
-    edns.present ? `e${edns.dnssecOk ? 'd' : ''}${edns.padding ? 'p' : ''}` : '',
-    (query.flags ?? 0) & (FLAG.RD | FLAG.CD),
-    synthesis ? 's' : '',
-  ].join('|');
+  const key = cacheKey(ctx.cache.scope, q.name, q.type, edns, query.flags ?? 0, synthesis);
   return ctx.cache.store.answer(key, asker(query, raw), compute, ctx.cache.defer);
 }
 
@@ -130,7 +124,7 @@ async function fromUpstream(
         return passthroughResponse(query, outcome.bytes);
       case 'built': {
         const ede: Ede[] = outcome.synthesized ? [{ code: EDE.SYNTHESIZED }] : [];
-        return buildResponse(query, outcome.packet, edns, ede);
+        return checked(query, edns, buildResponse(query, outcome.packet, edns, ede));
       }
       case 'failed':
         return failure(query, edns, outcome.timeout, outcome.detail);
@@ -141,9 +135,13 @@ async function fromUpstream(
   if (ptrTarget) {
     const res = await queryUpstreams(ask(ptrTarget, 'PTR'), ctx.upstream);
     if (!res.ok) return upstreamFailure(query, edns, res);
-    return buildResponse(query, ptrThroughCname(q.name, ptrTarget, res.packet), edns, [
-      { code: EDE.SYNTHESIZED },
-    ]);
+    return checked(
+      query,
+      edns,
+      buildResponse(query, ptrThroughCname(q.name, ptrTarget, res.packet), edns, [
+        { code: EDE.SYNTHESIZED },
+      ]),
+    );
   }
 
   const res = await queryUpstreams(ask(q.name, q.type), ctx.upstream);
@@ -151,15 +149,61 @@ async function fromUpstream(
 }
 
 /** Whether this client and this query get DNS64 at all (BIND's clients/recursive-only). */
-function synthesisApplies(query: Packet, edns: ClientEdns, ctx: ResolveContext): boolean {
-  const { policy, clientAddress } = ctx;
+function synthesisApplies(
+  policy: Dns64Policy,
+  clientAddress: Uint8Array | null,
+  flags: number,
+  edns: ClientEdns,
+): boolean {
   if (!policy.clients.isEmpty && (!clientAddress || !policy.clients.contains(clientAddress))) {
     return false;
   }
-  if (policy.recursiveOnly && !hasFlag(query, FLAG.RD)) return false;
+  if (policy.recursiveOnly && (flags & FLAG.RD) === 0) return false;
   // RFC 6147 §5.5: a validating client (DO=1, CD=1) gets the real data, unsynthesized.
-  if (edns.dnssecOk && hasFlag(query, FLAG.CD) && !policy.breakDnssec) return false;
+  if (edns.dnssecOk && (flags & FLAG.CD) !== 0 && !policy.breakDnssec) return false;
   return true;
+}
+
+/** Everything that shapes an answer, apart from the ID and the name's letter case. */
+function cacheKey(
+  scope: string,
+  qname: string,
+  qtype: string,
+  edns: ClientEdns,
+  flags: number,
+  synthesis: boolean,
+): string {
+  return [
+    scope,
+    qname.toLowerCase().replace(/\.$/, ''),
+    qtype,
+    edns.present ? `e${edns.dnssecOk ? 'd' : ''}${edns.padding ? 'p' : ''}` : '',
+    flags & (FLAG.RD | FLAG.CD),
+    synthesis ? 's' : '',
+  ].join('|');
+}
+
+/**
+ * The cache-hit path: the answer for a plain query straight from the in-memory cache, read off
+ * the wire without decoding it; null (decode and resolve) for anything else. The same key and
+ * the same rules as resolve(), so a hit here is the answer resolve() would give.
+ */
+export function cachedAnswer(raw: Uint8Array, ctx: ResolveContext): Uint8Array | null {
+  if (!ctx.cache) return null;
+  const shape = peekQuery(raw);
+  if (!shape || isIpv4OnlyName(shape.qname)) return null;
+  const synthesis =
+    shape.qtype === 'AAAA' &&
+    synthesisApplies(ctx.policy, ctx.clientAddress, shape.flags, shape.edns);
+  const key = cacheKey(
+    ctx.cache.scope,
+    shape.qname,
+    shape.qtype,
+    shape.edns,
+    shape.flags,
+    synthesis,
+  );
+  return ctx.cache.store.peek(key, { id: shape.id, question: shape.question });
 }
 
 /** RFC 6147 §5.3.1: CNAME to the in-addr.arpa name, then that name's answer. */
@@ -183,6 +227,16 @@ function ptrThroughCname(qname: string, target: string, res: Packet): Packet {
 
 function upstreamFailure(query: Packet, edns: ClientEdns, res: UpstreamResult & UpstreamFailure) {
   return failure(query, edns, res.kind === 'timeout', res.detail);
+}
+
+/**
+ * A response rebuilt from decoded upstream data must still be a well-formed message (names
+ * dns-packet cannot carry, such as labels that are not UTF-8, would not be): else SERVFAIL.
+ */
+function checked(query: Packet, edns: ClientEdns, bytes: Uint8Array): Uint8Array {
+  if (scanMessage(bytes)) return bytes;
+  const ede = [{ code: EDE.OTHER, text: 'upstream data could not be re-encoded' }];
+  return errorResponse(query, RCODE.SERVFAIL, edns, ede);
 }
 
 /** RFC 8914: 22 (No Reachable Authority) when the upstreams timed out, else 23 (Network Error). */

@@ -201,10 +201,41 @@ describe('JSON API (application/dns-json)', () => {
     for (const [path, reason] of [
       ['/resolve?type=A', 'missing name parameter'],
       ['/resolve?name=x.test&type=BOGUS', 'type BOGUS is not an RR type'],
-      [`/resolve?name=${long}.test`, `name ${long}.test has a label longer than 63 characters`],
+      [`/resolve?name=${long}.test`, `name ${long}.test has a label longer than 63 octets`],
     ]) {
       const res = await get(path!);
       expect([res.status, await res.text()]).toEqual([400, `${reason}\n`]);
     }
+  });
+});
+
+describe('names that would not survive decoding and encoding', () => {
+  it('refuses a question label that is not UTF-8 or holds a dot with 400', async () => {
+    const { get, upstream } = harness();
+    // one 3-byte label 0xff 0xfe 0xc3 (not UTF-8), type A, class IN
+    const bad = Uint8Array.from([
+      0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 0xff, 0xfe, 0xc3, 0, 0, 1, 0, 1,
+    ]);
+    const dotted = Uint8Array.from([
+      0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, 97, 46, 98, 0, 0, 1, 0, 1,
+    ]);
+    for (const q of [bad, dotted]) {
+      const res = await get(`/dns-query?dns=${b64url(q)}`);
+      expect([res.status, await res.text()]).toEqual([
+        400,
+        'DNS query name has a label that is not UTF-8 text or holds a dot\n',
+      ]);
+    }
+    expect(upstream.log).toEqual([]);
+  });
+
+  it('counts JSON API label lengths in UTF-8 octets', async () => {
+    const { get } = harness();
+    const label = 'ä'.repeat(32); // 32 characters, 64 octets
+    const res = await get(`/resolve?name=${encodeURIComponent(label)}.test&type=A`);
+    expect([res.status, await res.text()]).toEqual([
+      400,
+      `name ${label}.test has a label longer than 63 octets\n`,
+    ]);
   });
 });
