@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { EDNS_OPTION, EDNS_UDP_SIZE } from './constants';
-import { type OptAnswer, type Packet, findOpt } from './message';
+import { type OptAnswer, type Packet, encodeMessage, findOpt } from './message';
 
 /** What the client's OPT record asked for (RFC 6891). */
 export interface ClientEdns {
@@ -37,6 +37,8 @@ export function clientEdns(query: Packet): ClientEdns {
 export interface RawOption {
   readonly code: number;
   readonly data?: Buffer;
+  /** Padding (code 12) only: the number of zero octets. */
+  readonly length?: number;
 }
 
 export function optionsOf(packet: Packet): readonly RawOption[] {
@@ -68,21 +70,44 @@ export function edeOf(packet: Packet): Ede[] {
   return out;
 }
 
-/**
- * The OPT record of a response. `extendedRcode` carries the upper 8 bits of a 12-bit RCODE
- * (RFC 6891 §6.1.3); the DO bit is copied from the query (RFC 3225 §3).
- */
-export function responseOpt(edns: ClientEdns, ede: readonly Ede[], extendedRcode = 0): OptAnswer {
+/** An OPT record (RFC 6891 §6.1.2) advertising our payload size, EDNS version 0. */
+export function optRecord(
+  dnssecOk: boolean,
+  options: RawOption[] = [],
+  extendedRcode = 0,
+): OptAnswer {
   return {
     type: 'OPT',
     name: '.',
     udpPayloadSize: EDNS_UDP_SIZE,
     extendedRcode,
     ednsVersion: 0,
-    flags: edns.dnssecOk ? 0x8000 : 0,
-    flag_do: edns.dnssecOk,
-    options: ede.map(edeOption) as OptAnswer['options'],
+    flags: dnssecOk ? 0x8000 : 0,
+    flag_do: dnssecOk,
+    options: options as OptAnswer['options'],
   };
+}
+
+/**
+ * The OPT record of a response. `extendedRcode` carries the upper 8 bits of a 12-bit RCODE
+ * (RFC 6891 §6.1.3); the DO bit is copied from the query (RFC 3225 §3).
+ */
+export function responseOpt(edns: ClientEdns, ede: readonly Ede[], extendedRcode = 0): OptAnswer {
+  return optRecord(edns.dnssecOk, ede.map(edeOption), extendedRcode);
+}
+
+/**
+ * Encodes `packet` with a Padding option (RFC 7830) added to its OPT record `opt`, so the whole
+ * message is a multiple of `block` octets (RFC 8467 §4.1: 128 for queries, 468 for responses).
+ */
+export function encodePadded(packet: Packet, opt: OptAnswer, block: number): Uint8Array {
+  const unpadded = encodeMessage(packet);
+  const padding = {
+    code: EDNS_OPTION.PADDING,
+    data: Buffer.alloc(paddingLength(unpadded.length, block)),
+  };
+  opt.options = [...opt.options, padding] as OptAnswer['options'];
+  return encodeMessage(packet);
 }
 
 /** RFC 8467 §4.1: responses are padded to a multiple of 468 octets. */

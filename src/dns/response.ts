@@ -1,5 +1,11 @@
 import { FLAG, RCODE } from './constants';
-import { type ClientEdns, type Ede, paddingLength, responseOpt } from './edns';
+import {
+  type ClientEdns,
+  type Ede,
+  RESPONSE_PADDING_BLOCK,
+  encodePadded,
+  responseOpt,
+} from './edns';
 import { type Answer, type Packet, encodeMessage, patchId } from './message';
 
 /**
@@ -31,9 +37,7 @@ export function buildResponse(
   const opt = responseOpt(edns, ede);
   packet.additionals = [...(packet.additionals ?? []), opt];
   if (!edns.padding) return encodeMessage(packet);
-  const unpadded = encodeMessage(packet);
-  opt.options = [...opt.options, { code: 12, length: paddingLength(unpadded.length) }];
-  return encodeMessage(packet);
+  return encodePadded(packet, opt, RESPONSE_PADDING_BLOCK);
 }
 
 /** A response with no records: SERVFAIL, REFUSED, FORMERR, NOTIMP, or BADVERS (RFC 6891). */

@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { FLAG } from '../dns/constants';
-import { edeOf } from '../dns/edns';
+import { edeOf, optRecord } from '../dns/edns';
 import {
   type Answer,
   type Packet,
@@ -35,18 +35,7 @@ export function jsonQuestion(params: URLSearchParams): JsonQuestion {
     id: 0,
     flags: FLAG.RD | (cd ? FLAG.CD : 0),
     questions: [{ name: name.replace(/\.$/, '') || '.', type: typeName(type) as 'A', class: 'IN' }],
-    additionals: [
-      {
-        type: 'OPT',
-        name: '.',
-        udpPayloadSize: 1232,
-        extendedRcode: 0,
-        ednsVersion: 0,
-        flags: dnssecOk ? 0x8000 : 0,
-        flag_do: dnssecOk,
-        options: [],
-      },
-    ],
+    additionals: [optRecord(dnssecOk)],
   };
   return { ok: true, query };
 }

@@ -1,5 +1,5 @@
-import { Buffer } from 'node:buffer';
-import { EDNS_OPTION, EDNS_UDP_SIZE, FLAG } from '../dns/constants';
+import { FLAG } from '../dns/constants';
+import { encodePadded, optRecord } from '../dns/edns';
 import { type Packet, encodeMessage } from '../dns/message';
 
 /** What the resolver asks an upstream: one question, with the client's DNSSEC wishes. */
@@ -26,22 +26,7 @@ export function encodeUpstreamQuestion(q: UpstreamQuestion): Uint8Array {
     questions: [{ name: q.name, type: q.type as 'A', class: 'IN' }],
   };
   if (!q.edns) return encodeMessage(packet);
-  packet.additionals = [
-    {
-      type: 'OPT',
-      name: '.',
-      udpPayloadSize: EDNS_UDP_SIZE,
-      extendedRcode: 0,
-      ednsVersion: 0,
-      flags: q.dnssecOk ? 0x8000 : 0,
-      flag_do: q.dnssecOk,
-      options: [],
-    },
-  ];
-  if (!q.padding) return encodeMessage(packet);
-  const unpadded = encodeMessage(packet).length + 4;
-  const length = (QUERY_PADDING_BLOCK - (unpadded % QUERY_PADDING_BLOCK)) % QUERY_PADDING_BLOCK;
-  const opt = packet.additionals[0] as { options: unknown[] };
-  opt.options = [{ code: EDNS_OPTION.PADDING, data: Buffer.alloc(length) }];
-  return encodeMessage(packet);
+  const opt = optRecord(q.dnssecOk);
+  packet.additionals = [opt];
+  return q.padding ? encodePadded(packet, opt, QUERY_PADDING_BLOCK) : encodeMessage(packet);
 }

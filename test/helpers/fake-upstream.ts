@@ -44,6 +44,8 @@ export interface UpstreamLog {
   type: string;
   dnssecOk: boolean;
   paddingLength: number | null;
+  /** Octets of the query on the wire. */
+  queryLength: number;
 }
 
 export interface FakeUpstream {
@@ -81,6 +83,7 @@ export function fakeUpstream(
       type: question.type,
       dnssecOk: opt?.flag_do ?? false,
       paddingLength: pad ? (pad.data?.length ?? 0) : null,
+      queryLength: body.length,
     });
     inFlight++;
     state.maxInFlight = Math.max(state.maxInFlight, inFlight);
