@@ -70,6 +70,16 @@ const [A, B, C, D, E] = ['a', 'b', 'c', 'd', 'e'].map((x) => `https://${x}.test/
   string,
 ];
 
+/** Asks Q of `urls` through the scripted fetch, with a fresh health table unless one is given. */
+function ask(
+  s: { fetch: typeof fetch },
+  urls: string[],
+  health = new UpstreamHealth(),
+  deadlineMs = 2000,
+): Promise<UpstreamResult> {
+  return queryUpstreams(Q, { urls, deadlineMs, fetch: s.fetch, health });
+}
+
 function winner(r: UpstreamResult): string {
   return r.ok ? `${r.upstream} rcode ${(r.packet.flags ?? 0) & 0xf}` : `failed ${r.kind}`;
 }
@@ -77,12 +87,7 @@ function winner(r: UpstreamResult): string {
 describe('upstream racing (hedged requests)', () => {
   it('a fast SERVFAIL does not win; the slower NOERROR does', async () => {
     const s = scripted({ [A]: { delay: 5, then: 'servfail' }, [B]: { delay: 60, then: 'ok' } });
-    const r = await queryUpstreams(Q, {
-      urls: [A, B],
-      deadlineMs: 2000,
-      fetch: s.fetch,
-      health: new UpstreamHealth(),
-    });
+    const r = await ask(s, [A, B]);
     expect(winner(r)).toBe(`${B} rcode 0`);
   });
 
@@ -91,35 +96,20 @@ describe('upstream racing (hedged requests)', () => {
       [A]: { delay: 5, then: 'http500' },
       [B]: { delay: 20, then: 'nxdomain' },
     });
-    const r = await queryUpstreams(Q, {
-      urls: [A, B],
-      deadlineMs: 2000,
-      fetch: s.fetch,
-      health: new UpstreamHealth(),
-    });
+    const r = await ask(s, [A, B]);
     expect(winner(r)).toBe(`${B} rcode 3`);
   });
 
   it('asks only the first upstream when it answers within the hedging delay', async () => {
     const s = scripted({ [A]: { delay: 10, then: 'ok' }, [B]: { delay: 10, then: 'ok' } });
-    const r = await queryUpstreams(Q, {
-      urls: [A, B],
-      deadlineMs: 2000,
-      fetch: s.fetch,
-      health: new UpstreamHealth(),
-    });
+    const r = await ask(s, [A, B]);
     expect(winner(r)).toBe(`${A} rcode 0`);
     expect(s.log.map((l) => l.url)).toEqual([A]);
   });
 
   it('hedges to the next upstream when the first hangs, and aborts the loser', async () => {
     const s = scripted({ [A]: { delay: 0, then: 'hang' }, [B]: { delay: 10, then: 'ok' } });
-    const r = await queryUpstreams(Q, {
-      urls: [A, B],
-      deadlineMs: 2000,
-      fetch: s.fetch,
-      health: new UpstreamHealth(),
-    });
+    const r = await ask(s, [A, B]);
     expect(winner(r)).toBe(`${B} rcode 0`);
     expect(s.log).toEqual([
       { url: A, aborted: true },
@@ -129,25 +119,14 @@ describe('upstream racing (hedged requests)', () => {
 
   it('returns SERVFAIL only when no upstream did better before the deadline', async () => {
     const s = scripted({ [A]: { delay: 5, then: 'servfail' }, [B]: { delay: 5, then: 'http500' } });
-    const r = await queryUpstreams(Q, {
-      urls: [A, B],
-      deadlineMs: 2000,
-      fetch: s.fetch,
-      health: new UpstreamHealth(),
-    });
+    const r = await ask(s, [A, B]);
     expect(winner(r)).toBe(`${A} rcode 2`);
   });
 
   it('keeps at most 3 requests in flight for one question', async () => {
     const hang = { delay: 0, then: 'hang' as const };
     const s = scripted({ [A]: hang, [B]: hang, [C]: hang, [D]: hang, [E]: hang });
-    const health = new UpstreamHealth();
-    const r = await queryUpstreams(Q, {
-      urls: [A, B, C, D, E],
-      deadlineMs: 700,
-      fetch: s.fetch,
-      health,
-    });
+    const r = await ask(s, [A, B, C, D, E], new UpstreamHealth(), 700);
     expect(r.ok).toBe(false);
     expect(!r.ok && r.kind).toBe('timeout');
     expect(s.maxInFlight()).toBe(3);
@@ -162,16 +141,11 @@ describe('upstream health', () => {
     const health = new UpstreamHealth(() => now);
     const failing = scripted({ [A]: { delay: 1, then: 'http500' }, [B]: { delay: 1, then: 'ok' } });
     for (let i = 0; i < 3; i++) {
-      await queryUpstreams(Q, { urls: [A, B], deadlineMs: 2000, fetch: failing.fetch, health });
+      await ask(failing, [A, B], health);
     }
     expect(health.order([A, B])).toEqual([B, A]);
     const healthy = scripted({ [A]: { delay: 1, then: 'ok' }, [B]: { delay: 1, then: 'ok' } });
-    const r = await queryUpstreams(Q, {
-      urls: [A, B],
-      deadlineMs: 2000,
-      fetch: healthy.fetch,
-      health,
-    });
+    const r = await ask(healthy, [A, B], health);
     expect(winner(r)).toBe(`${B} rcode 0`);
     expect(healthy.log.map((l) => l.url)).toEqual([B]);
     now += COOLDOWN_MS + 1;
