@@ -101,7 +101,16 @@ describe('answer cache', () => {
   });
 
   it('fills an empty isolate from the Workers Cache API (a POST is cached too)', async () => {
-    const shared = edgeCache(await caches.open(`test-${Date.now()}`));
+    const edge = edgeCache(await caches.open(`test-${Date.now()}`));
+    const writes: Promise<void>[] = [];
+    const shared = {
+      get: edge.get,
+      put: (key: string, entry: Parameters<typeof edge.put>[1]) => {
+        const p = edge.put(key, entry);
+        writes.push(p);
+        return p;
+      },
+    };
     const first = cached(shared);
     const post = await first.get('/dns-query', {
       method: 'POST',
@@ -111,8 +120,9 @@ describe('answer cache', () => {
     expect(rows(decode(await post.arrayBuffer()).answers)).toEqual([
       ['short.test', 'AAAA', 120, '2001:db8:64::c633:6407'],
     ]);
-    // the shared write happens in the background
-    await new Promise((r) => setTimeout(r, 50));
+    // the shared write happens in the background: wait for it, not for a guessed time
+    expect(writes).toHaveLength(1);
+    await Promise.all(writes);
     const second = cached(shared);
     second.clock.now = first.clock.now + 20_000;
     const res = await second.ask('short.test', 'AAAA');
