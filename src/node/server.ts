@@ -13,6 +13,7 @@ import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from 
 import { ConfigError, type ServerConfig, errorText } from './config';
 import type { WireAnswerer } from './fast-doh';
 import { ClientAddresses, HttpFront } from './http';
+import { upstreamFetch } from './upstream-fetch';
 import { memoryRateLimits } from './rate-limit';
 import type { SharedRecords } from './tenants';
 
@@ -36,7 +37,12 @@ export async function startServer(
   const addresses = new ClientAddresses();
   // One answer cache (in-process LRU, no shared layer on Node) for DoH, DNS and DoT alike.
   const cache = new ResponseCache();
-  const app = createApp({ store: () => store, cache, clientAddress: addresses.clientAddress });
+  const app = createApp({
+    store: () => store,
+    cache,
+    clientAddress: addresses.clientAddress,
+    fetch: upstreamFetch,
+  });
   const env = { ...cfg.appEnv, ...memoryRateLimits() };
 
   const answerer = classicAnswerer(cfg, store, cache, env);
@@ -47,7 +53,11 @@ export async function startServer(
       tenant: open,
       clientAddress: parseAddress(address),
       cache,
-      upstream: { urls: cfg.settings.upstreams, deadlineMs: cfg.settings.deadlineMs },
+      upstream: {
+        urls: cfg.settings.upstreams,
+        deadlineMs: cfg.settings.deadlineMs,
+        fetch: upstreamFetch,
+      },
     });
   const http = new HttpFront(app, addresses, {
     env,
@@ -131,6 +141,7 @@ function classicAnswerer(
       upstream: {
         urls: tenant.upstreams ?? cfg.settings.upstreams,
         deadlineMs: cfg.settings.deadlineMs,
+        fetch: upstreamFetch,
       },
     };
     return answer(query, ctx, raw);
