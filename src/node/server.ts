@@ -9,6 +9,7 @@ import { type EndpointContext, answer, answerWire } from '../doh/endpoint';
 import { checkRateLimit } from '../tenant/rate-limit';
 import { TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
+import type { UpstreamOptions } from '../upstream/doh-client';
 import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from './classic';
 import { ConfigError, type ServerConfig, errorText } from './config';
 import type { WireAnswerer } from './fast-doh';
@@ -53,11 +54,7 @@ export async function startServer(
       tenant: open,
       clientAddress: parseAddress(address),
       cache,
-      upstream: {
-        urls: cfg.settings.upstreams,
-        deadlineMs: cfg.settings.deadlineMs,
-        fetch: upstreamFetch,
-      },
+      upstream: upstreamOptions(cfg, open),
     });
   const http = new HttpFront(app, addresses, {
     env,
@@ -109,6 +106,15 @@ export async function startServer(
   return { listening, shutdown };
 }
 
+/** A tenant's upstreams (its own or the server's), with the Node upstream fetch. */
+function upstreamOptions(cfg: ServerConfig, tenant: Tenant): UpstreamOptions {
+  return {
+    urls: tenant.upstreams ?? cfg.settings.upstreams,
+    deadlineMs: cfg.settings.deadlineMs,
+    fetch: upstreamFetch,
+  };
+}
+
 /** The engine for classic DNS and DoT: the default tenant or DNS_TENANT, then `answer()`. */
 function classicAnswerer(
   cfg: ServerConfig,
@@ -138,11 +144,7 @@ function classicAnswerer(
       tenant,
       clientAddress,
       cache,
-      upstream: {
-        urls: tenant.upstreams ?? cfg.settings.upstreams,
-        deadlineMs: cfg.settings.deadlineMs,
-        fetch: upstreamFetch,
-      },
+      upstream: upstreamOptions(cfg, tenant),
     };
     return answer(query, ctx, raw);
   };
