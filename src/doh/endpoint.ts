@@ -61,6 +61,14 @@ export async function dnsEndpoint(
 }
 
 /**
+ * The cache-hit path alone: the answer to a wire query straight from the in-memory cache, or
+ * null (the query needs answerWire()). Synchronous, so a server can answer hits at once.
+ */
+export function cachedWire(raw: Uint8Array, ctx: EndpointContext): Uint8Array | null {
+  return allowed(ctx) && ctx.cache ? cachedAnswer(raw, resolveContext(ctx)) : null;
+}
+
+/**
  * A wire query: the cache-hit path first (no decoding), else decoded and answered; a string is
  * the reason the bytes are not a DNS query (HTTP 400).
  */
@@ -68,10 +76,8 @@ export async function answerWire(
   raw: Uint8Array,
   ctx: EndpointContext,
 ): Promise<Uint8Array | string> {
-  if (allowed(ctx) && ctx.cache) {
-    const hit = cachedAnswer(raw, resolveContext(ctx));
-    if (hit) return hit;
-  }
+  const hit = cachedWire(raw, ctx);
+  if (hit) return hit;
   const parsed = parseQuery(raw);
   if (!parsed.ok) return parsed.reason;
   return answer(parsed.query, ctx, raw);

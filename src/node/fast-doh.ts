@@ -1,85 +1,119 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { MAX_MESSAGE_SIZE } from '../dns/constants';
 import { freshnessLifetime } from '../dns/ttl';
 import { DNS_MESSAGE, decodeBase64Url } from '../doh/request';
+import { type HttpResponse, internalError, textResponse } from './response';
 
-/** Answers a wire query for the default tenant: the bytes, or why they are not a DNS query. */
-export type WireAnswerer = (raw: Uint8Array, clientAddress: string) => Promise<Uint8Array | string>;
-
-type Incoming = IncomingMessage | Http2ServerRequest;
-type Outgoing = ServerResponse | Http2ServerResponse;
+/** The answer to a wire query, or why the bytes are not a DNS query. */
+export type WireResult = Uint8Array | string;
 
 /**
- * The hot DoH path on Node without Hono and without Web Request/Response objects: RFC 8484
- * GET `/dns-query?dns=` and POST `/dns-query` for the default tenant, answered by the same
- * engine (`answerWire()`: the cache-hit path, else decode and resolve). Returns false for
- * anything else — other paths, other parameters (the JSON API), other methods, a GET whose `dns`
- * is not base64url — which the app then answers, with its exact errors.
+ * Answers a wire query for the default tenant: a cache hit synchronously, anything else as a
+ * promise.
+ */
+export type WireAnswerer = (
+  raw: Uint8Array,
+  clientAddress: string,
+) => WireResult | Promise<WireResult>;
+
+/**
+ * What the fast path makes of a request line: the query of an RFC 8484 GET `/dns-query?dns=`,
+ * 'post' for a POST `/dns-query` with an `application/dns-message` body still to read, or null
+ * for anything else — other paths, other parameters (the JSON API), other methods, a GET whose
+ * `dns` is not base64url — which the app then answers, with its exact errors.
+ */
+export function fastDohRequest(
+  method: string,
+  url: string,
+  contentType: string | undefined,
+): Uint8Array | 'post' | null {
+  if (method === 'GET') {
+    if (!url.startsWith('/dns-query?dns=')) return null;
+    const param = url.slice('/dns-query?dns='.length);
+    if (param.includes('&')) return null;
+    const bytes = decodeBase64Url(param);
+    return bytes && bytes.length <= MAX_MESSAGE_SIZE ? bytes : null;
+  }
+  if (method === 'POST' && url === '/dns-query') {
+    const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+    return type === DNS_MESSAGE ? 'post' : null;
+  }
+  return null;
+}
+
+/** The HTTP response for an answer (200, Cache-Control per RFC 8484 §5.1) or a reason (400). */
+export function wireResponse(result: WireResult): HttpResponse {
+  if (typeof result === 'string') return textResponse(400, result);
+  return {
+    status: 200,
+    headers: [
+      ['content-type', DNS_MESSAGE],
+      ['content-length', String(result.length)],
+      ['cache-control', `max-age=${freshnessLifetime(result)}`],
+      ['access-control-allow-origin', '*'],
+    ],
+    body: result,
+  };
+}
+
+/** The response for whatever the answerer gives, sync or not; failures become 500. */
+export function answerResponse(
+  answerer: WireAnswerer,
+  raw: Uint8Array,
+  client: string,
+): HttpResponse | Promise<HttpResponse> {
+  let result: WireResult | Promise<WireResult>;
+  try {
+    result = answerer(raw, client);
+  } catch (err) {
+    return internalError(err);
+  }
+  if (result instanceof Promise) return result.then(wireResponse, internalError);
+  return wireResponse(result);
+}
+
+/**
+ * The hot DoH path on node:http (HTTP/1.1, and HTTP/1.1 over TLS) without Hono and without
+ * Web Request/Response objects. Returns false when the request is not the fast path's.
  */
 export function fastDoh(
-  incoming: Incoming,
-  outgoing: Outgoing,
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
   answerer: WireAnswerer,
-  clientOf: (incoming: Incoming) => string,
+  client: string,
 ): boolean {
-  const url = incoming.url ?? '';
-  if (incoming.method === 'GET') {
-    if (!url.startsWith('/dns-query?dns=')) return false;
-    const param = url.slice('/dns-query?dns='.length);
-    if (param.includes('&')) return false;
-    const bytes = decodeBase64Url(param);
-    if (!bytes || bytes.length > MAX_MESSAGE_SIZE) return false;
-    void respond(outgoing, answerer(bytes, clientOf(incoming)));
+  const request = fastDohRequest(
+    incoming.method ?? '',
+    incoming.url ?? '',
+    incoming.headers['content-type'],
+  );
+  if (request === null) return false;
+  if (request !== 'post') {
+    void send(outgoing, answerResponse(answerer, request, client));
     return true;
   }
-  if (incoming.method === 'POST' && url === '/dns-query') {
-    const type = String(incoming.headers['content-type'] ?? '')
-      .split(';')[0]!
-      .trim();
-    if (type.toLowerCase() !== DNS_MESSAGE) return false;
-    void readBody(incoming).then((bytes) => {
-      if (!bytes) return fail(outgoing, 413, 'body exceeds 65535 bytes');
-      return respond(outgoing, answerer(bytes, clientOf(incoming)));
-    });
-    return true;
-  }
-  return false;
-}
-
-async function respond(outgoing: Outgoing, pending: Promise<Uint8Array | string>): Promise<void> {
-  let bytes: Uint8Array | string;
-  try {
-    bytes = await pending;
-  } catch (err) {
-    return fail(
+  void readBody(incoming).then((bytes) =>
+    send(
       outgoing,
-      500,
-      `internal error: ${err instanceof Error ? err.message : String(err)}`,
-    );
-  }
-  if (typeof bytes === 'string') return fail(outgoing, 400, bytes);
-  outgoing.writeHead(200, {
-    'content-type': DNS_MESSAGE,
-    'content-length': bytes.length,
-    'cache-control': `max-age=${freshnessLifetime(bytes)}`,
-    'access-control-allow-origin': '*',
-  });
-  outgoing.end(bytes);
+      bytes
+        ? answerResponse(answerer, bytes, client)
+        : textResponse(413, `body exceeds ${MAX_MESSAGE_SIZE} bytes`),
+    ),
+  );
+  return true;
 }
 
-function fail(outgoing: Outgoing, status: number, reason: string): void {
-  const body = `${reason}\n`;
-  outgoing.writeHead(status, {
-    'content-type': 'text/plain; charset=utf-8',
-    'content-length': Buffer.byteLength(body),
-    'access-control-allow-origin': '*',
-  });
-  outgoing.end(body);
+async function send(
+  outgoing: ServerResponse,
+  pending: HttpResponse | Promise<HttpResponse>,
+): Promise<void> {
+  const res = await pending;
+  outgoing.writeHead(res.status, Object.fromEntries(res.headers));
+  outgoing.end(res.body);
 }
 
 /** The body, or null as soon as it passes 65535 bytes. */
-function readBody(incoming: Incoming): Promise<Uint8Array | null> {
+function readBody(incoming: IncomingMessage): Promise<Uint8Array | null> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;

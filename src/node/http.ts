@@ -4,21 +4,20 @@ import {
   type ServerResponse,
   createServer as createHttpServer,
 } from 'node:http';
-import {
-  type Http2ServerRequest,
-  type Http2ServerResponse,
-  type Http2Session,
-  createServer as createH2cServer,
-  createSecureServer,
-} from 'node:http2';
 import { type Server, type Socket, createServer as createNetServer } from 'node:net';
+import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { parseAddress } from '../acl/address';
+import { MAX_MESSAGE_SIZE } from '../dns/constants';
 import type { AppOptions } from '../doh/app';
 import { Inflight } from './classic';
-import { type WireAnswerer, fastDoh } from './fast-doh';
+import { type WireAnswerer, answerResponse, fastDoh, fastDohRequest } from './fast-doh';
+import type { H2Handler, H2Request } from './h2/connection';
+import { CLIENT_PREFACE } from './h2/frames';
+import { H2Session } from './h2/session';
+import { type HttpResponse, internalError, textResponse } from './response';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4), how h2c with prior knowledge starts. */
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const H2_PREFACE = Buffer.from(CLIENT_PREFACE);
 /** How long a new cleartext connection may take to send its first bytes. */
 const SNIFF_TIMEOUT_MS = 10_000;
 /** Inactivity timeout of HTTP/1.1 connections and HTTP/2 sessions. */
@@ -45,114 +44,184 @@ export class ClientAddresses {
   private readonly map = new WeakMap<Request, Uint8Array | null>();
   readonly clientAddress: ClientAddressOf = (c) => this.map.get(c.req.raw) ?? null;
 
-  record(req: Request, incoming: IncomingMessage | Http2ServerRequest, trustProxy: boolean) {
-    this.map.set(req, requestClient(incoming, trustProxy));
+  record(req: Request, clientText: string): void {
+    this.map.set(req, clientText ? parseAddress(clientText) : null);
   }
 }
 
 /**
- * The socket's remote address (IPv4-mapped IPv6 unwrapped) or, with trustProxy, the first
- * X-Forwarded-For address when the header is there (null when that is not an address).
+ * The client's address as text ('' when unknown): the socket's remote address or, with
+ * trustProxy, the first X-Forwarded-For address when the header is there.
  */
-export function requestClient(
-  incoming: IncomingMessage | Http2ServerRequest,
-  trustProxy: boolean,
-): Uint8Array | null {
-  const text = requestClientText(incoming, trustProxy);
-  return text ? parseAddress(text) : null;
-}
-
-/** The same, as text ('' when the socket has no address). */
-export function requestClientText(
-  incoming: IncomingMessage | Http2ServerRequest,
+export function clientText(
+  forwardedFor: string | readonly string[] | undefined,
+  remoteAddress: string | undefined,
   trustProxy: boolean,
 ): string {
   if (trustProxy) {
-    const header = incoming.headers['x-forwarded-for'];
-    const text = Array.isArray(header) ? header.join(',') : header;
+    const text = typeof forwardedFor === 'string' ? forwardedFor : forwardedFor?.join(',');
     if (text && text.trim())
       return text
         .split(',')[0]!
         .trim()
         .replace(/^\[|\]$/g, '');
   }
-  return incoming.socket?.remoteAddress ?? '';
+  return remoteAddress ?? '';
 }
 
 /**
  * The DoH listener on PORT. Cleartext: HTTP/1.1 and h2c with prior knowledge on one port (the
- * first bytes decide: the HTTP/2 preface goes to node:http2, anything else to node:http). TLS:
- * HTTP/2 and HTTP/1.1 by ALPN (node:http2 with allowHTTP1).
+ * first bytes decide). TLS: HTTP/2 or HTTP/1.1 by ALPN. HTTP/1.1 is node:http; HTTP/2 is this
+ * project's own server (./h2), which answers cache hits in the same turn of the event loop.
  */
 export class HttpFront {
   readonly server: Server;
   readonly inflight = new Inflight();
   private readonly sockets = new Set<Socket>();
-  private readonly sessions = new Set<Http2Session>();
+  private readonly sessions = new Set<H2Session>();
   private readonly h1Responses = new Set<ServerResponse>();
   private readonly h1 = createHttpServer();
   private draining = false;
 
-  constructor(app: FetchApp, addresses: ClientAddresses, opts: HttpFrontOptions) {
+  constructor(
+    private readonly app: FetchApp,
+    private readonly addresses: ClientAddresses,
+    private readonly opts: HttpFrontOptions,
+  ) {
     const listener = getRequestListener((req, bindings) => {
-      addresses.record(req, bindings.incoming, opts.trustProxy);
+      // Only node:http requests reach the listener (HTTP/2 goes through h2Handler).
+      addresses.record(req, this.h1Client(bindings.incoming as IncomingMessage));
       return app.fetch(req, opts.env);
     });
-    const handle = (
-      incoming: IncomingMessage | Http2ServerRequest,
-      outgoing: ServerResponse | Http2ServerResponse,
-    ) => {
+    this.h1.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
       this.inflight.enter();
       let done = false;
       const leave = () => {
         if (done) return;
         done = true;
-        if (!('stream' in outgoing)) this.h1Responses.delete(outgoing);
+        this.h1Responses.delete(outgoing);
         this.inflight.leave();
       };
-      if (!('stream' in outgoing)) {
-        this.h1Responses.add(outgoing);
-        if (this.draining) outgoing.setHeader('connection', 'close');
-      }
+      this.h1Responses.add(outgoing);
+      if (this.draining) outgoing.setHeader('connection', 'close');
       outgoing.once('finish', leave);
       outgoing.once('close', leave);
-      if (opts.answerer && fastDoh(incoming, outgoing, opts.answerer, clientText)) return;
+      const answerer = opts.answerer;
+      if (answerer && fastDoh(incoming, outgoing, answerer, this.h1Client(incoming))) return;
       void listener(incoming, outgoing);
-    };
-
-    const clientText = (incoming: IncomingMessage | Http2ServerRequest) =>
-      requestClientText(incoming, opts.trustProxy);
-
-    const trackSession = (session: Http2Session) => {
-      this.sessions.add(session);
-      session.once('close', () => this.sessions.delete(session));
-      if (this.draining) session.close();
-    };
-
-    if (opts.tls) {
-      const secure = createSecureServer(
-        { cert: opts.tls.cert, key: opts.tls.key, allowHTTP1: true },
-        handle,
-      );
-      secure.on('session', trackSession);
-      secure.setTimeout(HTTP_IDLE_MS);
-      secure.on('connection', (socket: Socket) => this.track(socket));
-      this.server = secure;
-      return;
-    }
-
-    this.h1.on('request', handle);
+    });
     this.h1.setTimeout(HTTP_IDLE_MS);
     // The http server is fed sockets, never listens itself; 'listening' starts its connection
     // bookkeeping (headers/request timeouts, closeIdleConnections) as listen() would.
     this.h1.emit('listening');
-    const h2c = createH2cServer(handle);
-    h2c.on('session', trackSession);
-    h2c.setTimeout(HTTP_IDLE_MS);
-    this.server = createNetServer((socket) => {
+
+    if (opts.tls) {
+      const secure = createTlsServer({
+        cert: opts.tls.cert,
+        key: opts.tls.key,
+        ALPNProtocols: ['h2', 'http/1.1'],
+      });
+      secure.on('connection', (socket: Socket) => this.track(socket));
+      secure.on('secureConnection', (socket: TLSSocket) => {
+        if (socket.alpnProtocol === 'h2') this.startH2(socket, null);
+        else this.h1.emit('connection', socket);
+      });
+      secure.on('tlsClientError', (_err, socket) => socket.destroy());
+      this.server = secure;
+      return;
+    }
+    this.server = createNetServer({ noDelay: true }, (socket) => {
       this.track(socket);
-      this.sniff(socket, h2c);
+      this.sniff(socket);
     });
+  }
+
+  private h1Client(incoming: IncomingMessage): string {
+    return clientText(
+      incoming.headers['x-forwarded-for'],
+      incoming.socket?.remoteAddress,
+      this.opts.trustProxy,
+    );
+  }
+
+  private startH2(socket: Socket, initial: Uint8Array | null): void {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    const session = new H2Session(socket, this.h2Handler(socket), initial, HTTP_IDLE_MS);
+    this.sessions.add(session);
+    socket.once('close', () => this.sessions.delete(session));
+  }
+
+  /** Requests of one HTTP/2 connection: the DoH fast path, else the app. */
+  private h2Handler(socket: Socket): H2Handler {
+    return (req) => {
+      const forwarded = this.opts.trustProxy ? header(req, 'x-forwarded-for') : undefined;
+      const client = clientText(forwarded, socket.remoteAddress, this.opts.trustProxy);
+      this.inflight.enter();
+      let res: HttpResponse | Promise<HttpResponse>;
+      try {
+        res = this.h2Response(req, client);
+      } catch (err) {
+        res = internalError(err);
+      }
+      if (!(res instanceof Promise)) {
+        this.inflight.leave();
+        return res;
+      }
+      return res.then(
+        (r) => (this.inflight.leave(), r),
+        (err: unknown) => (this.inflight.leave(), internalError(err)),
+      );
+    };
+  }
+
+  private h2Response(req: H2Request, client: string): HttpResponse | Promise<HttpResponse> {
+    const answerer = this.opts.answerer;
+    if (answerer) {
+      const fast = fastDohRequest(req.method, req.path, header(req, 'content-type'));
+      if (fast === 'post') {
+        const body = req.body ?? new Uint8Array(0);
+        if (body.length > MAX_MESSAGE_SIZE) {
+          return textResponse(413, `body exceeds ${MAX_MESSAGE_SIZE} bytes`);
+        }
+        return answerResponse(answerer, body, client);
+      }
+      if (fast) return answerResponse(answerer, fast, client);
+    }
+    return this.appResponse(req, client);
+  }
+
+  /** Anything but the fast path: a Web Request to the Hono app, its Response read whole. */
+  private async appResponse(req: H2Request, client: string): Promise<HttpResponse> {
+    if (req.method === 'CONNECT') return textResponse(405, 'method CONNECT not allowed');
+    let request: Request;
+    try {
+      const authority = req.authority || header(req, 'host') || 'localhost';
+      const headers = new Headers();
+      for (const [name, value] of req.headers) headers.append(name, value);
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD' && req.body !== null;
+      request = new Request(`${req.scheme}://${authority}${req.path}`, {
+        method: req.method,
+        headers,
+        body: hasBody ? req.body : null,
+      });
+    } catch (err) {
+      return textResponse(400, `bad request: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    this.addresses.record(request, client);
+    const res = await this.app.fetch(request, this.opts.env);
+    const body = new Uint8Array(await res.arrayBuffer());
+    const headers: [string, string][] = [];
+    res.headers.forEach((value, name) => {
+      if (name !== 'set-cookie') headers.push([name, value]);
+    });
+    for (const cookie of res.headers.getSetCookie()) headers.push(['set-cookie', cookie]);
+    if (!res.headers.has('content-length') && req.method !== 'HEAD') {
+      headers.push(['content-length', String(body.length)]);
+    }
+    return { status: res.status, headers, body };
   }
 
   private track(socket: Socket): void {
@@ -161,7 +230,7 @@ export class HttpFront {
   }
 
   /** Reads until the first bytes tell HTTP/2's preface from HTTP/1.1, then hands over. */
-  private sniff(socket: Socket, h2c: { emit(event: 'connection', s: Socket): boolean }): void {
+  private sniff(socket: Socket): void {
     let seen: Buffer = Buffer.alloc(0);
     socket.setTimeout(SNIFF_TIMEOUT_MS, () => socket.destroy());
     const onError = () => socket.destroy();
@@ -174,11 +243,10 @@ export class HttpFront {
       socket.off('data', onData);
       socket.setTimeout(0);
       socket.pause();
-      socket.unshift(seen);
       if (h2) {
-        // Http2Session reads what is already buffered on the socket before taking it over.
-        h2c.emit('connection', socket);
+        this.startH2(socket, seen);
       } else {
+        socket.unshift(seen);
         this.h1.emit('connection', socket);
         socket.resume();
       }
@@ -194,7 +262,7 @@ export class HttpFront {
     this.draining = true;
     this.server.close();
     for (const res of this.h1Responses) if (!res.headersSent) res.setHeader('connection', 'close');
-    for (const s of this.sessions) s.close();
+    for (const s of this.sessions) s.drain();
     this.h1.closeIdleConnections();
     await this.inflight.idle();
   }
@@ -203,4 +271,12 @@ export class HttpFront {
     for (const s of this.sockets) s.destroy();
     for (const s of this.sessions) s.destroy();
   }
+}
+
+/** A request header's value (names are lowercase in HTTP/2); several are joined with ", ". */
+function header(req: H2Request, name: string): string | undefined {
+  let value: string | undefined;
+  for (const [n, v] of req.headers)
+    if (n === name) value = value === undefined ? v : `${value}, ${v}`;
+  return value;
 }
