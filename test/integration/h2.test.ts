@@ -82,7 +82,7 @@ describe('HTTP/2 (h2c) against python3-h2', () => {
     const got = await h2py('post-pieces', b64url(query('a-only.dns64.test', 'AAAA')));
     expect([got.status, got.type]).toEqual([200, 'application/dns-message']);
     const answer = dnsPacket.decode(Buffer.from(got.body as string, 'hex'));
-    expect(answer.answers?.map((a) => [a.name, a.type, a.data])).toEqual([
+    expect(answer.answers?.map((a) => [a.name, a.type, 'data' in a ? a.data : null])).toEqual([
       ['a-only.dns64.test', 'AAAA', A_ONLY],
     ]);
   });
