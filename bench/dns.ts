@@ -111,14 +111,30 @@ export class H1Client {
   }
 
   get(path: string): Promise<{ status: number; body: Buffer }> {
+    return this.send('GET', path, null);
+  }
+
+  /** An RFC 8484 POST of a wire query. */
+  post(path: string, body: Buffer): Promise<{ status: number; body: Buffer }> {
+    return this.send('POST', path, body);
+  }
+
+  private send(
+    method: string,
+    path: string,
+    body: Buffer | null,
+  ): Promise<{ status: number; body: Buffer }> {
     return new Promise((resolve, reject) => {
+      const headers: Record<string, string> = { accept: 'application/dns-message' };
+      if (body) headers['content-type'] = 'application/dns-message';
       const req = request(
         {
           host: '127.0.0.1',
           port: this.port,
+          method,
           path,
           agent: this.agent,
-          headers: { accept: 'application/dns-message' },
+          headers,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -131,7 +147,7 @@ export class H1Client {
       );
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.on('error', reject);
-      req.end();
+      req.end(body ?? undefined);
     });
   }
 

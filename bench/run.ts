@@ -4,7 +4,7 @@
  * Unbound, the self-hosted Node server and the worker in `wrangler dev`, measures, prints a table
  * and writes BENCHMARKS.md. `--quick` for a short smoke run; see bench/README.md.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -152,7 +152,29 @@ async function warm(server: Server, paths: readonly string[], concurrency: numbe
   if (bad > 0) throw new Error(`warming: ${bad} of ${paths.length} requests failed`);
 }
 
-async function rtt(relayPort: number, probes: number): Promise<{ udp: number; dig: number }> {
+/**
+ * One upstream round trip, measured three ways: a UDP query to BIND through the relay (what
+ * Unbound's iterator does), dig's Query time for the same, and one DoH exchange with dnsdist for
+ * a never-seen name (what this project's resolver does: POST over a kept-alive HTTP/1.1
+ * connection, dnsdist then asking BIND through the relay).
+ */
+async function rtt(
+  relayPort: number,
+  dnsdistPort: number,
+  probes: number,
+  token: string,
+): Promise<{ udp: number; dig: number; doh: number }> {
+  const doh: number[] = [];
+  const h1 = new H1Client(dnsdistPort, 1);
+  await h1.post('/dns-query', query(`h0.${ZONE}`, 'A')); // the connection up
+  for (let i = 0; i < probes; i++) {
+    const [res, ms] = await timed(() =>
+      h1.post('/dns-query', query(`r${i}-${token}.${ZONE}`, 'A')),
+    );
+    if (res.status !== 200) throw new Error(`dnsdist DoH probe: HTTP ${res.status}`);
+    doh.push(ms);
+  }
+  h1.close();
   const udp: number[] = [];
   for (let i = 0; i < probes; i++) {
     const [, ms] = await timed(() => udpQuery(relayPort, query(`h${i}.${ZONE}`, 'A')));
@@ -172,7 +194,7 @@ async function rtt(relayPort: number, probes: number): Promise<{ udp: number; di
     const m = /Query time: (\d+) msec/.exec(out);
     if (m) dig.push(Number(m[1]));
   }
-  return { udp: median(udp), dig: median(dig) };
+  return { udp: median(udp), dig: median(dig), doh: median(doh) };
 }
 
 async function main(): Promise<void> {
@@ -213,9 +235,10 @@ async function main(): Promise<void> {
   say('both answer h0.bench.test AAAA with the synthesized address');
 
   // (b) first, while both caches are cold for the miss names.
-  const pathRtt = await rtt(relay.port, s.rttProbes);
+  const pathRtt = await rtt(relay.port, dnsdist.port, s.rttProbes, token);
   say(
-    `upstream RTT through the relay: ${pathRtt.udp.toFixed(2)} ms (UDP probe), dig ${pathRtt.dig} ms`,
+    `upstream RTT through the relay: ${pathRtt.udp.toFixed(2)} ms (UDP probe), dig ${pathRtt.dig} ms, ` +
+      `DoH to dnsdist ${pathRtt.doh.toFixed(2)} ms`,
   );
   const missMs: Record<string, number[]> = { Unbound: [], 'Node server': [] };
   const clients = targets.map(([name, server]) => [name, new H2cClient(server.port)] as const);
@@ -273,7 +296,13 @@ async function main(): Promise<void> {
     }
   }
 
-  // (c) CPU per query inside workerd.
+  // (c) CPU per query inside workerd: the in-runtime microbenchmark, then all of wrangler dev.
+  say('running bench/workerd-cpu.bench.ts inside workerd ...');
+  const inRuntime = await inRuntimeCpu();
+  say(
+    `worker CPU inside workerd: hit ${inRuntime.hit.toFixed(1)} us, miss ${inRuntime.miss.toFixed(1)} us ` +
+      `(${inRuntime.missNet.toFixed(1)} us less the fake upstream)`,
+  );
   say('starting wrangler dev ...');
   const wrangler = await startWrangler(upstream);
   const h1 = new H1Client(wrangler.port, 16);
@@ -361,6 +390,7 @@ async function main(): Promise<void> {
       node: median(cpuPerHit['Node server']!),
     },
     upstreamDuringLoad,
+    inRuntime,
     workerd: {
       processes: workerd.length,
       hit: median(workerHit),
@@ -376,6 +406,27 @@ async function main(): Promise<void> {
   say('');
   say(table);
   if (s.out) say(`\nwritten to ${s.out}`);
+}
+
+/** `npm run bench:cpu`, read from the WORKERD-CPU line it prints. */
+async function inRuntimeCpu(): Promise<Measurements['inRuntime']> {
+  const vitest = join(ROOT, 'node_modules', '.bin', 'vitest');
+  const args = ['run', '--config', 'vitest.bench.config.ts', 'bench/workerd-cpu.bench.ts'];
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(vitest, args, { cwd: ROOT, timeout: 10 * 60_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`bench:cpu: ${err.message}\n${stdout}${stderr}`)) : resolve(stdout),
+    ),
+  );
+  const field = (key: string) => Number(new RegExp(`${key}=([\\d.]+)`).exec(out)?.[1]);
+  const result = {
+    hit: field('hit_us'),
+    miss: field('miss_us'),
+    missNet: field('miss_minus_fake_upstream_us'),
+  };
+  if (!Object.values(result).every(Number.isFinite)) {
+    throw new Error(`bench:cpu printed no WORKERD-CPU line:\n${out}`);
+  }
+  return result;
 }
 
 function machine(): Measurements['machine'] {
