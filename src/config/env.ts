@@ -22,14 +22,33 @@ export interface ResolverSettings {
   readonly deadlineMs: number;
 }
 
-let memo: { key: string; settings: ResolverSettings } | null = null;
+let memo: {
+  upstreams: string | undefined;
+  prefix: string | undefined;
+  timeout: string | undefined;
+  settings: ResolverSettings;
+} | null = null;
 
-/** Reads and checks the settings once per isolate (and again only when they change). */
+/**
+ * Reads and checks the settings once per isolate (and again only when they change). Runs on
+ * every request, so the check is three string comparisons.
+ */
 export function settingsFromEnv(env: ResolverEnv): ResolverSettings {
-  const key = JSON.stringify([env.UPSTREAMS, env.DNS64_PREFIX, env.UPSTREAM_TIMEOUT_MS]);
-  if (memo?.key === key) return memo.settings;
+  if (
+    memo &&
+    memo.upstreams === env.UPSTREAMS &&
+    memo.prefix === env.DNS64_PREFIX &&
+    memo.timeout === env.UPSTREAM_TIMEOUT_MS
+  ) {
+    return memo.settings;
+  }
   const settings = parseSettings(env);
-  memo = { key, settings };
+  memo = {
+    upstreams: env.UPSTREAMS,
+    prefix: env.DNS64_PREFIX,
+    timeout: env.UPSTREAM_TIMEOUT_MS,
+    settings,
+  };
   return settings;
 }
 

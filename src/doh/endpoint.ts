@@ -46,7 +46,7 @@ export async function dnsEndpoint(
       },
     });
   }
-  const wire = await readWireQuery(req);
+  const wire = await readWireQuery(req, url.searchParams);
   if (!wire.ok) {
     return plainError(wire.status, wire.reason, wire.status === 405 ? { allow: ALLOW } : {});
   }

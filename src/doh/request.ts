@@ -10,9 +10,12 @@ export type WireRequest =
  * RFC 8484 §4.1: the DNS query of a GET (`?dns=` base64url, padding tolerated) or a POST
  * (`application/dns-message` body of at most 65535 bytes).
  */
-export async function readWireQuery(req: Request): Promise<WireRequest> {
+export async function readWireQuery(
+  req: Request,
+  params: URLSearchParams = new URL(req.url).searchParams,
+): Promise<WireRequest> {
   if (req.method === 'GET' || req.method === 'HEAD') {
-    const param = new URL(req.url).searchParams.get('dns');
+    const param = params.get('dns');
     if (param === null || param === '') {
       return { ok: false, status: 400, reason: 'missing dns parameter' };
     }
