@@ -80,23 +80,35 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
 
   app.use('*', openCors());
 
-  /** request -> tenant -> (rate limit) -> the DNS endpoint. */
-  const serve = async (
+  /**
+   * request -> tenant -> (rate limit) -> the DNS endpoint. Stays synchronous as far as it can,
+   * so that a cache hit for the default tenant is answered without a single await.
+   */
+  const serve = (
     c: AppContext,
     pick: (settings: ResolverSettings) => Promise<Tenant | Response> | Tenant | Response,
     jsonOnly = false,
-  ): Promise<Response> => {
+  ): Response | Promise<Response> => {
     let settings: ResolverSettings;
     try {
       settings = settingsFromEnv(c.env ?? {});
     } catch (err) {
       return plainError(500, `misconfigured: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const tenant = await pick(settings);
+    const picked = pick(settings);
+    return picked instanceof Promise
+      ? picked.then((tenant) => forTenant(c, tenant, settings, jsonOnly))
+      : forTenant(c, picked, settings, jsonOnly);
+  };
+
+  const forTenant = (
+    c: AppContext,
+    tenant: Tenant | Response,
+    settings: ResolverSettings,
+    jsonOnly: boolean,
+  ): Response | Promise<Response> => {
     if (tenant instanceof Response) return tenant;
     const clientAddress = clientOf(c);
-    const limited = await checkRateLimit(c.env ?? {}, tenant, clientAddress);
-    if (limited) return limited;
     const ctx: EndpointContext = {
       tenant,
       clientAddress,
@@ -109,7 +121,10 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
         health: options.health,
       },
     };
-    return dnsEndpoint(c.req.raw, ctx, jsonOnly);
+    if (tenant.rateLimit === null) return dnsEndpoint(c.req.raw, ctx, jsonOnly);
+    return checkRateLimit(c.env ?? {}, tenant, clientAddress).then(
+      (limited) => limited ?? dnsEndpoint(c.req.raw, ctx, jsonOnly),
+    );
   };
 
   app.all('/dns-query', (c) => serve(c, (s) => openTenant(s.policy)));
