@@ -43,8 +43,14 @@ export const OPCODE_QUERY = 0;
 
 /** EDNS option codes. */
 export const EDNS_OPTION = {
+  /** RFC 7871 Client Subnet */
+  ECS: 8,
+  /** RFC 7828 */
+  TCP_KEEPALIVE: 11,
   /** RFC 7830 / RFC 8467 */
   PADDING: 12,
+  /** RFC 8145 */
+  KEY_TAG: 14,
   /** RFC 8914 */
   EXTENDED_ERROR: 15,
 } as const;

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
-import { EDNS_OPTION, EDNS_UDP_SIZE } from './constants';
+import { EDNS_OPTION, EDNS_UDP_SIZE, QTYPE } from './constants';
 import { type OptAnswer, type Packet, encodeMessage, findOpt } from './message';
+import type { WireWriter } from './write';
 
 /** What the client's OPT record asked for (RFC 6891). */
 export interface ClientEdns {
@@ -108,6 +109,39 @@ export function encodePadded(packet: Packet, opt: OptAnswer, block: number): Uin
   };
   opt.options = [...opt.options, padding] as OptAnswer['options'];
   return encodeMessage(packet);
+}
+
+/**
+ * Writes the OPT record `optRecord(dnssecOk, options)` describes, as the last record of a message
+ * written so far in `w`; with `padBlock`, a Padding option (RFC 7830) after `options` brings the
+ * whole message to a multiple of that many octets (RFC 8467 §4.1), as encodePadded does.
+ */
+export function writeOpt(
+  w: WireWriter,
+  dnssecOk: boolean,
+  options: readonly { code: number; data: Uint8Array }[] = [],
+  padBlock = 0,
+): void {
+  w.u8(0); // the root
+  w.u16(QTYPE.OPT);
+  w.u16(EDNS_UDP_SIZE);
+  w.u8(0); // extended RCODE
+  w.u8(0); // version
+  w.u16(dnssecOk ? 0x8000 : 0);
+  const rdlengthAt = w.length;
+  w.u16(0);
+  for (const o of options) {
+    w.u16(o.code);
+    w.u16(o.data.length);
+    w.bytes(o.data);
+  }
+  if (padBlock > 0) {
+    const n = paddingLength(w.length, padBlock);
+    w.u16(EDNS_OPTION.PADDING);
+    w.u16(n);
+    w.zeros(n);
+  }
+  w.setU16(rdlengthAt, w.length - rdlengthAt - 2);
 }
 
 /** RFC 8467 §4.1: responses are padded to a multiple of 468 octets. */

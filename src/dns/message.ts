@@ -51,8 +51,11 @@ export function findOpt(packet: Packet): OptAnswer | undefined {
 
 /** Numeric RR type of a dns-packet type name ('AAAA' -> 28, 'UNKNOWN_65' -> 65). */
 export function typeNumber(type: string): number {
-  const m = /^UNKNOWN_(\d+)$/.exec(type) ?? /^TYPE(\d+)$/i.exec(type);
-  return m ? Number(m[1]) : rrTypes.toType(type.toUpperCase());
+  // dns-packet's table first (it also reads UNKNOWN_n); TYPEn is RFC 3597's text form.
+  const known = rrTypes.toType(type.toUpperCase());
+  if (known !== 0) return known;
+  const m = /^TYPE(\d+)$/i.exec(type);
+  return m ? Number(m[1]) : 0;
 }
 
 /** dns-packet's name of an RR type number (28 -> 'AAAA'; unknown -> 'UNKNOWN_n'). */

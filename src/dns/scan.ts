@@ -11,6 +11,8 @@ export const enum Section {
 
 export interface RecordPosition {
   section: Section;
+  /** Offset of the owner name. */
+  nameOffset: number;
   type: number;
   klass: number;
   /** Offset of the 32-bit TTL field. */
@@ -71,12 +73,14 @@ export function scanMessage(buf: Uint8Array): MessageLayout | null {
   const records: RecordPosition[] = [];
   for (let section = 0; section < 3; section++) {
     for (let i = 0; i < counts[section]!; i++) {
+      const nameOffset = at;
       at = skipName(buf, at);
       if (at < 0 || at + 10 > buf.length) return null;
       const rdlength = readU16(buf, at + 8);
       if (at + 10 + rdlength > buf.length) return null;
       records.push({
         section: section as Section,
+        nameOffset,
         type: readU16(buf, at),
         klass: readU16(buf, at + 2),
         ttlOffset: at + 4,

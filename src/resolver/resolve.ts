@@ -13,11 +13,11 @@ import {
 } from '../dns/message';
 import { peekQuery } from '../dns/peek';
 import { scanMessage } from '../dns/scan';
-import { buildResponse, errorResponse, passthroughResponse } from '../dns/response';
+import { buildResponse, errorResponse, passthroughResponse, writeResponse } from '../dns/response';
 import { answerIpv4Only, isIpv4OnlyName } from '../dns64/ipv4only';
 import type { Dns64Policy } from '../dns64/policy';
 import { synthesizedPtrTarget } from '../dns64/ptr';
-import { DEFAULT_SYNTH_TTL, synthesizeAaaa } from '../dns64/synthesize';
+import { DEFAULT_SYNTH_TTL, type Dns64Outcome, synthesizeAaaa } from '../dns64/synthesize';
 import {
   type UpstreamFailure,
   type UpstreamOptions,
@@ -118,17 +118,7 @@ async function fromUpstream(
       queryUpstreams(ask(q.name, 'AAAA'), ctx.upstream),
       queryUpstreams(ask(q.name, 'A'), ctx.upstream),
     ]);
-    const outcome = synthesizeAaaa(ctx.policy, q.name, aaaa, a);
-    switch (outcome.kind) {
-      case 'upstream':
-        return passthroughResponse(query, outcome.bytes);
-      case 'built': {
-        const ede: Ede[] = outcome.synthesized ? [{ code: EDE.SYNTHESIZED }] : [];
-        return checked(query, edns, buildResponse(query, outcome.packet, edns, ede));
-      }
-      case 'failed':
-        return failure(query, edns, outcome.timeout, outcome.detail);
-    }
+    return dns64Response(query, edns, synthesizeAaaa(ctx.policy, q.name, aaaa, a));
   }
 
   const ptrTarget = q.type === 'PTR' ? synthesizedPtrTarget(ctx.policy, q.name) : null;
@@ -146,6 +136,26 @@ async function fromUpstream(
 
   const res = await queryUpstreams(ask(q.name, q.type), ctx.upstream);
   return res.ok ? passthroughResponse(query, res.bytes) : upstreamFailure(query, edns, res);
+}
+
+/** The response to the client for what the DNS64 decided (EDE 29 when it synthesized). */
+export function dns64Response(query: Packet, edns: ClientEdns, outcome: Dns64Outcome): Uint8Array {
+  switch (outcome.kind) {
+    case 'upstream':
+      return passthroughResponse(query, outcome.bytes);
+    case 'wire':
+      return writeResponse(query, outcome.answer, edns, synthesizedEde(outcome.synthesized));
+    case 'built': {
+      const ede = synthesizedEde(outcome.synthesized);
+      return checked(query, edns, buildResponse(query, outcome.packet, edns, ede));
+    }
+    case 'failed':
+      return failure(query, edns, outcome.timeout, outcome.detail);
+  }
+}
+
+function synthesizedEde(synthesized: boolean): Ede[] {
+  return synthesized ? [{ code: EDE.SYNTHESIZED }] : [];
 }
 
 /** Whether this client and this query get DNS64 at all (BIND's clients/recursive-only). */

@@ -1,5 +1,7 @@
 import { FLAG, MAX_MESSAGE_SIZE } from '../dns/constants';
 import { type Packet, decodeMessage, isResponse, sameName, typeNumber } from '../dns/message';
+import { answersQuestion, readPlainMessage } from '../dns/plain';
+import type { MessageLayout } from '../dns/scan';
 import { type UpstreamHealth, sharedHealth } from './health';
 import { type UpstreamQuestion, encodeUpstreamQuestion } from './wire';
 
@@ -9,6 +11,9 @@ export type UpstreamFailureKind =
 export interface UpstreamAnswer {
   readonly ok: true;
   readonly bytes: Uint8Array;
+  /** The layout of a plain response (src/dns/plain.ts), read without decoding; else null. */
+  readonly plain: MessageLayout | null;
+  /** The response decoded by dns-packet (on first use, when it was plain). */
   readonly packet: Packet;
   readonly upstream: string;
 }
@@ -94,7 +99,7 @@ export function queryUpstreams(
         controllers.delete(controller);
         if (done) return;
         if (attempt.ok) {
-          const rcode = (attempt.packet.flags ?? 0) & 0xf;
+          const rcode = attempt.bytes[3]! & 0xf;
           if (rcode !== 2 && rcode !== 5) {
             health.success(url, Date.now() - started);
             return finish(attempt);
@@ -149,17 +154,31 @@ async function askOne(
       return { ok: false, kind: 'malformed', detail: `content-type ${type || 'missing'}` };
     }
     const bytes = new Uint8Array(await res.arrayBuffer());
-    return validate(url, bytes, q);
+    return validate(url, bytes, body, q);
   } catch (err) {
     if (signal.aborted) return { ok: false, kind: 'timeout', detail: 'aborted' };
     return { ok: false, kind: 'network', detail: err instanceof Error ? err.message : String(err) };
   }
 }
 
-/** An upstream answer is data only if it is a response to exactly our question (RFC 8484 §4.1). */
-function validate(url: string, bytes: Uint8Array, q: UpstreamQuestion): Attempt {
+/**
+ * An upstream answer is data only if it is a response to exactly our question (RFC 8484 §4.1).
+ * A plain response that passes every check is taken without decoding; anything else is decoded
+ * and checked in the same order, so both ways reach the same verdict.
+ */
+function validate(url: string, bytes: Uint8Array, body: Uint8Array, q: UpstreamQuestion): Attempt {
   if (bytes.length > MAX_MESSAGE_SIZE || bytes.length < 12) {
     return { ok: false, kind: 'malformed', detail: `body of ${bytes.length} bytes` };
+  }
+  const plain = readPlainMessage(bytes);
+  if (
+    plain &&
+    (plain.flags & (FLAG.QR | FLAG.TC)) === FLAG.QR &&
+    plain.id === 0 &&
+    plain.qdcount === 1 &&
+    answersQuestion(bytes, body.subarray(12))
+  ) {
+    return upstreamAnswer(url, bytes, plain, null);
   }
   const decoded = decodeMessage(bytes);
   if (!decoded.ok) return { ok: false, kind: 'malformed', detail: decoded.reason };
@@ -180,5 +199,29 @@ function validate(url: string, bytes: Uint8Array, q: UpstreamQuestion): Attempt 
   if (((packet.flags ?? 0) & FLAG.TC) !== 0) {
     return { ok: false, kind: 'truncated', detail: 'truncated (TC=1)' };
   }
-  return { ok: true, bytes, packet, upstream: url };
+  return upstreamAnswer(url, bytes, plain, packet);
+}
+
+function upstreamAnswer(
+  url: string,
+  bytes: Uint8Array,
+  plain: MessageLayout | null,
+  packet: Packet | null,
+): UpstreamAnswer {
+  let decoded = packet;
+  return {
+    ok: true,
+    bytes,
+    plain,
+    upstream: url,
+    get packet(): Packet {
+      if (!decoded) {
+        // A plain message always decodes (src/dns/plain.ts).
+        const d = decodeMessage(bytes);
+        if (!d.ok) throw new Error(`plain upstream answer did not decode: ${d.reason}`);
+        decoded = d.packet;
+      }
+      return decoded;
+    },
+  };
 }

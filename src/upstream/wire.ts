@@ -1,6 +1,6 @@
 import { FLAG } from '../dns/constants';
-import { encodePadded, optRecord } from '../dns/edns';
-import { type Packet, encodeMessage } from '../dns/message';
+import { writeOpt } from '../dns/edns';
+import { WireWriter } from '../dns/write';
 
 /** What the resolver asks an upstream: one question, with the client's DNSSEC wishes. */
 export interface UpstreamQuestion {
@@ -17,16 +17,19 @@ export interface UpstreamQuestion {
 
 export const QUERY_PADDING_BLOCK = 128;
 
-/** The wire query for an upstream: ID 0 as RFC 8484 §4.1 asks, RD set. */
+/**
+ * The wire query for an upstream: ID 0 as RFC 8484 §4.1 asks, RD set, CD as the client's, one
+ * question, and an OPT record when the client sent one (padded when the client padded).
+ */
 export function encodeUpstreamQuestion(q: UpstreamQuestion): Uint8Array {
-  const packet: Packet = {
-    type: 'query',
-    id: 0,
-    flags: FLAG.RD | (q.checkingDisabled ? FLAG.CD : 0),
-    questions: [{ name: q.name, type: q.type as 'A', class: 'IN' }],
-  };
-  if (!q.edns) return encodeMessage(packet);
-  const opt = optRecord(q.dnssecOk);
-  packet.additionals = [opt];
-  return q.padding ? encodePadded(packet, opt, QUERY_PADDING_BLOCK) : encodeMessage(packet);
+  const w = new WireWriter(q.padding ? QUERY_PADDING_BLOCK : 64);
+  w.u16(0); // ID
+  w.u16(FLAG.RD | (q.checkingDisabled ? FLAG.CD : 0));
+  w.u16(1); // QDCOUNT
+  w.u16(0); // ANCOUNT
+  w.u16(0); // NSCOUNT
+  w.u16(q.edns ? 1 : 0); // ARCOUNT
+  w.question(q.name, q.type);
+  if (q.edns) writeOpt(w, q.dnssecOk, [], q.padding ? QUERY_PADDING_BLOCK : 0);
+  return w.finish();
 }
