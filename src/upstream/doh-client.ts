@@ -93,7 +93,8 @@ export function queryUpstreams(
       const controller = new AbortController();
       controllers.add(controller);
       const started = Date.now();
-      timers.push(setTimeout(launch, health.hedgeDelay(url)));
+      // The hedge, when there is an upstream left to hedge with (else its timer would do nothing).
+      if (next < order.length) timers.push(setTimeout(launch, health.hedgeDelay(url)));
       void askOne(url, body, q, controller.signal, doFetch).then((attempt) => {
         running--;
         controllers.delete(controller);
