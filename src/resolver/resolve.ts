@@ -24,6 +24,7 @@ import {
   type UpstreamResult,
   queryUpstreams,
 } from '../upstream/doh-client';
+import { Deadline } from '../upstream/deadline';
 import type { UpstreamQuestion } from '../upstream/wire';
 
 /** Everything one query is answered with: the tenant's policy, its upstreams, the client. */
@@ -114,9 +115,11 @@ async function fromUpstream(
 
   if (synthesis) {
     // RFC 6147 §5.1.8 allows asking A and AAAA in parallel: one round trip, not two.
+    // One deadline (one timer) for both.
+    const deadline = new Deadline(ctx.upstream.deadlineMs);
     const [aaaa, a] = await Promise.all([
-      queryUpstreams(ask(q.name, 'AAAA'), ctx.upstream),
-      queryUpstreams(ask(q.name, 'A'), ctx.upstream),
+      queryUpstreams(ask(q.name, 'AAAA'), ctx.upstream, deadline),
+      queryUpstreams(ask(q.name, 'A'), ctx.upstream, deadline),
     ]);
     return dns64Response(query, edns, synthesizeAaaa(ctx.policy, q.name, aaaa, a));
   }

@@ -2,6 +2,7 @@ import { FLAG, MAX_MESSAGE_SIZE } from '../dns/constants';
 import { type Packet, decodeMessage, isResponse, sameName, typeNumber } from '../dns/message';
 import { answersQuestion, readPlainMessage } from '../dns/plain';
 import type { MessageLayout } from '../dns/scan';
+import { Deadline } from './deadline';
 import { type UpstreamHealth, sharedHealth } from './health';
 import { type UpstreamQuestion, encodeUpstreamQuestion } from './wire';
 
@@ -52,11 +53,13 @@ type Attempt = UpstreamAnswer | { ok: false; kind: UpstreamFailureKind; detail: 
  * response to exactly this question with NOERROR or NXDOMAIN can win; network and HTTP errors,
  * undecodable bodies, wrong questions, truncation and SERVFAIL/REFUSED never do (a fast failure
  * starts the next upstream at once). A SERVFAIL/REFUSED answer is returned only when no upstream
- * did better before the deadline. Losers are aborted.
+ * did better before the deadline. Losers are aborted. Questions asked together may share one
+ * `deadline` (of `opts.deadlineMs`); by default the question has its own.
  */
 export function queryUpstreams(
   q: UpstreamQuestion,
   opts: UpstreamOptions,
+  deadline: Deadline = new Deadline(opts.deadlineMs),
 ): Promise<UpstreamResult> {
   const body = encodeUpstreamQuestion(q);
   const health = opts.health ?? sharedHealth;
@@ -72,10 +75,12 @@ export function queryUpstreams(
     let next = 0;
     let running = 0;
     let done = false;
+    let unwatch = () => {};
 
     const finish = (result: UpstreamResult) => {
       if (done) return;
       done = true;
+      unwatch();
       for (const t of timers) clearTimeout(t);
       for (const c of controllers) c.abort();
       resolve(result);
@@ -119,13 +124,11 @@ export function queryUpstreams(
       });
     };
 
-    timers.push(
-      setTimeout(() => {
-        for (let i = next; i < order.length; i++) failures.push(`${order[i]}: not asked`);
-        failures.unshift(`no answer within ${opts.deadlineMs} ms`);
-        giveUp(errorAnswer ? 'servfail' : 'timeout');
-      }, opts.deadlineMs),
-    );
+    unwatch = deadline.watch(() => {
+      for (let i = next; i < order.length; i++) failures.push(`${order[i]}: not asked`);
+      failures.unshift(`no answer within ${opts.deadlineMs} ms`);
+      giveUp(errorAnswer ? 'servfail' : 'timeout');
+    });
     if (order.length === 0) giveUp('network');
     else launch();
   });

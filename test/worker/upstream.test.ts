@@ -2,6 +2,7 @@ import * as dnsPacket from 'dns-packet';
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
 import { queryUpstreams, type UpstreamResult } from '../../src/upstream/doh-client';
+import { Deadline } from '../../src/upstream/deadline';
 import { COOLDOWN_MS, UpstreamHealth } from '../../src/upstream/health';
 import type { UpstreamQuestion } from '../../src/upstream/wire';
 
@@ -161,5 +162,26 @@ describe('upstream health', () => {
     expect(health.hedgeDelay(B)).toBe(40);
     health.success(C, 1000);
     expect(health.hedgeDelay(C)).toBe(400);
+  });
+});
+
+describe('Deadline (one timer for the questions of a query)', () => {
+  it('calls every question still waiting when it passes, and none that stopped', async () => {
+    const deadline = new Deadline(5);
+    const called: string[] = [];
+    const expired = new Promise<void>((resolve) => {
+      deadline.watch(() => called.push('A'));
+      const stopAaaa = deadline.watch(() => called.push('AAAA'));
+      deadline.watch(resolve);
+      stopAaaa();
+    });
+    await expired;
+    expect(called).toEqual(['A']);
+  });
+
+  it('still expires for a question that watches after all others stopped', async () => {
+    const deadline = new Deadline(5);
+    deadline.watch(() => {})();
+    await new Promise<void>((resolve) => deadline.watch(resolve));
   });
 });
