@@ -313,6 +313,18 @@ describe('HTTP/2 connection: requests and responses', () => {
       ErrorCode.NO_ERROR,
     ]);
   });
+  it('ends the connection with ENHANCE_YOUR_CALM past 4 MiB of request bodies held at once', () => {
+    const { conn, out } = open();
+    const post: [string, string][] = [[':method', 'POST'], ...GET('/upload').slice(1)];
+    for (let id = 1; id <= 9; id += 2) {
+      conn.receive(headersFrame(id, post, Flag.END_HEADERS));
+      for (let i = 0; i < 64 && !conn.closed; i++) {
+        conn.receive(frame(FrameType.DATA, 0, id, new Uint8Array(16_384)));
+      }
+    }
+    const goaway = out().find((f) => f.type === FrameType.GOAWAY)!;
+    expect([word(goaway, 0), word(goaway, 1)]).toEqual([9, ErrorCode.ENHANCE_YOUR_CALM]);
+  });
 });
 
 describe('HTTP/2 connection: flow control (RFC 9113 6.9)', () => {

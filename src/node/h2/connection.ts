@@ -45,12 +45,15 @@ export interface H2Limits {
   readonly maxBodySize: number;
   /** SETTINGS_MAX_HEADER_LIST_SIZE, and the bound on one header block's encoded size. */
   readonly maxHeaderListSize: number;
+  /** Request body bytes held for all streams of the connection at once; beyond: GOAWAY. */
+  readonly maxBufferedBodies: number;
 }
 
 export const DEFAULT_LIMITS: H2Limits = {
   maxConcurrentStreams: 128,
   maxBodySize: 1 << 20,
   maxHeaderListSize: 65_536,
+  maxBufferedBodies: 4 << 20,
 };
 
 /** A connection error (§5.4.1): GOAWAY with this code, then close. */
@@ -109,6 +112,8 @@ export class H2Connection {
     size: number;
   } | null = null;
   private goingAway = false;
+  /** Request body bytes held until their requests complete. */
+  private bufferedBodies = 0;
   /** No more input is read; the adapter closes once the output is written. */
   closed = false;
 
@@ -402,6 +407,10 @@ export class H2Connection {
     }
     s.bodyLength += end - start;
     if (s.bodyLength > this.limits.maxBodySize) return this.tooLarge(s);
+    this.bufferedBodies += end - start;
+    if (this.bufferedBodies > this.limits.maxBufferedBodies) {
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too much request body buffered');
+    }
     s.body.push(payload.slice(start, end));
     if (endStream) {
       s.recvClosed = true;
@@ -414,6 +423,8 @@ export class H2Connection {
     if (id > this.lastStreamId) {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
     }
+    const s = this.streams.get(id);
+    if (s) this.dropBody(s);
     this.streams.delete(id);
     this.closeIfDone();
   }
@@ -446,6 +457,7 @@ export class H2Connection {
       return this.resetStream(s.id, ErrorCode.PROTOCOL_ERROR);
     }
     s.dispatched = true;
+    this.bufferedBodies -= s.bodyLength;
     let body: Uint8Array | null = null;
     if (s.body.length === 1) body = s.body[0]!;
     else if (s.body.length > 1) {
@@ -474,8 +486,8 @@ export class H2Connection {
   }
 
   private tooLarge(s: Stream): void {
+    this.dropBody(s);
     s.dispatched = true;
-    s.body = [];
     this.respond(s, textResponse(413, `body exceeds ${this.limits.maxBodySize} bytes`));
   }
 
@@ -533,7 +545,15 @@ export class H2Connection {
     this.closeIfDone();
   }
 
+  /** Forgets a request body that will not be handed over. */
+  private dropBody(s: Stream): void {
+    if (!s.dispatched) this.bufferedBodies -= s.body.reduce((n, part) => n + part.length, 0);
+    s.body = [];
+  }
+
   private resetStream(id: number, code: number): void {
+    const s = this.streams.get(id);
+    if (s) this.dropBody(s);
     this.streams.delete(id);
     this.send(wordsFrame(FrameType.RST_STREAM, id, [code]));
     this.closeIfDone();
