@@ -57,10 +57,16 @@ describe('CPU per query in workerd', () => {
     await app.request(`https://doh.test${hot}`, {}, ENV);
 
     const restoreTimers = nativeTimers();
+    // The runtime builds the Request before the worker runs (and the client encodes the query),
+    // so both happen before the clock starts; the worker's fetch handler is what is timed.
+    const requests = (paths: readonly string[]) =>
+      paths.map((p) => new Request(`https://doh.test${p}`));
     const hit: number[] = [];
     for (let b = 0; b < BATCHES; b++) {
+      const batch = requests(Array.from({ length: HITS }, () => hot));
+      await breathe();
       const t0 = performance.now();
-      for (let i = 0; i < HITS; i++) await app.request(`https://doh.test${hot}`, {}, ENV);
+      for (const req of batch) await app.fetch(req, ENV);
       hit.push(((performance.now() - t0) * 1000) / HITS);
       await breathe();
     }
@@ -80,14 +86,15 @@ describe('CPU per query in workerd', () => {
     const miss: number[] = [];
     let n = 0;
     for (let b = 0; b < BATCHES; b++) {
+      const batch = requests(
+        Array.from(
+          { length: MISSES },
+          () => `/dns-query?dns=${b64url(query(`m${n++}.bench.test`, 'AAAA'))}`,
+        ),
+      );
+      await breathe();
       const t0 = performance.now();
-      for (let i = 0; i < MISSES; i++) {
-        await app.request(
-          `https://doh.test/dns-query?dns=${b64url(query(`m${n++}.bench.test`, 'AAAA'))}`,
-          {},
-          ENV,
-        );
-      }
+      for (const req of batch) await app.fetch(req, ENV);
       miss.push(((performance.now() - t0) * 1000) / MISSES);
       await breathe();
     }
