@@ -41,8 +41,11 @@ export function dnsEndpoint(
   if (method === 'GET') {
     const param = url.searchParams.get('dns');
     const raw = param ? decodeBase64Url(param) : null;
-    const hit = raw && raw.length <= MAX_MESSAGE_SIZE ? cachedWire(raw, ctx) : null;
-    if (hit) return wireResponse(hit);
+    if (raw && raw.length <= MAX_MESSAGE_SIZE) {
+      const hit = cachedWire(raw, ctx);
+      // A miss goes on with the bytes already decoded and the cache already asked.
+      return hit ? wireResponse(hit) : wireAnswer(uncachedWire(raw, ctx));
+    }
   }
   return wireEndpoint(req, url, ctx);
 }
@@ -52,7 +55,11 @@ async function wireEndpoint(req: Request, url: URL, ctx: EndpointContext): Promi
   if (!wire.ok) {
     return plainError(wire.status, wire.reason, wire.status === 405 ? { allow: ALLOW } : {});
   }
-  const bytes = await answerWire(wire.bytes, ctx);
+  return wireAnswer(answerWire(wire.bytes, ctx));
+}
+
+async function wireAnswer(pending: Promise<Uint8Array | string>): Promise<Response> {
+  const bytes = await pending;
   if (typeof bytes === 'string') return plainError(400, bytes);
   return wireResponse(bytes);
 }
@@ -103,8 +110,14 @@ export async function answerWire(
   raw: Uint8Array,
   ctx: EndpointContext,
 ): Promise<Uint8Array | string> {
-  const hit = cachedWire(raw, ctx);
-  if (hit) return hit;
+  return cachedWire(raw, ctx) ?? uncachedWire(raw, ctx);
+}
+
+/** A wire query the in-memory cache has no answer for: decoded and answered. */
+export async function uncachedWire(
+  raw: Uint8Array,
+  ctx: EndpointContext,
+): Promise<Uint8Array | string> {
   const parsed = parseQuery(raw);
   if (!parsed.ok) return parsed.reason;
   return answer(parsed.query, ctx, raw);

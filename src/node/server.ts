@@ -5,7 +5,7 @@ import { EDE, RCODE } from '../dns/constants';
 import { clientEdns } from '../dns/edns';
 import { errorResponse } from '../dns/response';
 import { createApp } from '../doh/app';
-import { type EndpointContext, answer, answerWire } from '../doh/endpoint';
+import { type EndpointContext, answer, cachedWire, uncachedWire } from '../doh/endpoint';
 import { checkRateLimit } from '../tenant/rate-limit';
 import { TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
@@ -49,13 +49,17 @@ export async function startServer(
   const answerer = classicAnswerer(cfg, store, cache, env);
   // DoH's /dns-query is the default tenant (DNS_TENANT is for classic DNS and DoT only).
   const open = openTenant(cfg.settings.policy);
-  const dohAnswerer: WireAnswerer = (raw, address) =>
-    answerWire(raw, {
+  const upstream = upstreamOptions(cfg, open);
+  // A cache hit is answered synchronously (the HTTP/2 server then writes it in the same turn).
+  const dohAnswerer: WireAnswerer = (raw, address) => {
+    const ctx: EndpointContext = {
       tenant: open,
       clientAddress: parseAddress(address),
       cache,
-      upstream: upstreamOptions(cfg, open),
-    });
+      upstream,
+    };
+    return cachedWire(raw, ctx) ?? uncachedWire(raw, ctx);
+  };
   const http = new HttpFront(app, addresses, {
     env,
     trustProxy: cfg.trustProxy,
