@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   writeFileSync(
     config,
     `name = "profile"\nmain = "${join(ROOT, 'bench', 'profile', 'app.worker.ts')}"\n` +
-      `compatibility_date = "2025-09-01"\ncompatibility_flags = ["nodejs_compat"]\n`,
+      `compatibility_date = "2025-09-01"\ncompatibility_flags = ["nodejs_compat"]\nkeep_names = false\n`,
   );
   const wrangler = start('wrangler', join(ROOT, 'node_modules', '.bin', 'wrangler'), [
     'dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1',
