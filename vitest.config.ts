@@ -11,7 +11,12 @@ export default defineWorkersConfig({
       workers: {
         singleWorker: true,
         wrangler: { configPath: './wrangler.toml' },
-        miniflare: { bindings: { FUZZ_REQUESTS: process.env.FUZZ_REQUESTS ?? '' } },
+        miniflare: {
+          bindings: {
+            FUZZ_REQUESTS: process.env.FUZZ_REQUESTS ?? '',
+            H2_FUZZ_SESSIONS: process.env.H2_FUZZ_SESSIONS ?? '',
+          },
+        },
       },
     },
   },
