@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { H2Connection, type H2Handler } from './connection';
+import { H2Connection, type H2Handler } from '../../src/node/h2/connection';
 import {
   CLIENT_PREFACE,
   ErrorCode,
@@ -9,7 +9,7 @@ import {
   frame,
   settingsFrame,
   wordsFrame,
-} from './frames';
+} from '../../src/node/h2/frames';
 
 /** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
 function prng(seed: number): () => number {
