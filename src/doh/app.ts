@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type ExecutionContext } from 'hono';
 import { parseAddress } from '../acl/address';
 import { defaultEdgeCache } from '../cache/edge-cache';
 import { ResponseCache } from '../cache/response-cache';
@@ -14,7 +14,8 @@ import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
 import { type EndpointContext, dnsEndpoint } from './endpoint';
-import { openCors } from './cors';
+import { isWireGetPath } from './request';
+import { openCors, withOpenCors } from './cors';
 import { plainError } from './errors';
 
 export { plainError };
@@ -33,7 +34,7 @@ export interface AppOptions {
   /** The answer cache; default: an in-isolate LRU backed by the Workers Cache API; null: none. */
   readonly cache?: ResponseCache | null;
   /** The client's address; default: CF-Connecting-IP, which Cloudflare sets (not the client). */
-  readonly clientAddress?: (c: AppContext) => Uint8Array | null;
+  readonly clientAddress?: (req: Request) => Uint8Array | null;
 }
 
 const kvStores = new WeakMap<KVNamespace, TenantStore>();
@@ -51,21 +52,30 @@ function kvStore(env: Env): TenantStore | null {
 }
 
 /**
- * waitUntil where the runtime has an execution context (Workers). Looked up only when work is
- * deferred (a shared-cache write), since Hono throws when there is none (Node, tests).
+ * waitUntil where the runtime has an execution context (Workers); elsewhere (Node, tests) the
+ * background work simply runs on.
  */
-function backgroundOf(c: AppContext): (p: Promise<unknown>) => void {
+function backgroundOf(executionCtx: ExecutionContext | undefined): (p: Promise<unknown>) => void {
   return (p) => {
     try {
-      c.executionCtx.waitUntil(p);
+      executionCtx?.waitUntil(p);
     } catch {
-      // no execution context: the promise runs on by itself
+      // no usable execution context: the promise runs on by itself
     }
   };
 }
 
-function cfConnectingIp(c: AppContext): Uint8Array | null {
-  const header = c.req.header('cf-connecting-ip');
+/** Hono's execution context, or undefined where there is none (it throws then). */
+function executionOf(c: AppContext): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
+function cfConnectingIp(req: Request): Uint8Array | null {
+  const header = req.headers.get('cf-connecting-ip');
   return header ? parseAddress(header) : null;
 }
 
@@ -96,24 +106,27 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
       return plainError(500, `misconfigured: ${err instanceof Error ? err.message : String(err)}`);
     }
     const picked = pick(settings);
-    return picked instanceof Promise
-      ? picked.then((tenant) => forTenant(c, tenant, settings, jsonOnly))
-      : forTenant(c, picked, settings, jsonOnly);
+    const go = (tenant: Tenant | Response) =>
+      tenant instanceof Response
+        ? tenant
+        : forTenant(c.req.raw, c.env ?? {}, executionOf(c), tenant, settings, jsonOnly);
+    return picked instanceof Promise ? picked.then(go) : go(picked);
   };
 
   const forTenant = (
-    c: AppContext,
-    tenant: Tenant | Response,
+    req: Request,
+    env: Env,
+    executionCtx: ExecutionContext | undefined,
+    tenant: Tenant,
     settings: ResolverSettings,
     jsonOnly: boolean,
   ): Response | Promise<Response> => {
-    if (tenant instanceof Response) return tenant;
-    const clientAddress = clientOf(c);
+    const clientAddress = clientOf(req);
     const ctx: EndpointContext = {
       tenant,
       clientAddress,
       cache,
-      defer: backgroundOf(c),
+      defer: backgroundOf(executionCtx),
       upstream: {
         urls: tenant.upstreams ?? settings.upstreams,
         deadlineMs: settings.deadlineMs,
@@ -121,9 +134,9 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
         health: options.health,
       },
     };
-    if (tenant.rateLimit === null) return dnsEndpoint(c.req.raw, ctx, jsonOnly);
-    return checkRateLimit(c.env ?? {}, tenant, clientAddress).then(
-      (limited) => limited ?? dnsEndpoint(c.req.raw, ctx, jsonOnly),
+    if (tenant.rateLimit === null) return dnsEndpoint(req, ctx, jsonOnly);
+    return checkRateLimit(env, tenant, clientAddress).then(
+      (limited) => limited ?? dnsEndpoint(req, ctx, jsonOnly),
     );
   };
 
@@ -170,7 +183,33 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
   );
   app.notFound(() => plainError(404, 'not found: DoH is served at /dns-query'));
   app.onError((err) => plainError(500, `internal error: ${err.message}`));
+  /**
+   * RFC 8484 `GET /dns-query?dns=` for the default tenant, the hottest request, is answered
+   * before Hono's router and middleware (as the Node server's fast path does); the same endpoint,
+   * the same CORS header. Anything else, or a misconfiguration to report, goes through Hono.
+   */
+  const routed = app.fetch;
+  app.fetch = (request, env, executionCtx) => {
+    if (request.method !== 'GET' || !isWireGetPath(pathAndQuery(request.url))) {
+      return routed(request, env, executionCtx);
+    }
+    let settings: ResolverSettings;
+    try {
+      settings = settingsFromEnv((env ?? {}) as Env);
+    } catch {
+      return routed(request, env, executionCtx);
+    }
+    const tenant = openTenant(settings.policy);
+    const res = forTenant(request, (env ?? {}) as Env, executionCtx, tenant, settings, false);
+    return res instanceof Promise ? res.then(withOpenCors) : withOpenCors(res);
+  };
   return app;
+}
+
+/** The path and query of an absolute URL (`/dns-query?dns=...`). */
+function pathAndQuery(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  return start < 0 ? '/' : url.slice(start);
 }
 
 function setupInfo(c: Context, tenant: Tenant, path: string): SetupInfo {

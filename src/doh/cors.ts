@@ -19,6 +19,12 @@ export function openCors(): MiddlewareHandler {
       });
     }
     await next();
-    c.res.headers.set('access-control-allow-origin', '*');
+    withOpenCors(c.res);
   };
+}
+
+/** Any origin may read the response. */
+export function withOpenCors(res: Response): Response {
+  res.headers.set('access-control-allow-origin', '*');
+  return res;
 }

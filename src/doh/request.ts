@@ -70,6 +70,14 @@ async function readLimited(req: Request, limit: number): Promise<Uint8Array | nu
   return out;
 }
 
+/**
+ * Whether a path and query is exactly RFC 8484's GET form, `/dns-query?dns=...` with no other
+ * parameter: the request every DoH client sends, which the servers answer on a fast path.
+ */
+export function isWireGetPath(pathAndQuery: string): boolean {
+  return pathAndQuery.startsWith('/dns-query?dns=') && !pathAndQuery.includes('&');
+}
+
 /** The 6-bit value of each base64url character (RFC 4648 §5), -1 for the rest. */
 const BASE64URL_VALUE = new Int8Array(128).fill(-1);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'

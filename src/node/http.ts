@@ -42,7 +42,7 @@ export interface HttpFrontOptions {
  */
 export class ClientAddresses {
   private readonly map = new WeakMap<Request, Uint8Array | null>();
-  readonly clientAddress: ClientAddressOf = (c) => this.map.get(c.req.raw) ?? null;
+  readonly clientAddress: ClientAddressOf = (req) => this.map.get(req) ?? null;
 
   record(req: Request, clientText: string): void {
     this.map.set(req, clientText ? parseAddress(clientText) : null);
