@@ -13,7 +13,7 @@ import { sameSecret } from '../tenant/secret';
 import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
-import { type EndpointContext, dnsEndpoint } from './endpoint';
+import { type EndpointContext, dnsEndpoint, wireGetEndpoint } from './endpoint';
 import { isWireGetPath } from './request';
 import { openCors, withOpenCors } from './cors';
 import { plainError } from './errors';
@@ -120,6 +120,8 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
     tenant: Tenant,
     settings: ResolverSettings,
     jsonOnly: boolean,
+    /** The `dns` value of a request known to be RFC 8484's GET form, else null. */
+    wireParam: string | null = null,
   ): Response | Promise<Response> => {
     const clientAddress = clientOf(req);
     const ctx: EndpointContext = {
@@ -134,10 +136,10 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
         health: options.health,
       },
     };
-    if (tenant.rateLimit === null) return dnsEndpoint(req, ctx, jsonOnly);
-    return checkRateLimit(env, tenant, clientAddress).then(
-      (limited) => limited ?? dnsEndpoint(req, ctx, jsonOnly),
-    );
+    const endpoint = () =>
+      wireParam === null ? dnsEndpoint(req, ctx, jsonOnly) : wireGetEndpoint(req, wireParam, ctx);
+    if (tenant.rateLimit === null) return endpoint();
+    return checkRateLimit(env, tenant, clientAddress).then((limited) => limited ?? endpoint());
   };
 
   app.all('/dns-query', (c) => serve(c, (s) => openTenant(s.policy)));
@@ -190,9 +192,8 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
    */
   const routed = app.fetch;
   app.fetch = (request, env, executionCtx) => {
-    if (request.method !== 'GET' || !isWireGetPath(pathAndQuery(request.url))) {
-      return routed(request, env, executionCtx);
-    }
+    const target = request.method === 'GET' ? pathAndQuery(request.url) : '';
+    if (!isWireGetPath(target)) return routed(request, env, executionCtx);
     let settings: ResolverSettings;
     try {
       settings = settingsFromEnv((env ?? {}) as Env);
@@ -200,7 +201,16 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
       return routed(request, env, executionCtx);
     }
     const tenant = openTenant(settings.policy);
-    const res = forTenant(request, (env ?? {}) as Env, executionCtx, tenant, settings, false);
+    const param = target.slice('/dns-query?dns='.length);
+    const res = forTenant(
+      request,
+      (env ?? {}) as Env,
+      executionCtx,
+      tenant,
+      settings,
+      false,
+      param,
+    );
     return res instanceof Promise ? res.then(withOpenCors) : withOpenCors(res);
   };
   return app;

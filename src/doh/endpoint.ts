@@ -41,13 +41,29 @@ export function dnsEndpoint(
   if (method === 'GET') {
     const param = url.searchParams.get('dns');
     const raw = param ? decodeBase64Url(param) : null;
-    if (raw && raw.length <= MAX_MESSAGE_SIZE) {
-      const hit = cachedWire(raw, ctx);
-      // A miss goes on with the bytes already decoded and the cache already asked.
-      return hit ? wireResponse(hit) : wireAnswer(uncachedWire(raw, ctx));
-    }
+    if (raw && raw.length <= MAX_MESSAGE_SIZE) return wireGetAnswer(raw, ctx);
   }
   return wireEndpoint(req, url, ctx);
+}
+
+/**
+ * A GET already known to be `/dns-query?dns=<param>` and nothing else (isWireGetPath), so the URL
+ * need not be parsed; a parameter that is not plain base64url of a message takes dnsEndpoint(),
+ * with its exact errors.
+ */
+export function wireGetEndpoint(
+  req: Request,
+  param: string,
+  ctx: EndpointContext,
+): Response | Promise<Response> {
+  const raw = param ? decodeBase64Url(param) : null;
+  return raw && raw.length <= MAX_MESSAGE_SIZE ? wireGetAnswer(raw, ctx) : dnsEndpoint(req, ctx);
+}
+
+/** The cache first; a miss goes on with the bytes already decoded and the cache already asked. */
+function wireGetAnswer(raw: Uint8Array, ctx: EndpointContext): Response | Promise<Response> {
+  const hit = cachedWire(raw, ctx);
+  return hit ? wireResponse(hit) : wireAnswer(uncachedWire(raw, ctx));
 }
 
 async function wireEndpoint(req: Request, url: URL, ctx: EndpointContext): Promise<Response> {

@@ -212,20 +212,30 @@ function upstreamAnswer(
   plain: MessageLayout | null,
   packet: Packet | null,
 ): UpstreamAnswer {
-  let decoded = packet;
-  return {
-    ok: true,
-    bytes,
-    plain,
-    upstream: url,
-    get packet(): Packet {
-      if (!decoded) {
-        // A plain message always decodes (src/dns/plain.ts).
-        const d = decodeMessage(bytes);
-        if (!d.ok) throw new Error(`plain upstream answer did not decode: ${d.reason}`);
-        decoded = d.packet;
-      }
-      return decoded;
-    },
-  };
+  return new LazyUpstreamAnswer(url, bytes, plain, packet);
+}
+
+/**
+ * An answer whose dns-packet decoding waits for its first use. A class rather than an object
+ * literal with a getter: V8 builds the literal with an accessor slowly, on every upstream answer.
+ */
+class LazyUpstreamAnswer implements UpstreamAnswer {
+  readonly ok = true;
+
+  constructor(
+    readonly upstream: string,
+    readonly bytes: Uint8Array,
+    readonly plain: MessageLayout | null,
+    private decoded: Packet | null,
+  ) {}
+
+  get packet(): Packet {
+    if (!this.decoded) {
+      // A plain message always decodes (src/dns/plain.ts).
+      const d = decodeMessage(this.bytes);
+      if (!d.ok) throw new Error(`plain upstream answer did not decode: ${d.reason}`);
+      this.decoded = d.packet;
+    }
+    return this.decoded;
+  }
 }
