@@ -288,6 +288,31 @@ describe('HTTP/2 connection: requests and responses', () => {
     expect(conn.activeStreams).toBe(0);
   });
 
+  it('counts the work of reset streams against the limit until it ends (rapid reset)', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const { conn, out } = open(async () => {
+      started++;
+      await gate;
+      return { status: 204, headers: [], body: new Uint8Array(0) };
+    });
+    for (let i = 0; i < 128; i++) {
+      conn.receive(headersFrame(2 * i + 1, GET(`/${i}`)));
+      conn.receive(wordsFrame(FrameType.RST_STREAM, 2 * i + 1, [ErrorCode.CANCEL]));
+    }
+    expect([started, conn.activeStreams]).toEqual([128, 0]);
+    conn.receive(headersFrame(257, GET('/more')));
+    expect(out().map((f) => [f.type, f.stream, word(f)])).toEqual([
+      [FrameType.RST_STREAM, 257, ErrorCode.REFUSED_STREAM],
+    ]);
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(out()).toEqual([]); // the reset streams' answers are dropped
+    conn.receive(headersFrame(259, GET('/after')));
+    expect(started).toBe(129);
+  });
+
   it('stops at a stream ID that does not increase, and at HEADERS on an even stream', () => {
     for (const ids of [[3, 1], [2]]) {
       const { conn, out } = open();

@@ -81,6 +81,8 @@ interface Stream {
   pending: Uint8Array | null;
   pendingAt: number;
   headOnly: boolean;
+  /** The handler's answer is still to come. */
+  working: boolean;
 }
 
 /** Headers that have no place in HTTP/2 (§8.2.2). */
@@ -114,6 +116,12 @@ export class H2Connection {
   private goingAway = false;
   /** Request body bytes held until their requests complete. */
   private bufferedBodies = 0;
+  /**
+   * Handlers still working for streams the client has reset: they count against the stream
+   * limit until they finish, so resetting streams cannot start unbounded work (the HTTP/2
+   * "rapid reset" attack, CVE-2023-44487).
+   */
+  private orphans = 0;
   /** No more input is read; the adapter closes once the output is written. */
   closed = false;
 
@@ -341,7 +349,7 @@ export class H2Connection {
     }
     this.lastStreamId = id;
     if (this.goingAway) return; // §6.8: streams after our GOAWAY are ignored
-    if (this.streams.size >= this.limits.maxConcurrentStreams) {
+    if (this.streams.size + this.orphans >= this.limits.maxConcurrentStreams) {
       return this.resetStream(id, ErrorCode.REFUSED_STREAM);
     }
     const request = requestOf(fields);
@@ -359,6 +367,7 @@ export class H2Connection {
       pending: null,
       pendingAt: 0,
       headOnly: request.method === 'HEAD',
+      working: false,
     };
     if (declared !== undefined && stream.contentLength === null) {
       return this.resetStream(id, ErrorCode.PROTOCOL_ERROR);
@@ -424,8 +433,7 @@ export class H2Connection {
       throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
     }
     const s = this.streams.get(id);
-    if (s) this.dropBody(s);
-    this.streams.delete(id);
+    if (s) this.forget(s);
     this.closeIfDone();
   }
 
@@ -476,10 +484,13 @@ export class H2Connection {
       result = internalError(err);
     }
     if (result instanceof Promise) {
-      result.then(
-        (res) => this.respond(s, res),
-        (err: unknown) => this.respond(s, internalError(err)),
-      );
+      s.working = true;
+      const settle = (res: H2Response) => {
+        s.working = false;
+        if (this.streams.get(s.id) === s) this.respond(s, res);
+        else this.orphans--;
+      };
+      result.then(settle, (err: unknown) => settle(internalError(err)));
     } else {
       this.respond(s, result);
     }
@@ -551,10 +562,16 @@ export class H2Connection {
     s.body = [];
   }
 
+  /** Removes a stream before its response is complete. */
+  private forget(s: Stream): void {
+    this.dropBody(s);
+    this.streams.delete(s.id);
+    if (s.working) this.orphans++;
+  }
+
   private resetStream(id: number, code: number): void {
     const s = this.streams.get(id);
-    if (s) this.dropBody(s);
-    this.streams.delete(id);
+    if (s) this.forget(s);
     this.send(wordsFrame(FrameType.RST_STREAM, id, [code]));
     this.closeIfDone();
   }
