@@ -290,16 +290,8 @@ export class H2Connection {
   }
 
   private onHeaders(flags: number, id: number, payload: Uint8Array): void {
-    let start = 0;
-    let end = payload.length;
-    if (flags & Flag.PADDED) {
-      if (payload.length < 1) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS');
-      end -= payload[0]!;
-      start = 1;
-    }
-    if (flags & Flag.PRIORITY) start += 5;
-    if (end < start) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS padding');
-    const fragment = payload.subarray(start, end);
+    // §6.2: the priority fields (5 octets) come after the Pad Length.
+    const fragment = unpadded('HEADERS', payload, flags, flags & Flag.PRIORITY ? 5 : 0);
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if (flags & Flag.END_HEADERS) return this.onHeaderBlock(id, endStream, fragment);
     this.partial = { stream: id, endStream, parts: [fragment.slice()], size: fragment.length };
@@ -317,13 +309,7 @@ export class H2Connection {
     p.parts.push(payload.slice());
     if ((flags & Flag.END_HEADERS) === 0) return;
     this.partial = null;
-    const block = new Uint8Array(p.size);
-    let at = 0;
-    for (const part of p.parts) {
-      block.set(part, at);
-      at += part.length;
-    }
-    this.onHeaderBlock(id, p.endStream, block);
+    this.onHeaderBlock(id, p.endStream, joined(p.parts, p.size));
   }
 
   private onHeaderBlock(id: number, endStream: boolean, block: Uint8Array): void {
@@ -389,14 +375,7 @@ export class H2Connection {
       this.connRecvWindow += payload.length;
       this.send(wordsFrame(FrameType.WINDOW_UPDATE, 0, [payload.length]));
     }
-    let start = 0;
-    let end = payload.length;
-    if (flags & Flag.PADDED) {
-      if (payload.length < 1) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'DATA');
-      end -= payload[0]!;
-      start = 1;
-      if (end < start) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA padding');
-    }
+    const data = unpadded('DATA', payload, flags, 0);
     const s = this.streams.get(id);
     if (!s) {
       if (id > this.lastStreamId) {
@@ -414,13 +393,13 @@ export class H2Connection {
       if (endStream) s.recvClosed = true;
       return;
     }
-    s.bodyLength += end - start;
+    s.bodyLength += data.length;
     if (s.bodyLength > this.limits.maxBodySize) return this.tooLarge(s);
-    this.bufferedBodies += end - start;
+    this.bufferedBodies += data.length;
     if (this.bufferedBodies > this.limits.maxBufferedBodies) {
       throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too much request body buffered');
     }
-    s.body.push(payload.slice(start, end));
+    s.body.push(data.slice());
     if (endStream) {
       s.recvClosed = true;
       this.requestComplete(s);
@@ -466,16 +445,7 @@ export class H2Connection {
     }
     s.dispatched = true;
     this.bufferedBodies -= s.bodyLength;
-    let body: Uint8Array | null = null;
-    if (s.body.length === 1) body = s.body[0]!;
-    else if (s.body.length > 1) {
-      body = new Uint8Array(s.bodyLength);
-      let at = 0;
-      for (const part of s.body) {
-        body.set(part, at);
-        at += part.length;
-      }
-    }
+    const body = s.body.length === 0 ? null : joined(s.body, s.bodyLength);
     s.body = [];
     let result: H2Response | Promise<H2Response>;
     try {
@@ -600,6 +570,35 @@ export class H2Connection {
     if (this.output.length === 0) this.wake();
     this.output.push(bytes);
   }
+}
+
+/**
+ * A HEADERS or DATA payload without its Pad Length octet, its padding and `skip` more leading
+ * octets (§6.1, §6.2): FRAME_SIZE_ERROR without room for the Pad Length, PROTOCOL_ERROR when the
+ * padding is longer than what is left.
+ */
+function unpadded(what: string, payload: Uint8Array, flags: number, skip: number): Uint8Array {
+  let start = skip;
+  let end = payload.length;
+  if (flags & Flag.PADDED) {
+    if (payload.length < 1) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, what);
+    end -= payload[0]!;
+    start += 1;
+  }
+  if (end < start) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `${what} padding`);
+  return payload.subarray(start, end);
+}
+
+/** The parts as one array (the part itself when there is one). */
+function joined(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 function streamId(id: number): number {
