@@ -14,7 +14,7 @@ import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
 import { type EndpointContext, dnsEndpoint, wireGetEndpoint } from './endpoint';
-import { isWireGetPath } from './request';
+import { wireGetParam } from './request';
 import { openCors, withOpenCors } from './cors';
 import { plainError } from './errors';
 
@@ -192,8 +192,8 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
    */
   const routed = app.fetch;
   app.fetch = (request, env, executionCtx) => {
-    const target = request.method === 'GET' ? pathAndQuery(request.url) : '';
-    if (!isWireGetPath(target)) return routed(request, env, executionCtx);
+    const param = request.method === 'GET' ? wireGetParam(pathAndQuery(request.url)) : null;
+    if (param === null) return routed(request, env, executionCtx);
     let settings: ResolverSettings;
     try {
       settings = settingsFromEnv((env ?? {}) as Env);
@@ -201,7 +201,6 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
       return routed(request, env, executionCtx);
     }
     const tenant = openTenant(settings.policy);
-    const param = target.slice('/dns-query?dns='.length);
     const res = forTenant(
       request,
       (env ?? {}) as Env,

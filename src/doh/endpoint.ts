@@ -47,7 +47,7 @@ export function dnsEndpoint(
 }
 
 /**
- * A GET already known to be `/dns-query?dns=<param>` and nothing else (isWireGetPath), so the URL
+ * A GET already known to be `/dns-query?dns=<param>` and nothing else (wireGetParam), so the URL
  * need not be parsed; a parameter that is not plain base64url of a message takes dnsEndpoint(),
  * with its exact errors.
  */

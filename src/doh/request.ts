@@ -70,12 +70,17 @@ async function readLimited(req: Request, limit: number): Promise<Uint8Array | nu
   return out;
 }
 
+const WIRE_GET_PREFIX = '/dns-query?dns=';
+
 /**
- * Whether a path and query is exactly RFC 8484's GET form, `/dns-query?dns=...` with no other
- * parameter: the request every DoH client sends, which the servers answer on a fast path.
+ * The `dns` value when a path and query is exactly RFC 8484's GET form, `/dns-query?dns=...` with
+ * no other parameter (the request every DoH client sends, which the servers answer on a fast
+ * path); else null.
  */
-export function isWireGetPath(pathAndQuery: string): boolean {
-  return pathAndQuery.startsWith('/dns-query?dns=') && !pathAndQuery.includes('&');
+export function wireGetParam(pathAndQuery: string): string | null {
+  return pathAndQuery.startsWith(WIRE_GET_PREFIX) && !pathAndQuery.includes('&')
+    ? pathAndQuery.slice(WIRE_GET_PREFIX.length)
+    : null;
 }
 
 /** The 6-bit value of each base64url character (RFC 4648 §5), -1 for the rest. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_MESSAGE_SIZE } from '../dns/constants';
 import { freshnessLifetime } from '../dns/ttl';
-import { DNS_MESSAGE, decodeBase64Url, isWireGetPath } from '../doh/request';
+import { DNS_MESSAGE, decodeBase64Url, wireGetParam } from '../doh/request';
 import { type HttpResponse, internalError, textResponse } from './response';
 
 /** The answer to a wire query, or why the bytes are not a DNS query. */
@@ -28,8 +28,9 @@ export function fastDohRequest(
   contentType: string | undefined,
 ): Uint8Array | 'post' | null {
   if (method === 'GET') {
-    if (!isWireGetPath(url)) return null;
-    const bytes = decodeBase64Url(url.slice('/dns-query?dns='.length));
+    const param = wireGetParam(url);
+    if (param === null) return null;
+    const bytes = decodeBase64Url(param);
     return bytes && bytes.length <= MAX_MESSAGE_SIZE ? bytes : null;
   }
   if (method === 'POST' && url === '/dns-query') {
