@@ -13,6 +13,7 @@ import {
   startDnsdist,
   startNodeServer,
 } from './servers';
+import { b64url, query } from '../helpers/dns';
 
 /**
  * The Node server's own HTTP/2 server (src/node/h2) against HTTP/2 implementations this
@@ -27,16 +28,6 @@ let bind: Running;
 let dnsdist: Running;
 let server: NodeServer;
 let base: string;
-
-function query(name: string, type: 'A' | 'AAAA', id = 0): Buffer {
-  return dnsPacket.encode({
-    type: 'query',
-    id,
-    flags: dnsPacket.RECURSION_DESIRED,
-    questions: [{ type, name, class: 'IN' }],
-  });
-}
-const b64url = (b: Buffer) => b.toString('base64url');
 
 async function h2py(...args: string[]): Promise<Record<string, unknown>> {
   const script = join(__dirname, 'h2_client.py');
@@ -79,7 +70,7 @@ describe('HTTP/2 (h2c) against python3-h2', () => {
   });
 
   it('answers a POST whose body comes in 1-byte DATA frames followed by trailers', async () => {
-    const got = await h2py('post-pieces', b64url(query('a-only.dns64.test', 'AAAA')));
+    const got = await h2py('post-pieces', b64url(query('a-only.dns64.test', 'AAAA', { id: 0 })));
     expect([got.status, got.type]).toEqual([200, 'application/dns-message']);
     const answer = dnsPacket.decode(Buffer.from(got.body as string, 'hex'));
     expect(answer.answers?.map((a) => [a.name, a.type, 'data' in a ? a.data : null])).toEqual([
@@ -88,7 +79,7 @@ describe('HTTP/2 (h2c) against python3-h2', () => {
   });
 
   it('follows an HPACK dynamic table size update to 0 between requests', async () => {
-    const got = await h2py('table-size', b64url(query('a-only.dns64.test', 'AAAA')));
+    const got = await h2py('table-size', b64url(query('a-only.dns64.test', 'AAAA', { id: 0 })));
     expect(got.statuses).toEqual([200, 200]);
   });
 
@@ -113,7 +104,8 @@ describe('HTTP/2 (h2c) against nghttp2 clients', () => {
     const uris = join(dir, 'uris');
     writeFileSync(
       uris,
-      names.map((n) => `${base}/dns-query?dns=${b64url(query(n, 'AAAA'))}`).join('\n') + '\n',
+      names.map((n) => `${base}/dns-query?dns=${b64url(query(n, 'AAAA', { id: 0 }))}`).join('\n') +
+        '\n',
     );
     const get = await run(
       'h2load',
@@ -126,7 +118,7 @@ describe('HTTP/2 (h2c) against nghttp2 clients', () => {
     expect(get.stdout).toMatch(/status codes: 2000 2xx, 0 3xx, 0 4xx, 0 5xx/);
 
     const body = join(dir, 'query.bin');
-    writeFileSync(body, query('a-only.dns64.test', 'AAAA'));
+    writeFileSync(body, query('a-only.dns64.test', 'AAAA', { id: 0 }));
     const post = await run(
       'h2load',
       [

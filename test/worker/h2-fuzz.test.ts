@@ -10,29 +10,8 @@ import {
   settingsFrame,
   wordsFrame,
 } from '../../src/node/h2/frames';
-
-/** A small deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function literalBlock(fields: readonly (readonly [string, string])[]): Uint8Array {
-  const out: number[] = [];
-  const str = (s: string) => out.push(s.length, ...new TextEncoder().encode(s));
-  for (const [name, value] of fields) {
-    out.push(0);
-    str(name);
-    str(value);
-  }
-  return Uint8Array.from(out);
-}
+import { prng } from '../helpers/fuzz';
+import { joinBytes, literalBlock } from '../helpers/h2';
 
 /** A plausible client session: preface, SETTINGS, a few GETs and a POST, a PING, a WINDOW_UPDATE. */
 function session(rand: () => number): Uint8Array[] {
@@ -69,16 +48,6 @@ function session(rand: () => number): Uint8Array[] {
   return frames;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Every output must split into whole frames (a 9-byte header and a payload of its length), and no
  * GOAWAY may say INTERNAL_ERROR: that is what receive() makes of an exception, i.e. of a bug.
@@ -113,7 +82,7 @@ function run(input: Uint8Array, rand: () => number): { out: Uint8Array; closed: 
     at += size;
   }
   out.push(...conn.takeOutput());
-  return { out: concat(out), closed: conn.closed };
+  return { out: joinBytes(out), closed: conn.closed };
 }
 
 describe('HTTP/2 connection under mutated input', () => {
@@ -126,7 +95,7 @@ describe('HTTP/2 connection under mutated input', () => {
       // A long synchronous loop starves the test runner's own connection to workerd.
       if (seed % 1000 === 0) await new Promise((r) => setTimeout(r, 0));
       const rand = prng(seed);
-      const input = concat(session(rand));
+      const input = joinBytes(session(rand));
       const mutations = Math.floor(rand() * 4);
       for (let m = 0; m < mutations; m++) {
         // Keep the preface intact half of the time, so the frame parser sees the damage.
@@ -147,7 +116,7 @@ describe('HTTP/2 connection under mutated input', () => {
 
   it('gives the same bytes whatever the chunking of an undamaged session', async () => {
     for (let seed = 1; seed <= 300; seed++) {
-      const input = concat(session(prng(seed)));
+      const input = joinBytes(session(prng(seed)));
       const whole = run(input, () => 0.999).out; // 64-byte pieces
       const pieces = run(input, prng(seed * 7)).out; // random 1..64-byte pieces
       expect(pieces, `seed ${seed}`).toEqual(whole);

@@ -11,24 +11,13 @@ import {
   wordsFrame,
 } from './frames';
 import { HpackDecoder } from './hpack';
+import { joinBytes, literalBlock } from '../../../test/helpers/h2';
 
 interface Frame {
   type: number;
   flags: number;
   stream: number;
   payload: Uint8Array;
-}
-
-/** A request header block: every field a literal without indexing with a literal name. */
-function block(fields: readonly (readonly [string, string])[]): Uint8Array {
-  const out: number[] = [];
-  const str = (s: string) => out.push(s.length, ...new TextEncoder().encode(s));
-  for (const [name, value] of fields) {
-    out.push(0);
-    str(name);
-    str(value);
-  }
-  return Uint8Array.from(out);
 }
 
 const GET = (path: string): [string, string][] => [
@@ -39,12 +28,7 @@ const GET = (path: string): [string, string][] => [
 ];
 
 function frames(chunks: Uint8Array[]): Frame[] {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    all.set(c, at);
-    at += c.length;
-  }
+  const all = joinBytes(chunks);
   const out: Frame[] = [];
   for (let i = 0; i < all.length;) {
     const length = (all[i]! << 16) | (all[i + 1]! << 8) | all[i + 2]!;
@@ -85,7 +69,7 @@ const headersFrame = (
   stream: number,
   fields: [string, string][],
   flags = Flag.END_HEADERS | Flag.END_STREAM,
-) => frame(FrameType.HEADERS, flags, stream, block(fields));
+) => frame(FrameType.HEADERS, flags, stream, literalBlock(fields));
 
 describe('HTTP/2 connection: preface and settings (RFC 9113 3.4, 6.5)', () => {
   it('opens with its SETTINGS and acknowledges the client SETTINGS', () => {
@@ -217,7 +201,7 @@ describe('HTTP/2 connection: requests and responses', () => {
 
   it('joins HEADERS and CONTINUATION, and treats anything in between as a connection error', () => {
     const { conn, requests, out } = open();
-    const b = block(GET('/split'));
+    const b = literalBlock(GET('/split'));
     conn.receive(frame(FrameType.HEADERS, Flag.END_STREAM, 1, b.subarray(0, 10)));
     conn.receive(frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, b.subarray(10)));
     expect(requests.map((r) => r.path)).toEqual(['/split']);
