@@ -3,24 +3,29 @@ import { PREFIX } from './dns';
 import type { LoadResult } from './h2load';
 import { median } from './h2load';
 
+/** What one `npm run bench` run does: sizes, counts and durations. */
+export interface BenchSettings {
+  /** Names in the zone, and how many of them the throughput test cycles through. */
+  readonly zoneNames: number;
+  readonly hotNames: number;
+  readonly runs: number;
+  readonly seconds: number;
+  readonly warmUpSeconds: number;
+  readonly clients: number;
+  readonly streams: number;
+  /** Sequential never-seen names per resolver. */
+  readonly misses: number;
+  readonly rttProbes: number;
+  readonly oneWayDelayMs: number;
+  readonly cpuHits: number;
+  readonly cpuMisses: number;
+  readonly cpuRuns: number;
+}
+
 export interface Measurements {
   readonly quick: boolean;
   readonly command: string;
-  readonly settings: {
-    readonly zoneNames: number;
-    readonly hotNames: number;
-    readonly runs: number;
-    readonly seconds: number;
-    readonly warmUpSeconds: number;
-    readonly clients: number;
-    readonly streams: number;
-    readonly misses: number;
-    readonly rttProbes: number;
-    readonly oneWayDelayMs: number;
-    readonly cpuHits: number;
-    readonly cpuMisses: number;
-    readonly cpuRuns: number;
-  };
+  readonly settings: BenchSettings;
   readonly machine: {
     readonly nproc: string;
     readonly cpu: string;

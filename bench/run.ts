@@ -31,7 +31,7 @@ import {
   sleep,
   tempDir,
 } from './procs';
-import { type Measurements, writeReport } from './report';
+import { type BenchSettings, type Measurements, writeReport } from './report';
 import {
   ROOT,
   type Server,
@@ -44,23 +44,8 @@ import {
   startWrangler,
 } from './servers';
 
-interface Settings {
+interface Settings extends BenchSettings {
   readonly quick: boolean;
-  /** Names in the zone, and how many of them the throughput test cycles through. */
-  readonly zoneNames: number;
-  readonly hotNames: number;
-  readonly runs: number;
-  readonly seconds: number;
-  readonly warmUpSeconds: number;
-  readonly clients: number;
-  readonly streams: number;
-  /** Sequential never-seen names per resolver. */
-  readonly misses: number;
-  readonly rttProbes: number;
-  readonly oneWayDelayMs: number;
-  readonly cpuHits: number;
-  readonly cpuMisses: number;
-  readonly cpuRuns: number;
 }
 
 function settings(argv: readonly string[]): Settings & { out: string; profile: string | null } {
