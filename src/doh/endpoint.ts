@@ -1,4 +1,4 @@
-import { EDE, MAX_MESSAGE_SIZE, RCODE } from '../dns/constants';
+import { EDE, RCODE } from '../dns/constants';
 import { clientEdns } from '../dns/edns';
 import type { Packet } from '../dns/message';
 import { parseQuery } from '../dns/query';
@@ -10,7 +10,7 @@ import type { Tenant } from '../tenant/tenant';
 import type { UpstreamOptions } from '../upstream/doh-client';
 import { plainError } from './errors';
 import { DNS_JSON, jsonQuestion, toJson } from './json';
-import { DNS_MESSAGE, decodeBase64Url, readWireQuery } from './request';
+import { DNS_MESSAGE, plainWireQuery, readWireQuery } from './request';
 
 const ALLOW = 'GET, POST, OPTIONS';
 
@@ -40,8 +40,8 @@ export function dnsEndpoint(
   if (jsonOnly || wantsJson(req, url)) return jsonEndpoint(method, url, ctx, jsonOnly);
   if (method === 'GET') {
     const param = url.searchParams.get('dns');
-    const raw = param ? decodeBase64Url(param) : null;
-    if (raw && raw.length <= MAX_MESSAGE_SIZE) return wireGetAnswer(raw, ctx);
+    const raw = param ? plainWireQuery(param) : null;
+    if (raw) return wireGetAnswer(raw, ctx);
   }
   return wireEndpoint(req, url, ctx);
 }
@@ -56,8 +56,8 @@ export function wireGetEndpoint(
   param: string,
   ctx: EndpointContext,
 ): Response | Promise<Response> {
-  const raw = param ? decodeBase64Url(param) : null;
-  return raw && raw.length <= MAX_MESSAGE_SIZE ? wireGetAnswer(raw, ctx) : dnsEndpoint(req, ctx);
+  const raw = param ? plainWireQuery(param) : null;
+  return raw ? wireGetAnswer(raw, ctx) : dnsEndpoint(req, ctx);
 }
 
 /** The cache first; a miss goes on with the bytes already decoded and the cache already asked. */

@@ -70,6 +70,12 @@ async function readLimited(req: Request, limit: number): Promise<Uint8Array | nu
   return out;
 }
 
+/** The query of a `dns` parameter that is plain base64url of at most 65535 bytes, else null. */
+export function plainWireQuery(param: string): Uint8Array | null {
+  const bytes = decodeBase64Url(param);
+  return bytes && bytes.length <= MAX_MESSAGE_SIZE ? bytes : null;
+}
+
 const WIRE_GET_PREFIX = '/dns-query?dns=';
 
 /**

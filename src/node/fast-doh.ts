@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_MESSAGE_SIZE } from '../dns/constants';
 import { freshnessLifetime } from '../dns/ttl';
-import { DNS_MESSAGE, decodeBase64Url, wireGetParam } from '../doh/request';
+import { DNS_MESSAGE, plainWireQuery, wireGetParam } from '../doh/request';
 import { type HttpResponse, internalError, textResponse } from './response';
 
 /** The answer to a wire query, or why the bytes are not a DNS query. */
@@ -29,9 +29,7 @@ export function fastDohRequest(
 ): Uint8Array | 'post' | null {
   if (method === 'GET') {
     const param = wireGetParam(url);
-    if (param === null) return null;
-    const bytes = decodeBase64Url(param);
-    return bytes && bytes.length <= MAX_MESSAGE_SIZE ? bytes : null;
+    return param === null ? null : plainWireQuery(param);
   }
   if (method === 'POST' && url === '/dns-query') {
     const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
