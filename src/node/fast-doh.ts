@@ -89,15 +89,22 @@ export function fastDoh(
     void send(outgoing, answerResponse(answerer, request, client));
     return true;
   }
-  void readBody(incoming).then((bytes) =>
-    send(
-      outgoing,
-      bytes
-        ? answerResponse(answerer, bytes, client)
-        : textResponse(413, `body exceeds ${MAX_MESSAGE_SIZE} bytes`),
-    ),
-  );
+  void readBody(incoming).then((bytes) => send(outgoing, answerPosted(answerer, bytes, client)));
   return true;
+}
+
+/**
+ * The response to a POSTed query: 413 past 65535 bytes (null: the body passed that while it was
+ * being read), else the answer.
+ */
+export function answerPosted(
+  answerer: WireAnswerer,
+  body: Uint8Array | null,
+  client: string,
+): HttpResponse | Promise<HttpResponse> {
+  return body && body.length <= MAX_MESSAGE_SIZE
+    ? answerResponse(answerer, body, client)
+    : textResponse(413, `body exceeds ${MAX_MESSAGE_SIZE} bytes`);
 }
 
 async function send(

@@ -7,10 +7,15 @@ import {
 import { type Server, type Socket, createServer as createNetServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { parseAddress } from '../acl/address';
-import { MAX_MESSAGE_SIZE } from '../dns/constants';
 import type { AppOptions } from '../doh/app';
 import { Inflight } from './classic';
-import { type WireAnswerer, answerResponse, fastDoh, fastDohRequest } from './fast-doh';
+import {
+  type WireAnswerer,
+  answerPosted,
+  answerResponse,
+  fastDoh,
+  fastDohRequest,
+} from './fast-doh';
 import type { H2Handler, H2Request } from './h2/connection';
 import { CLIENT_PREFACE } from './h2/frames';
 import { H2Session } from './h2/session';
@@ -181,13 +186,7 @@ export class HttpFront {
     const answerer = this.opts.answerer;
     if (answerer) {
       const fast = fastDohRequest(req.method, req.path, header(req, 'content-type'));
-      if (fast === 'post') {
-        const body = req.body ?? new Uint8Array(0);
-        if (body.length > MAX_MESSAGE_SIZE) {
-          return textResponse(413, `body exceeds ${MAX_MESSAGE_SIZE} bytes`);
-        }
-        return answerResponse(answerer, body, client);
-      }
+      if (fast === 'post') return answerPosted(answerer, req.body ?? new Uint8Array(0), client);
       if (fast) return answerResponse(answerer, fast, client);
     }
     return this.appResponse(req, client);
