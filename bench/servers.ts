@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../test/integration/servers';
+import { freePort, namedConf } from '../test/integration/servers';
 import { PREFIX, ZONE, hostAddress, query, udpQuery } from './dns';
 import { type Proc, start, tempDir, waitForOutput, waitUntil } from './procs';
 
@@ -58,20 +58,7 @@ export async function startBind(names: number): Promise<Server> {
   const dir = tempDir('bind');
   const port = await freePort();
   writeFileSync(join(dir, 'bench.test.zone'), benchZone(names));
-  writeFileSync(
-    join(dir, 'named.conf'),
-    `options {
-  directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  notify no;
-  pid-file "${dir}/named.pid";
-};
-zone "${ZONE}" { type primary; file "${dir}/bench.test.zone"; };
-`,
-  );
+  writeFileSync(join(dir, 'named.conf'), namedConf(dir, port, [[ZONE, 'bench.test.zone']]));
   const proc = start('named', 'named', [
     '-g',
     '-n',

@@ -106,6 +106,24 @@ export const REVERSE_ZONE = `$TTL 3600
 `;
 
 /** BIND 9 as the authoritative server of dns64.test and 113.0.203.in-addr.arpa on loopback. */
+/**
+ * named.conf for an authoritative-only BIND on 127.0.0.1:`port` serving `zones` ([name, file in
+ * `dir`]): no recursion, no validation, no NOTIFY (nothing leaves loopback).
+ */
+export function namedConf(dir: string, port: number, zones: readonly [string, string][]): string {
+  return `options {
+  directory "${dir}";
+  listen-on port ${port} { 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  dnssec-validation no;
+  notify no;
+  pid-file "${dir}/named.pid";
+};
+${zones.map(([name, file]) => `zone "${name}" { type primary; file "${dir}/${file}"; };`).join('\n')}
+`;
+}
+
 export async function startBind(): Promise<Running> {
   requireCommand('named', 'bind9');
   const dir = mkdtempSync(join(tmpdir(), 'bind-'));
@@ -114,17 +132,10 @@ export async function startBind(): Promise<Running> {
   writeFileSync(join(dir, 'reverse.zone'), REVERSE_ZONE);
   writeFileSync(
     join(dir, 'named.conf'),
-    `options {
-  directory "${dir}";
-  listen-on port ${port} { 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  dnssec-validation no;
-  pid-file "${dir}/named.pid";
-};
-zone "dns64.test" { type primary; file "${dir}/dns64.test.zone"; };
-zone "113.0.203.in-addr.arpa" { type primary; file "${dir}/reverse.zone"; };
-`,
+    namedConf(dir, port, [
+      ['dns64.test', 'dns64.test.zone'],
+      ['113.0.203.in-addr.arpa', 'reverse.zone'],
+    ]),
   );
   const child = spawn('named', ['-g', '-u', 'root', '-c', join(dir, 'named.conf')], {
     stdio: 'ignore',
