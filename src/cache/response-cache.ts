@@ -48,28 +48,21 @@ export class ResponseCache {
   }
 
   /**
-   * The cached answer for `key`, or the result of `compute` (run once for all concurrent askers
-   * of the same key). `defer` keeps a background write to the shared cache alive (waitUntil).
+   * The answer for `key` when peek() had none: from the shared cache, or the result of `compute`
+   * (run once for all concurrent askers of the same key). `defer` keeps a background write to
+   * the shared cache alive (waitUntil).
    */
-  async answer(
+  async fill(
     key: string,
     asker: Asker,
     compute: () => Promise<Uint8Array>,
     defer: (p: Promise<unknown>) => void = () => {},
   ): Promise<Uint8Array> {
-    const now = this.now();
-    const hot = this.lru.get(key);
-    if (hot && isFresh(hot, now)) {
-      this.stats.hits++;
-      return materialize(hot, asker, now);
-    }
-    if (hot) this.lru.delete(key);
-
     let pending = this.inFlight.get(key);
     if (pending) {
       this.stats.coalesced++;
     } else {
-      pending = this.fill(key, compute, defer);
+      pending = this.load(key, compute, defer);
       this.inFlight.set(key, pending);
       void pending.finally(() => this.inFlight.delete(key)).catch(() => {});
     }
@@ -81,7 +74,7 @@ export class ResponseCache {
     return copy;
   }
 
-  private async fill(
+  private async load(
     key: string,
     compute: () => Promise<Uint8Array>,
     defer: (p: Promise<unknown>) => void,

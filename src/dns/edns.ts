@@ -1,6 +1,5 @@
-import { Buffer } from 'node:buffer';
 import { EDNS_OPTION, EDNS_UDP_SIZE, QTYPE } from './constants';
-import { type OptAnswer, type Packet, encodeMessage, findOpt } from './message';
+import { Section, readU16, scanMessage } from './scan';
 import type { WireWriter } from './write';
 
 /** What the client's OPT record asked for (RFC 6891). */
@@ -22,110 +21,74 @@ export const NO_EDNS: ClientEdns = {
   udpSize: 512,
 };
 
-export function clientEdns(query: Packet): ClientEdns {
-  const opt = findOpt(query);
-  if (!opt) return NO_EDNS;
-  return {
-    present: true,
-    version: opt.ednsVersion ?? 0,
-    dnssecOk: opt.flag_do === true || ((opt.flags ?? 0) & 0x8000) !== 0,
-    padding: optionsOf(query).some((o) => o.code === EDNS_OPTION.PADDING),
-    udpSize: Math.max(512, opt.udpPayloadSize ?? 512),
-  };
-}
-
-/** An EDNS option as dns-packet decodes any code (its typings list only a few). */
-export interface RawOption {
-  readonly code: number;
-  readonly data?: Buffer;
-  /** Padding (code 12) only: the number of zero octets. */
-  readonly length?: number;
-}
-
-export function optionsOf(packet: Packet): readonly RawOption[] {
-  return (findOpt(packet)?.options ?? []) as readonly RawOption[];
-}
-
 /** An Extended DNS Error (RFC 8914 §2): info code and optional UTF-8 text. */
 export interface Ede {
   readonly code: number;
   readonly text?: string;
 }
 
-export function edeOption(ede: Ede): { code: number; data: Buffer } {
-  const text = Buffer.from(ede.text ?? '', 'utf8');
-  const data = Buffer.alloc(2 + text.length);
-  data.writeUInt16BE(ede.code, 0);
-  text.copy(data, 2);
+export interface EdnsOption {
+  readonly code: number;
+  readonly data: Uint8Array;
+}
+
+const utf8 = new TextEncoder();
+const utf8Text = new TextDecoder();
+
+export function edeOption(ede: Ede): EdnsOption {
+  const text = utf8.encode(ede.text ?? '');
+  const data = new Uint8Array(2 + text.length);
+  data[0] = ede.code >> 8;
+  data[1] = ede.code & 0xff;
+  data.set(text, 2);
   return { code: EDNS_OPTION.EXTENDED_ERROR, data };
 }
 
-/** Reads the EDE options of a message (for tests and for passing an upstream's EDE on). */
-export function edeOf(packet: Packet): Ede[] {
-  const out: Ede[] = [];
-  for (const o of optionsOf(packet)) {
-    if (o.code !== EDNS_OPTION.EXTENDED_ERROR || !o.data || o.data.length < 2) continue;
-    const text = o.data.subarray(2).toString('utf8');
-    out.push(text ? { code: o.data.readUInt16BE(0), text } : { code: o.data.readUInt16BE(0) });
+/** The EDNS options of a message's OPT record, in order (none without one). */
+export function optionsOf(msg: Uint8Array): EdnsOption[] {
+  const layout = scanMessage(msg);
+  const opt = layout?.records.find((r) => r.type === QTYPE.OPT && r.section === Section.Additional);
+  if (!opt) return [];
+  const out: EdnsOption[] = [];
+  const end = opt.rdataOffset + opt.rdlength;
+  for (let at = opt.rdataOffset; at + 4 <= end;) {
+    const len = readU16(msg, at + 2);
+    if (at + 4 + len > end) break;
+    out.push({ code: readU16(msg, at), data: msg.subarray(at + 4, at + 4 + len) });
+    at += 4 + len;
   }
   return out;
 }
 
-/** An OPT record (RFC 6891 §6.1.2) advertising our payload size, EDNS version 0. */
-export function optRecord(
-  dnssecOk: boolean,
-  options: RawOption[] = [],
-  extendedRcode = 0,
-): OptAnswer {
-  return {
-    type: 'OPT',
-    name: '.',
-    udpPayloadSize: EDNS_UDP_SIZE,
-    extendedRcode,
-    ednsVersion: 0,
-    flags: dnssecOk ? 0x8000 : 0,
-    flag_do: dnssecOk,
-    options: options as OptAnswer['options'],
-  };
+/** The Extended DNS Errors of a message (to pass an upstream's on, for the JSON API, tests). */
+export function edeOf(msg: Uint8Array): Ede[] {
+  const out: Ede[] = [];
+  for (const o of optionsOf(msg)) {
+    if (o.code !== EDNS_OPTION.EXTENDED_ERROR || o.data.length < 2) continue;
+    const code = readU16(o.data, 0);
+    const text = utf8Text.decode(o.data.subarray(2));
+    out.push(text ? { code, text } : { code });
+  }
+  return out;
 }
 
 /**
- * The OPT record of a response. `extendedRcode` carries the upper 8 bits of a 12-bit RCODE
- * (RFC 6891 §6.1.3); the DO bit is copied from the query (RFC 3225 §3).
- */
-export function responseOpt(edns: ClientEdns, ede: readonly Ede[], extendedRcode = 0): OptAnswer {
-  return optRecord(edns.dnssecOk, ede.map(edeOption), extendedRcode);
-}
-
-/**
- * Encodes `packet` with a Padding option (RFC 7830) added to its OPT record `opt`, so the whole
- * message is a multiple of `block` octets (RFC 8467 §4.1: 128 for queries, 468 for responses).
- */
-export function encodePadded(packet: Packet, opt: OptAnswer, block: number): Uint8Array {
-  const unpadded = encodeMessage(packet);
-  const padding = {
-    code: EDNS_OPTION.PADDING,
-    data: Buffer.alloc(paddingLength(unpadded.length, block)),
-  };
-  opt.options = [...opt.options, padding] as OptAnswer['options'];
-  return encodeMessage(packet);
-}
-
-/**
- * Writes the OPT record `optRecord(dnssecOk, options)` describes, as the last record of a message
- * written so far in `w`; with `padBlock`, a Padding option (RFC 7830) after `options` brings the
- * whole message to a multiple of that many octets (RFC 8467 §4.1), as encodePadded does.
+ * Writes our OPT record (RFC 6891 §6.1.2: the root, our payload size, EDNS version 0, DO as
+ * given) as the last record of the message written so far in `w`. `extendedRcode` holds the
+ * upper 8 bits of a 12-bit RCODE (§6.1.3). With `padBlock`, a Padding option (RFC 7830) after
+ * `options` brings the whole message to a multiple of that many octets (RFC 8467 §4.1).
  */
 export function writeOpt(
   w: WireWriter,
   dnssecOk: boolean,
-  options: readonly { code: number; data: Uint8Array }[] = [],
+  options: readonly EdnsOption[] = [],
   padBlock = 0,
+  extendedRcode = 0,
 ): void {
   w.u8(0); // the root
   w.u16(QTYPE.OPT);
   w.u16(EDNS_UDP_SIZE);
-  w.u8(0); // extended RCODE
+  w.u8(extendedRcode);
   w.u8(0); // version
   w.u16(dnssecOk ? 0x8000 : 0);
   const rdlengthAt = w.length;

@@ -1,49 +1,85 @@
-import { decodeMessage, isResponse, type Packet } from './message';
+import { EDNS_OPTION, FLAG, QTYPE } from './constants';
+import { type ClientEdns, NO_EDNS } from './edns';
+import { readName } from './name';
+import { Section, readU16, scanMessage } from './scan';
 
-export type ParsedQuery = { ok: true; query: Packet } | { ok: false; reason: string };
-
-/**
- * Checks that bytes are a DNS query worth answering at all; failures are transport-level
- * errors (HTTP 400 for DoH, a dropped datagram for UDP). Opcode, question count and EDNS
- * version problems are answered in DNS (FORMERR, NOTIMP, BADVERS) by the resolver instead.
- */
-export function parseQuery(bytes: Uint8Array): ParsedQuery {
-  if (bytes.length < 12) return { ok: false, reason: 'not a DNS message: shorter than 12 bytes' };
-  const decoded = decodeMessage(bytes);
-  if (!decoded.ok) return { ok: false, reason: `not a DNS message: ${decoded.reason}` };
-  if (isResponse(decoded.packet)) return { ok: false, reason: 'not a DNS query: QR bit is set' };
-  if ((decoded.packet.questions ?? []).length === 0) {
-    return { ok: false, reason: 'DNS query has no question' };
-  }
-  if (!representableName(bytes, 12)) {
-    return {
-      ok: false,
-      reason: 'DNS query name has a label that is not UTF-8 text or holds a dot',
-    };
-  }
-  return { ok: true, query: decoded.packet };
+/** A client's query as read off the wire, its question name kept octet for octet. */
+export interface Query {
+  readonly id: number;
+  readonly flags: number;
+  readonly opcode: number;
+  /** QDCOUNT; only 1 is answered (others get FORMERR). */
+  readonly qdcount: number;
+  /** The first question's name, uncompressed, in the client's letter case. */
+  readonly qname: Uint8Array;
+  readonly qtype: number;
+  readonly qclass: number;
+  /** The first question as the response repeats it: the name uncompressed, type, class. */
+  readonly question: Uint8Array;
+  readonly edns: ClientEdns;
+  /** The OPT record breaks RFC 6891 §6.1.1 (more than one, or not owned by the root): FORMERR. */
+  readonly badOpt: boolean;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+export type ParsedQuery = { ok: true; query: Query } | { ok: false; reason: string };
 
 /**
- * Whether the name at `offset` survives decoding and encoding unchanged: plain labels (no
- * compression in a question), each valid UTF-8 without a '.'. Anything else would come back
- * altered in the answer's question section, or not decodable at all.
+ * Checks that bytes are a DNS query worth answering at all; failures are transport-level errors
+ * (HTTP 400 for DoH, FORMERR or a dropped datagram for classic DNS). Opcode, question count,
+ * OPT and EDNS version problems are answered in DNS (NOTIMP, FORMERR, BADVERS) instead. Any
+ * octet may sit in a label of the question (RFC 2181 §11).
  */
-function representableName(bytes: Uint8Array, offset: number): boolean {
-  let at = offset;
-  for (;;) {
-    const len = bytes[at];
-    if (len === undefined || (len & 0xc0) !== 0) return false;
-    if (len === 0) return true;
-    const label = bytes.subarray(at + 1, at + 1 + len);
-    if (label.length !== len || label.includes(0x2e)) return false;
-    try {
-      utf8.decode(label);
-    } catch {
-      return false;
-    }
-    at += 1 + len;
+export function parseQuery(raw: Uint8Array): ParsedQuery {
+  if (raw.length < 12) return { ok: false, reason: 'not a DNS message: shorter than 12 bytes' };
+  const flags = readU16(raw, 2);
+  if ((flags & FLAG.QR) !== 0) return { ok: false, reason: 'not a DNS query: QR bit is set' };
+  const qdcount = readU16(raw, 4);
+  if (qdcount === 0) return { ok: false, reason: 'DNS query has no question' };
+  const qname = readName(raw, 12);
+  if (!qname) return { ok: false, reason: 'not a DNS message: the question name is malformed' };
+  if (qname.end + 4 > raw.length) {
+    return { ok: false, reason: 'not a DNS message: the question ends early' };
   }
+  const layout = scanMessage(raw);
+  if (!layout) return { ok: false, reason: 'not a DNS message: a record runs past the end' };
+  const question = new Uint8Array(qname.name.length + 4);
+  question.set(qname.name, 0);
+  question.set(raw.subarray(qname.end, qname.end + 4), qname.name.length);
+  let edns: ClientEdns = NO_EDNS;
+  let badOpt = false;
+  for (const rec of layout.records) {
+    if (rec.type !== QTYPE.OPT) continue;
+    if (rec.section !== Section.Additional || edns.present || raw[rec.nameOffset] !== 0) {
+      badOpt = true;
+      continue;
+    }
+    // CLASS is the payload size; TTL is extended RCODE, version, DO and the other flags.
+    let padding = false;
+    const end = rec.rdataOffset + rec.rdlength;
+    for (let at = rec.rdataOffset; at + 4 <= end; at += 4 + readU16(raw, at + 2)) {
+      if (readU16(raw, at) === EDNS_OPTION.PADDING) padding = true;
+    }
+    edns = {
+      present: true,
+      version: raw[rec.ttlOffset + 1]!,
+      dnssecOk: (raw[rec.ttlOffset + 2]! & 0x80) !== 0,
+      padding,
+      udpSize: Math.max(512, rec.klass),
+    };
+  }
+  return {
+    ok: true,
+    query: {
+      id: readU16(raw, 0),
+      flags,
+      opcode: (flags >> 11) & 0xf,
+      qdcount,
+      qname: qname.name,
+      qtype: readU16(raw, qname.end),
+      qclass: readU16(raw, qname.end + 2),
+      question,
+      edns,
+      badOpt,
+    },
+  };
 }

@@ -1,15 +1,15 @@
-import * as dnsPacket from 'dns-packet';
 import { QCLASS_IN } from './constants';
-import { typeNumber } from './message';
 
 /**
- * Writes DNS messages by hand (RFC 1035 §4.1) for the fixed shapes of the data path: upstream
- * questions and responses built from upstream records. Names are written uncompressed, as
- * dns-packet writes them, so a message written here is byte for byte what dns-packet would give.
+ * Writes DNS messages (RFC 1035 §4.1). Names are given uncompressed (src/dns/name.ts) and written
+ * with message compression (RFC 1035 §4.1.4) against the names written before them, matching
+ * octet for octet, so a pointer never changes the letter case a reader sees.
  */
 export class WireWriter {
   private buf: Uint8Array;
   length = 0;
+  /** Offsets of the name suffixes written so far (uncompressed octets as latin1 text). */
+  private readonly suffixes = new Map<string, number>();
 
   constructor(capacity = 512) {
     this.buf = new Uint8Array(capacity);
@@ -60,59 +60,45 @@ export class WireWriter {
   }
 
   /**
-   * A name in presentation form, as dns-packet decodes it (labels joined by '.'). Names of
-   * printable ASCII labels are written here; anything else goes through dns-packet's own
-   * encoder, whose quirks (non-ASCII text, line breaks, empty labels) are kept that way.
+   * An uncompressed name. With `compress` its longest suffix already in the message becomes a
+   * pointer, and its own suffixes become targets for later names; without (RDATA of types other
+   * than RFC 1035's, RFC 3597 §4) it is written out whole and is no target.
    */
-  name(name: string): void {
-    let start = 0;
-    let end = name.length;
-    // dns-packet strips one leading and one trailing dot.
-    if (name.charCodeAt(0) === 0x2e) start = 1;
-    if (end > start && name.charCodeAt(end - 1) === 0x2e) end--;
-    if (!isPlainName(name, start, end)) {
-      this.bytes(dnsPacketName(name));
+  name(name: Uint8Array, compress = true): void {
+    if (!compress) {
+      this.bytes(name);
       return;
     }
-    this.room(end - start + 2);
-    let lengthAt = this.length++;
-    for (let i = start; i < end; i++) {
-      const c = name.charCodeAt(i);
-      if (c === 0x2e) {
-        this.buf[lengthAt] = this.length - lengthAt - 1;
-        lengthAt = this.length++;
-      } else {
-        this.buf[this.length++] = c;
+    let key = '';
+    for (let i = 0; i < name.length; i++) key += String.fromCharCode(name[i]!);
+    const start = this.length;
+    let at = 0;
+    while (name[at] !== 0 && at < name.length) {
+      const target = this.suffixes.get(at === 0 ? key : key.slice(at));
+      if (target !== undefined) {
+        this.bytes(name.subarray(0, at));
+        this.u16(0xc000 | target);
+        this.remember(key, start, at);
+        return;
       }
+      at += name[at]! + 1;
     }
-    if (end > start) {
-      this.buf[lengthAt] = this.length - lengthAt - 1;
-      this.buf[this.length++] = 0;
-    } else {
-      this.buf[lengthAt] = 0; // the root
+    this.bytes(name);
+    this.remember(key, start, at);
+  }
+
+  /** Records the suffixes of a name written at `start` whose labels up to `upTo` are literal. */
+  private remember(key: string, start: number, upTo: number): void {
+    for (let at = 0; at < upTo; at += key.charCodeAt(at) + 1) {
+      if (start + at > 0x3fff) return;
+      this.suffixes.set(at === 0 ? key : key.slice(at), start + at);
     }
   }
 
-  /** Copies the name at `at` of the message `src`, following compression pointers (expanded). */
-  copyName(src: Uint8Array, at: number): void {
-    let i = at;
-    for (;;) {
-      const len = src[i]!;
-      if (len === 0) break;
-      if ((len & 0xc0) === 0xc0) {
-        i = ((len & 0x3f) << 8) | src[i + 1]!;
-        continue;
-      }
-      this.bytes(src.subarray(i, i + 1 + len));
-      i += 1 + len;
-    }
-    this.u8(0);
-  }
-
-  /** One question of class IN (RFC 1035 §4.1.2); `type` is a dns-packet type name. */
-  question(name: string, type: string): void {
+  /** One question of class IN (RFC 1035 §4.1.2). */
+  question(name: Uint8Array, type: number): void {
     this.name(name);
-    this.u16(typeNumber(type));
+    this.u16(type);
     this.u16(QCLASS_IN);
   }
 
@@ -120,25 +106,4 @@ export class WireWriter {
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
   }
-}
-
-/** Labels of 1 to 63 printable ASCII characters other than '.' and '\' (see WireWriter.name). */
-function isPlainName(name: string, start: number, end: number): boolean {
-  let label = 0;
-  for (let i = start; i < end; i++) {
-    const c = name.charCodeAt(i);
-    if (c === 0x2e) {
-      if (label === 0) return false;
-      label = 0;
-    } else if (c < 0x20 || c > 0x7e || c === 0x5c || ++label > 63) {
-      return false;
-    }
-  }
-  return end === start || label > 0;
-}
-
-/** dns-packet's encoding of a name (its name encoder, reached through a question). */
-function dnsPacketName(name: string): Uint8Array {
-  const msg = dnsPacket.encode({ questions: [{ name, type: 'A' }] });
-  return new Uint8Array(msg.buffer, msg.byteOffset + 12, msg.byteLength - 16);
 }

@@ -1,7 +1,8 @@
-import { formatAddress } from '../acl/address';
-import { FLAG, RCODE } from '../dns/constants';
-import type { Answer, Packet } from '../dns/message';
-import { inDomain, type Dns64Policy } from './policy';
+import { FLAG, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
+import { isInDomain, literalName, sameName } from '../dns/name';
+import type { Rr } from '../dns/records';
+import type { ResponseParts } from '../dns/response';
+import type { Dns64Policy } from './policy';
 import { embedIpv4 } from './prefix';
 
 /**
@@ -9,57 +10,70 @@ import { embedIpv4 } from './prefix';
  * well-known addresses 192.0.0.170 and 192.0.0.171 are synthesized under every prefix in use
  * (without the Well-Known Prefix's global-only rule: they exist to reveal the prefix).
  */
-export const IPV4ONLY_NAME = 'ipv4only.arpa';
+export const IPV4ONLY_NAME = literalName('ipv4only.arpa');
 export const IPV4ONLY_ADDRESSES = [Uint8Array.of(192, 0, 0, 170), Uint8Array.of(192, 0, 0, 171)];
 const TTL = 86400;
 
-const REVERSE_NAMES = ['170.0.0.192.in-addr.arpa', '171.0.0.192.in-addr.arpa'];
+const REVERSE_NAMES = [
+  literalName('170.0.0.192.in-addr.arpa'),
+  literalName('171.0.0.192.in-addr.arpa'),
+];
 
-const SOA: Answer = {
-  type: 'SOA',
-  name: IPV4ONLY_NAME,
-  class: 'IN',
+const SOA: Rr = {
+  owner: IPV4ONLY_NAME,
+  type: QTYPE.SOA,
+  klass: QCLASS_IN,
   ttl: TTL,
-  data: {
-    mname: IPV4ONLY_NAME,
-    rname: 'nobody.invalid',
-    serial: 1,
-    refresh: 3600,
-    retry: 600,
-    expire: 604800,
-    minimum: TTL,
-  },
+  rdata: soaRdata(IPV4ONLY_NAME, literalName('nobody.invalid'), [1, 3600, 600, 604800, TTL]),
 };
 
-/** True for ipv4only.arpa, names below it, and its two reverse names: all answered here. */
-export function isIpv4OnlyName(name: string): boolean {
-  const lower = name.replace(/\.$/, '').toLowerCase();
-  return REVERSE_NAMES.includes(lower) || inDomain(lower, IPV4ONLY_NAME);
+function soaRdata(mname: Uint8Array, rname: Uint8Array, numbers: readonly number[]): Uint8Array {
+  const out = new Uint8Array(mname.length + rname.length + 20);
+  out.set(mname, 0);
+  out.set(rname, mname.length);
+  const view = new DataView(out.buffer);
+  numbers.forEach((n, i) => view.setUint32(mname.length + rname.length + 4 * i, n));
+  return out;
 }
 
-/** The local answer for a question about ipv4only.arpa or its reverse names, or null. */
-export function answerIpv4Only(policy: Dns64Policy, name: string, type: string): Packet | null {
+/** True for ipv4only.arpa, names below it, and its two reverse names: all answered here. */
+export function isIpv4OnlyName(name: Uint8Array): boolean {
+  return isInDomain(name, IPV4ONLY_NAME) || REVERSE_NAMES.some((r) => sameName(name, r));
+}
+
+/**
+ * The local answer (AA: this is the name's own data) for a question about ipv4only.arpa or its
+ * reverse names, or null. Owner names are the question's, as the client spelled it.
+ */
+export function answerIpv4Only(
+  policy: Dns64Policy,
+  name: Uint8Array,
+  type: number,
+): ResponseParts | null {
   if (!isIpv4OnlyName(name)) return null;
-  const lower = name.replace(/\.$/, '').toLowerCase();
-  const reverse = REVERSE_NAMES.includes(lower);
-  const flags = FLAG.QR | FLAG.AA | FLAG.RA;
-  if (lower !== IPV4ONLY_NAME && !reverse) {
-    return { type: 'response', flags: flags | RCODE.NXDOMAIN, authorities: [SOA] };
+  const reverse = !isInDomain(name, IPV4ONLY_NAME);
+  const flags = FLAG.AA;
+  if (!reverse && !sameName(name, IPV4ONLY_NAME)) {
+    return { rcode: RCODE.NXDOMAIN, flags, authorities: [SOA] };
   }
-  const answers: Answer[] = [];
-  if (reverse && type === 'PTR') {
-    answers.push({ type: 'PTR', name, class: 'IN', ttl: TTL, data: IPV4ONLY_NAME });
-  } else if (!reverse && type === 'A') {
-    for (const v4 of IPV4ONLY_ADDRESSES) {
-      answers.push({ type: 'A', name, class: 'IN', ttl: TTL, data: formatAddress(v4) });
-    }
-  } else if (!reverse && type === 'AAAA') {
+  const record = (rtype: number, rdata: Uint8Array): Rr => ({
+    owner: name,
+    type: rtype,
+    klass: QCLASS_IN,
+    ttl: TTL,
+    rdata,
+  });
+  const answers: Rr[] = [];
+  if (reverse && type === QTYPE.PTR) {
+    answers.push(record(QTYPE.PTR, IPV4ONLY_NAME));
+  } else if (!reverse && type === QTYPE.A) {
+    for (const v4 of IPV4ONLY_ADDRESSES) answers.push(record(QTYPE.A, v4));
+  } else if (!reverse && type === QTYPE.AAAA) {
     for (const rule of policy.prefixes) {
       for (const v4 of IPV4ONLY_ADDRESSES) {
-        const data = formatAddress(embedIpv4(rule.prefix, v4));
-        answers.push({ type: 'AAAA', name, class: 'IN', ttl: TTL, data });
+        answers.push(record(QTYPE.AAAA, embedIpv4(rule.prefix, v4)));
       }
     }
   }
-  return { type: 'response', flags, answers, authorities: answers.length ? [] : [SOA] };
+  return { rcode: RCODE.NOERROR, flags, answers, authorities: answers.length ? [] : [SOA] };
 }

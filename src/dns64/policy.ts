@@ -17,8 +17,8 @@ export interface Dns64Policy {
   readonly suffix: Uint8Array | null;
   /** Ignore every real AAAA and always synthesize (BIND `exclude { any; }`). */
   readonly synthAll: boolean;
-  /** Domains (and their subdomains) whose real AAAA records are ignored. */
-  readonly ignoreAaaa: readonly string[];
+  /** Domains (and their subdomains) whose real AAAA records are ignored (uncompressed names). */
+  readonly ignoreAaaa: readonly Uint8Array[];
   /** Synthesize even when the client asked for DNSSEC data with CD=1 (BIND `break-dnssec`). */
   readonly breakDnssec: boolean;
   /** Synthesize only for queries with RD=1 (BIND `recursive-only`). */
@@ -40,11 +40,4 @@ export function defaultPolicy(prefixText: string): Dns64Policy {
     recursiveOnly: false,
     clients: CidrSet.EMPTY,
   };
-}
-
-/** True when `name` is `domain` or below it. */
-export function inDomain(name: string, domain: string): boolean {
-  const n = name.replace(/\.$/, '').toLowerCase();
-  const d = domain.replace(/\.$/, '').toLowerCase();
-  return d === '' || n === d || n.endsWith(`.${d}`);
 }

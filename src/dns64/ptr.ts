@@ -7,7 +7,7 @@ import { inAddrArpaName, ip6ArpaToAddress } from './reverse';
  * to the in-addr.arpa name of the embedded IPv4 address, and that name's PTR. Returns the
  * in-addr.arpa name to follow, or null when the question is not under a prefix in use.
  */
-export function synthesizedPtrTarget(policy: Dns64Policy, qname: string): string | null {
+export function synthesizedPtrTarget(policy: Dns64Policy, qname: Uint8Array): Uint8Array | null {
   const addr = ip6ArpaToAddress(qname);
   if (!addr) return null;
   for (const rule of policy.prefixes) {

@@ -1,17 +1,11 @@
-import { formatAddress, parseAddress } from '../acl/address';
-import { FLAG, QTYPE, RCODE } from '../dns/constants';
-import { type Answer, type Packet } from '../dns/message';
-import type { CopiedRecord, WireAnswer } from '../dns/response';
-import {
-  type MessageLayout,
-  type RecordPosition,
-  Section,
-  readU32,
-  scanMessage,
-} from '../dns/scan';
+import { FLAG, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
+import { isInDomain } from '../dns/name';
+import { type Rr, rrAt } from '../dns/records';
+import type { ResponseParts } from '../dns/response';
+import { type MessageLayout, type RecordPosition, Section } from '../dns/scan';
 import { negativeTtl } from '../dns/ttl';
 import type { UpstreamAnswer, UpstreamResult } from '../upstream/doh-client';
-import { type Dns64Policy, inDomain } from './policy';
+import type { Dns64Policy } from './policy';
 import { embedIpv4, isWellKnownPrefix } from './prefix';
 import { isGlobalIpv4 } from './special-purpose';
 
@@ -20,42 +14,37 @@ export const DEFAULT_SYNTH_TTL = 600;
 
 /** What the DNS64 decided for one AAAA question (RFC 6147 §5.1). */
 export type Dns64Outcome =
-  /** The AAAA response as it came (real records, NXDOMAIN, or NODATA). */
-  | { kind: 'upstream'; bytes: Uint8Array }
-  /** A response built here from decoded upstream data: synthesized, filtered, or based on A. */
-  | { kind: 'built'; packet: Packet; synthesized: boolean }
-  /** The same built from a plain A answer read off the wire (src/dns/plain.ts), to write. */
-  | { kind: 'wire'; answer: WireAnswer; synthesized: boolean }
+  /** An upstream response as it came (real records, NXDOMAIN, or NODATA). */
+  | { kind: 'relay'; bytes: Uint8Array }
+  /** A response to write from upstream records: synthesized, filtered, or based on A. */
+  | { kind: 'written'; parts: ResponseParts; synthesized: boolean }
   /** Neither query gave usable data. */
   | { kind: 'failed'; detail: string; timeout: boolean };
 
 /**
  * RFC 6147 §5.1: decides the answer to an AAAA question from the AAAA and the A responses,
- * which were asked in parallel. Plain responses are read off the wire, others decoded; the
- * rules are the same either way.
+ * which were asked in parallel. Records are read off the wire with their names octet for octet.
  */
 export function synthesizeAaaa(
   policy: Dns64Policy,
-  qname: string,
+  qname: Uint8Array,
   aaaa: UpstreamResult,
   a: UpstreamResult,
 ): Dns64Outcome {
   let aaaaNoData = false;
   if (aaaa.ok) {
-    const rcode = rcodeOfWire(aaaa.bytes);
+    const rcode = aaaa.layout.flags & 0xf;
     // §5.1.2: NXDOMAIN means the name does not exist; there is nothing to synthesize from.
-    if (rcode === RCODE.NXDOMAIN) return { kind: 'upstream', bytes: aaaa.bytes };
+    if (rcode === RCODE.NXDOMAIN) return { kind: 'relay', bytes: aaaa.bytes };
     if (rcode === RCODE.NOERROR) {
-      const real = aaaaAddresses(aaaa);
-      const ignored = policy.synthAll || policy.ignoreAaaa.some((d) => inDomain(qname, d));
-      const usable = ignored ? 0 : real.filter((addr) => !isExcluded(policy, addr)).length;
+      const real = answersOfType(aaaa.layout, QTYPE.AAAA);
+      const ignored = policy.synthAll || policy.ignoreAaaa.some((d) => isInDomain(qname, d));
+      const excluded = real.filter((r) => isExcluded(policy, aaaa.bytes, r));
+      const usable = ignored ? 0 : real.length - excluded.length;
       if (usable > 0) {
-        if (usable === real.length) return { kind: 'upstream', bytes: aaaa.bytes };
+        if (excluded.length === 0) return { kind: 'relay', bytes: aaaa.bytes };
         // §5.1.4: excluded records are dropped one by one; the rest go back as they are.
-        const kept = (aaaa.packet.answers ?? []).filter(
-          (r) => !isAaaa(r) || !isExcluded(policy, parseAddress(r.data, false)),
-        );
-        return { kind: 'built', packet: { ...aaaa.packet, answers: kept }, synthesized: false };
+        return { kind: 'written', parts: withoutRecords(aaaa, excluded), synthesized: false };
       }
       aaaaNoData = real.length === 0;
     }
@@ -70,109 +59,71 @@ export function synthesizeAaaa(
     return { kind: 'failed', detail, timeout };
   }
 
-  const aNoError = rcodeOfWire(a.bytes) === RCODE.NOERROR;
+  const aNoError = (a.layout.flags & 0xf) === RCODE.NOERROR;
+  const records = aNoError ? synthesizeRecords(policy, aaaa, a) : [];
   // §5.1.2: an empty or failed A answer is the basis of the response. Both empty: the AAAA
   // NODATA goes back as it came (with its own SOA).
-  const noData = aaaa.ok && aaaaNoData && aNoError ? aaaa.bytes : null;
-  const synthesize = <R>(records: readonly ARecord<R>[]) =>
-    records.length > 0 && aNoError ? synthesizeRecords(policy, aaaa, records) : [];
-  if (a.plain) {
-    const records = synthesize(wireARecords(a.bytes, a.plain));
-    if (records.length === 0 && noData) return { kind: 'upstream', bytes: noData };
-    const answer = wireBasedOnA(a.bytes, a.plain, records);
-    return { kind: 'wire', answer, synthesized: records.length > 0 };
+  if (records.length === 0 && aaaa.ok && aaaaNoData && aNoError) {
+    return { kind: 'relay', bytes: aaaa.bytes };
   }
-  const records = synthesize(decodedARecords(a.packet));
-  if (records.length === 0 && noData) return { kind: 'upstream', bytes: noData };
-  return { kind: 'built', packet: basedOnA(a.packet, records), synthesized: records.length > 0 };
-}
-
-function rcodeOfWire(bytes: Uint8Array): number {
-  return bytes[3]! & 0xf;
-}
-
-function isAaaa(r: Answer): r is Answer & { type: 'AAAA'; data: string } {
-  return r.type === 'AAAA' && typeof r.data === 'string';
-}
-
-function isA(r: Answer): r is Answer & { type: 'A'; data: string } {
-  return r.type === 'A' && typeof r.data === 'string';
-}
-
-/** The addresses of the AAAA records in the answer section (null: not an address). */
-function aaaaAddresses(res: UpstreamAnswer): (Uint8Array | null)[] {
-  if (res.plain) {
-    return answersOfType(res.plain, QTYPE.AAAA).map((r) =>
-      res.bytes.subarray(r.rdataOffset, r.rdataOffset + 16),
-    );
-  }
-  return (res.packet.answers ?? []).filter(isAaaa).map((r) => parseAddress(r.data, false));
-}
-
-function isExcluded(policy: Dns64Policy, address: Uint8Array | null): boolean {
-  return address !== null && address.length === 16 && policy.exclude.contains(address);
-}
-
-/** An A record of the answer section: where its owner name is, its TTL, its address. */
-interface ARecord<R> {
-  readonly owner: R;
-  readonly ttl: number;
-  readonly address: Uint8Array | null;
-}
-
-/** A synthesized AAAA record at the owner name of an A record. */
-interface Synthesized<R> {
-  readonly owner: R;
-  readonly ttl: number;
-  readonly address: Uint8Array;
-}
-
-function wireARecords(bytes: Uint8Array, layout: MessageLayout): ARecord<RecordPosition>[] {
-  return answersOfType(layout, QTYPE.A).map((r) => ({
-    owner: r,
-    ttl: readU32(bytes, r.ttlOffset),
-    address: bytes.subarray(r.rdataOffset, r.rdataOffset + 4),
-  }));
-}
-
-function decodedARecords(a: Packet): ARecord<Answer>[] {
-  return (a.answers ?? []).filter(isA).map((r) => ({
-    owner: r,
-    ttl: ('ttl' in r ? r.ttl : undefined) ?? 0,
-    address: parseAddress(r.data),
-  }));
+  return { kind: 'written', parts: basedOnA(a, records), synthesized: records.length > 0 };
 }
 
 function answersOfType(layout: MessageLayout, type: number): RecordPosition[] {
-  return layout.records.filter((r) => r.section === Section.Answer && r.type === type);
+  return layout.records.filter(
+    (r) => r.section === Section.Answer && r.type === type && r.klass === QCLASS_IN,
+  );
+}
+
+function isExcluded(policy: Dns64Policy, bytes: Uint8Array, r: RecordPosition): boolean {
+  if (r.rdlength !== 16) return false;
+  return policy.exclude.contains(bytes.subarray(r.rdataOffset, r.rdataOffset + 16));
+}
+
+/** An upstream response's records but `left` (OPT aside; the response gets its own). */
+function withoutRecords(res: UpstreamAnswer, left: readonly RecordPosition[]): ResponseParts {
+  const sections: Rr[][] = [[], [], []];
+  for (const r of res.layout.records) {
+    if (left.includes(r) || r.type === QTYPE.OPT) continue;
+    sections[r.section]!.push(rrAt(res.bytes, r));
+  }
+  return {
+    rcode: res.layout.flags & 0xf,
+    flags: res.layout.flags & ~FLAG.AA,
+    answers: sections[0],
+    authorities: sections[1],
+    additionals: sections[2],
+  };
 }
 
 /**
- * §5.1.7 TTL: min(A TTL, negative TTL of the AAAA answer's SOA), or min(A TTL, 600) without
- * an SOA. One AAAA per prefix whose `mapped` set holds the address (§5.2), none for
- * non-global IPv4 under the Well-Known Prefix (RFC 6052 §3.1).
+ * §5.1.7 TTL: min(A TTL, negative TTL of the AAAA answer's SOA), or min(A TTL, 600) without an
+ * SOA. One AAAA per prefix whose `mapped` set holds the address (§5.2), none for non-global
+ * IPv4 under the Well-Known Prefix (RFC 6052 §3.1). Owner names are the A records' own.
  */
-function synthesizeRecords<R>(
-  policy: Dns64Policy,
-  aaaa: UpstreamResult,
-  aRecords: readonly ARecord<R>[],
-): Synthesized<R>[] {
+function synthesizeRecords(policy: Dns64Policy, aaaa: UpstreamResult, a: UpstreamAnswer): Rr[] {
   let ceiling = DEFAULT_SYNTH_TTL;
   if (aaaa.ok) {
-    const layout = aaaa.plain ?? scanMessage(aaaa.bytes);
-    const negative = layout ? negativeTtl(aaaa.bytes, layout) : null;
+    const negative = negativeTtl(aaaa.bytes, aaaa.layout);
     if (negative !== null) ceiling = negative;
   }
-  const out: Synthesized<R>[] = [];
+  const aRecords = answersOfType(a.layout, QTYPE.A)
+    .filter((r) => r.rdlength === 4)
+    .map((r) => rrAt(a.bytes, r));
+  const out: Rr[] = [];
   for (const rule of policy.prefixes) {
     const wkp = isWellKnownPrefix(rule.prefix);
     for (const rec of aRecords) {
-      const v4 = rec.address;
-      if (!v4 || v4.length !== 4) continue;
+      const v4 = rec.rdata;
       if (!rule.mapped.isEmpty && !rule.mapped.contains(v4)) continue;
       if (wkp && !isGlobalIpv4(v4)) continue;
-      const address = embedIpv4(rule.prefix, v4, policy.suffix ?? undefined);
-      out.push({ owner: rec.owner, ttl: Math.min(rec.ttl, ceiling), address });
+      out.push({
+        owner: rec.owner,
+        type: QTYPE.AAAA,
+        klass: QCLASS_IN,
+        ttl: Math.min(rec.ttl, ceiling),
+        rdata: embedIpv4(rule.prefix, v4, policy.suffix ?? undefined),
+      });
     }
   }
   return out;
@@ -180,63 +131,28 @@ function synthesizeRecords<R>(
 
 /**
  * A response built on the A answer: its CNAME/DNAME chain (§5.1.3), the synthesized records in
- * place of the A records, its additional section unchanged. AD is never set (§5.5), nor AA.
+ * place of the A records, its authority section (without signatures) when nothing was
+ * synthesized, its additional section unchanged. AD is never set (§5.5), nor AA.
  */
-function basedOnA(a: Packet, synthesized: readonly Synthesized<Answer>[]): Packet {
-  const chain = (a.answers ?? []).filter((r) => r.type === 'CNAME' || r.type === 'DNAME');
-  const records = synthesized.map((r): Answer => ({
-    type: 'AAAA',
-    name: r.owner.name,
-    class: 'IN',
-    ttl: r.ttl,
-    data: formatAddress(r.address),
-  }));
-  return {
-    type: 'response',
-    flags: basedOnAFlags(a.flags ?? 0, records.length > 0),
-    answers: [...chain, ...records],
-    authorities: records.length > 0 ? [] : (a.authorities ?? []).filter(notSig),
-    additionals: (a.additionals ?? []).filter((r) => r.type !== 'OPT'),
-  };
-}
-
-/** basedOnA() for a plain A answer: the same records, as positions in its wire bytes. */
-function wireBasedOnA(
-  bytes: Uint8Array,
-  layout: MessageLayout,
-  synthesized: readonly Synthesized<RecordPosition>[],
-): WireAnswer {
-  const answers: CopiedRecord[] = [];
-  const authorities: CopiedRecord[] = [];
-  const additionals: CopiedRecord[] = [];
-  for (const r of layout.records) {
+function basedOnA(a: UpstreamAnswer, synthesized: readonly Rr[]): ResponseParts {
+  const answers: Rr[] = [];
+  const authorities: Rr[] = [];
+  const additionals: Rr[] = [];
+  for (const r of a.layout.records) {
     if (r.section === Section.Answer) {
-      if (r.type === QTYPE.CNAME || r.type === QTYPE.DNAME) answers.push({ from: r });
+      if (r.type === QTYPE.CNAME || r.type === QTYPE.DNAME) answers.push(rrAt(a.bytes, r));
     } else if (r.section === Section.Authority) {
-      // A plain message has no RRSIG to drop.
-      if (synthesized.length === 0) authorities.push({ from: r });
+      if (synthesized.length === 0 && r.type !== QTYPE.RRSIG) authorities.push(rrAt(a.bytes, r));
     } else if (r.type !== QTYPE.OPT) {
-      additionals.push({ from: r });
+      additionals.push(rrAt(a.bytes, r));
     }
   }
-  for (const s of synthesized) {
-    answers.push({ from: s.owner, replace: { type: QTYPE.AAAA, ttl: s.ttl, rdata: s.address } });
-  }
+  answers.push(...synthesized);
   return {
-    flags: basedOnAFlags(layout.flags, synthesized.length > 0),
-    source: bytes,
+    rcode: synthesized.length > 0 ? RCODE.NOERROR : a.layout.flags & 0xf,
+    flags: 0,
     answers,
     authorities,
     additionals,
   };
-}
-
-/** Synthesized data is neither authoritative nor validated (§5.5); it is NOERROR. */
-function basedOnAFlags(flags: number, synthesized: boolean): number {
-  const f = flags & ~FLAG.AD & ~FLAG.AA;
-  return synthesized ? (f & ~0xf) | RCODE.NOERROR : f;
-}
-
-function notSig(r: Answer): boolean {
-  return r.type !== 'RRSIG';
 }

@@ -2,27 +2,23 @@ import { Hono, type Context, type ExecutionContext } from 'hono';
 import { parseAddress } from '../acl/address';
 import { defaultEdgeCache } from '../cache/edge-cache';
 import { ResponseCache } from '../cache/response-cache';
-import { type ResolverEnv, type ResolverSettings, settingsFromEnv } from '../config/env';
-import { type Dns64Policy, defaultPolicy } from '../dns64/policy';
-import { parsePrefix } from '../dns64/prefix';
+import type { ResolverEnv } from '../config/env';
 import { pageRoutes } from '../pages/routes';
 import type { SetupInfo } from '../pages/types';
+import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
 import { type AdminEnv, adminRoutes } from '../tenant/admin';
-import { checkRateLimit, type RateLimitEnv } from '../tenant/rate-limit';
-import { sameSecret } from '../tenant/secret';
+import type { RateLimitEnv } from '../tenant/rate-limit';
 import { TenantStore, kvBackend } from '../tenant/store';
-import { type Tenant, openTenant } from '../tenant/tenant';
+import { type Tenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
-import { type EndpointContext, dnsEndpoint, wireGetEndpoint } from './endpoint';
-import { wireGetParam } from './request';
-import { openCors, withOpenCors } from './cors';
+import { openCors } from './cors';
 import { plainError } from './errors';
+import { type DohExchange, type DohReply, dohRoute, handleDoh, verdictReply } from './handler';
+import { readLimited } from './request';
 
 export { plainError };
 
 export interface Env extends ResolverEnv, AdminEnv, RateLimitEnv {}
-
-type AppContext = Context<{ Bindings: Env }>;
 
 export interface AppOptions {
   /** How upstream DoH requests are sent (tests inject a fake upstream here). */
@@ -35,6 +31,8 @@ export interface AppOptions {
   readonly cache?: ResponseCache | null;
   /** The client's address; default: CF-Connecting-IP, which Cloudflare sets (not the client). */
   readonly clientAddress?: (req: Request) => Uint8Array | null;
+  /** The engine (the Node server shares one between DoH and classic DNS); default: a new one. */
+  readonly engine?: Engine;
 }
 
 const kvStores = new WeakMap<KVNamespace, TenantStore>();
@@ -51,6 +49,100 @@ function kvStore(env: Env): TenantStore | null {
   return store;
 }
 
+function cfConnectingIp(req: Request): Uint8Array | null {
+  const header = req.headers.get('cf-connecting-ip');
+  return header ? parseAddress(header) : null;
+}
+
+/**
+ * The worker: DoH URLs go to the engine through the shared DoH handler (src/doh/handler.ts)
+ * before Hono's router; the setup pages, the admin API and 404s are Hono routes.
+ */
+export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
+  // strict: false lets `/t/{id}/` and `/t/{id}` mean the same.
+  const app = new Hono<{ Bindings: Env }>({ strict: false });
+  const storeOf = options.store ?? kvStore;
+  const clientOf = options.clientAddress ?? cfConnectingIp;
+  const engine =
+    options.engine ??
+    new Engine({
+      store: (env) => storeOf(env as Env),
+      cache:
+        options.cache === undefined
+          ? new ResponseCache({ shared: defaultEdgeCache() })
+          : options.cache,
+      fetch: options.fetch,
+      health: options.health,
+    });
+
+  app.use('*', openCors());
+  app.route('/admin', adminRoutes(storeOf));
+
+  /** The tenant a page is for, or the HTTP error its DoH URL would give. */
+  const pageTenant = async (c: Context, ref: TenantRef): Promise<Tenant | Response> => {
+    const env = (c.env ?? {}) as EngineEnv;
+    const settings = engine.settings(env);
+    if (!('policy' in settings)) return toResponse(verdictReply(settings), 'GET');
+    const tenant = await engine.tenant(ref, env, settings);
+    return 'policy' in tenant ? tenant : toResponse(verdictReply(tenant), 'GET');
+  };
+  // The client setup page and Apple profile: for each tenant beside its DoH URL, and at `/`.
+  const tenantPage = (withKey: boolean) => async (c: Context) => {
+    const id = c.req.param('id') ?? '';
+    const key = withKey ? (c.req.param('key') ?? '') : null;
+    const tenant = await pageTenant(c, { kind: 'tenant', id, key });
+    if (tenant instanceof Response) return tenant;
+    return setupInfo(c, tenant, `/t/${id}${key === null ? '' : `/${key}`}/dns-query`);
+  };
+  app.route('/t/:id', pageRoutes(tenantPage(false)));
+  app.route('/t/:id/:key', pageRoutes(tenantPage(true)));
+  app.route(
+    '/',
+    pageRoutes(async (c) => {
+      const tenant = await pageTenant(c, { kind: 'default' });
+      return tenant instanceof Response ? tenant : setupInfo(c, tenant, '/dns-query');
+    }),
+  );
+  app.notFound(() => plainError(404, 'not found: DoH is served at /dns-query'));
+  app.onError((err) => plainError(500, `internal error: ${err.message}`));
+
+  const routed = app.fetch;
+  app.fetch = (request, env, executionCtx) => {
+    const url = request.url;
+    const pathStart = url.indexOf('/', url.indexOf('//') + 2);
+    const queryStart = url.indexOf('?', pathStart);
+    const path =
+      pathStart < 0 ? '/' : url.slice(pathStart, queryStart < 0 ? undefined : queryStart);
+    const route = dohRoute(path);
+    if (!route) return routed(request, env, executionCtx);
+    const exchange: DohExchange = {
+      method: request.method,
+      search: queryStart < 0 ? '' : url.slice(queryStart + 1),
+      header: (name) => request.headers.get(name),
+      body: (limit) => readLimited(request, limit),
+      client: clientOf(request),
+      env: (env ?? {}) as EngineEnv,
+      defer: backgroundOf(executionCtx),
+    };
+    const reply = handleDoh(engine, route, exchange);
+    return reply instanceof Promise
+      ? reply.then((r) => toResponse(r, request.method))
+      : toResponse(reply, request.method);
+  };
+  return app;
+}
+
+/**
+ * A reply as a Web Response. The headers are set one by one: in workerd that costs half of
+ * converting a `headers` dictionary in the constructor.
+ */
+function toResponse(reply: DohReply, method: string): Response {
+  const empty = method === 'HEAD' || reply.status === 204;
+  const res = new Response(empty ? null : reply.body, { status: reply.status });
+  for (const [name, value] of reply.headers) res.headers.set(name, value);
+  return res;
+}
+
 /**
  * waitUntil where the runtime has an execution context (Workers); elsewhere (Node, tests) the
  * background work simply runs on.
@@ -65,162 +157,6 @@ function backgroundOf(executionCtx: ExecutionContext | undefined): (p: Promise<u
   };
 }
 
-/** Hono's execution context, or undefined where there is none (it throws then). */
-function executionOf(c: AppContext): ExecutionContext | undefined {
-  try {
-    return c.executionCtx;
-  } catch {
-    return undefined;
-  }
-}
-
-function cfConnectingIp(req: Request): Uint8Array | null {
-  const header = req.headers.get('cf-connecting-ip');
-  return header ? parseAddress(header) : null;
-}
-
-/** The RFC 8484 front: routes, tenants, CORS, and the mapping of DNS answers onto HTTP. */
-export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
-  // strict: false lets `/t/{id}/` and `/t/{id}` (and `/dns-query/`) mean the same.
-  const app = new Hono<{ Bindings: Env }>({ strict: false });
-  const storeOf = options.store ?? kvStore;
-  const clientOf = options.clientAddress ?? cfConnectingIp;
-  const cache =
-    options.cache === undefined ? new ResponseCache({ shared: defaultEdgeCache() }) : options.cache;
-
-  app.use('*', openCors());
-
-  /**
-   * request -> tenant -> (rate limit) -> the DNS endpoint. Stays synchronous as far as it can,
-   * so that a cache hit for the default tenant is answered without a single await.
-   */
-  const serve = (
-    c: AppContext,
-    pick: (settings: ResolverSettings) => Promise<Tenant | Response> | Tenant | Response,
-    jsonOnly = false,
-  ): Response | Promise<Response> => {
-    let settings: ResolverSettings;
-    try {
-      settings = settingsFromEnv(c.env ?? {});
-    } catch (err) {
-      return plainError(500, `misconfigured: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    const picked = pick(settings);
-    const go = (tenant: Tenant | Response) =>
-      tenant instanceof Response
-        ? tenant
-        : forTenant(c.req.raw, c.env ?? {}, executionOf(c), tenant, settings, jsonOnly);
-    return picked instanceof Promise ? picked.then(go) : go(picked);
-  };
-
-  const forTenant = (
-    req: Request,
-    env: Env,
-    executionCtx: ExecutionContext | undefined,
-    tenant: Tenant,
-    settings: ResolverSettings,
-    jsonOnly: boolean,
-    /** The `dns` value of a request known to be RFC 8484's GET form, else null. */
-    wireParam: string | null = null,
-  ): Response | Promise<Response> => {
-    const clientAddress = clientOf(req);
-    const ctx: EndpointContext = {
-      tenant,
-      clientAddress,
-      cache,
-      defer: backgroundOf(executionCtx),
-      upstream: {
-        urls: tenant.upstreams ?? settings.upstreams,
-        deadlineMs: settings.deadlineMs,
-        fetch: options.fetch,
-        health: options.health,
-      },
-    };
-    const endpoint = () =>
-      wireParam === null ? dnsEndpoint(req, ctx, jsonOnly) : wireGetEndpoint(req, wireParam, ctx);
-    if (tenant.rateLimit === null) return endpoint();
-    return checkRateLimit(env, tenant, clientAddress).then((limited) => limited ?? endpoint());
-  };
-
-  app.all('/dns-query', (c) => serve(c, (s) => openTenant(s.policy)));
-  app.all('/resolve', (c) => serve(c, (s) => openTenant(s.policy), true));
-  app.all('/p/:addr/:len/dns-query', (c) =>
-    serve(c, () => {
-      const parsed = parsePrefix(`${c.req.param('addr')}/${c.req.param('len')}`);
-      if (!parsed.ok) return plainError(400, `invalid prefix: ${parsed.reason}`);
-      return openTenant(prefixPolicy(parsed.prefix.text));
-    }),
-  );
-
-  const tenantFor = (c: AppContext, key: string | null) => () =>
-    findTenant(storeOf(c.env ?? {}), c.req.param('id') ?? '', key);
-  app.all('/t/:id/dns-query', (c) => serve(c, tenantFor(c, null)));
-  app.all('/t/:id/:key/dns-query', (c) => serve(c, tenantFor(c, c.req.param('key'))));
-
-  app.route('/admin', adminRoutes(storeOf));
-
-  // The client setup page and Apple profile: for each tenant beside its DoH URL, and at `/`.
-  const tenantPage = (withKey: boolean) => async (c: Context) => {
-    const id = c.req.param('id') ?? '';
-    const key = withKey ? (c.req.param('key') ?? '') : null;
-    const tenant = await findTenant(storeOf((c.env ?? {}) as Env), id, key);
-    if (tenant instanceof Response) return tenant;
-    const path = `/t/${id}${key === null ? '' : `/${key}`}/dns-query`;
-    return setupInfo(c, tenant, path);
-  };
-  app.route('/t/:id', pageRoutes(tenantPage(false)));
-  app.route('/t/:id/:key', pageRoutes(tenantPage(true)));
-  app.route(
-    '/',
-    pageRoutes(async (c) => {
-      try {
-        return setupInfo(c, openTenant(settingsFromEnv((c.env ?? {}) as Env).policy), '/dns-query');
-      } catch (err) {
-        return plainError(
-          500,
-          `misconfigured: ${err instanceof Error ? err.message : String(err)}`,
-        );
-      }
-    }),
-  );
-  app.notFound(() => plainError(404, 'not found: DoH is served at /dns-query'));
-  app.onError((err) => plainError(500, `internal error: ${err.message}`));
-  /**
-   * RFC 8484 `GET /dns-query?dns=` for the default tenant, the hottest request, is answered
-   * before Hono's router and middleware (as the Node server's fast path does); the same endpoint,
-   * the same CORS header. Anything else, or a misconfiguration to report, goes through Hono.
-   */
-  const routed = app.fetch;
-  app.fetch = (request, env, executionCtx) => {
-    const param = request.method === 'GET' ? wireGetParam(pathAndQuery(request.url)) : null;
-    if (param === null) return routed(request, env, executionCtx);
-    let settings: ResolverSettings;
-    try {
-      settings = settingsFromEnv((env ?? {}) as Env);
-    } catch {
-      return routed(request, env, executionCtx);
-    }
-    const tenant = openTenant(settings.policy);
-    const res = forTenant(
-      request,
-      (env ?? {}) as Env,
-      executionCtx,
-      tenant,
-      settings,
-      false,
-      param,
-    );
-    return res instanceof Promise ? res.then(withOpenCors) : withOpenCors(res);
-  };
-  return app;
-}
-
-/** The path and query of an absolute URL (`/dns-query?dns=...`). */
-function pathAndQuery(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2);
-  return start < 0 ? '/' : url.slice(start);
-}
-
 function setupInfo(c: Context, tenant: Tenant, path: string): SetupInfo {
   const url = new URL(c.req.url);
   return {
@@ -230,38 +166,4 @@ function setupInfo(c: Context, tenant: Tenant, path: string): SetupInfo {
     prefixes: tenant.policy.prefixes.map((p) => p.prefix.text),
     host: url.hostname,
   };
-}
-
-/** `/t/{id}[/{key}]`: 404 for an unknown tenant, 403 for a missing or wrong key. */
-export async function findTenant(
-  store: TenantStore | null,
-  id: string,
-  key: string | null,
-): Promise<Tenant | Response> {
-  if (!store) return plainError(404, `unknown tenant ${id}: no tenant store is configured`);
-  const found = await store.lookup(id);
-  if (found.kind === 'missing') return plainError(404, `unknown tenant ${id}`);
-  if (found.kind === 'invalid') {
-    return plainError(500, `tenant ${id} has an invalid record: ${found.errors.join('; ')}`);
-  }
-  const tenant = found.tenant;
-  if (tenant.key === null) {
-    return key === null ? tenant : plainError(403, `tenant ${id} takes no key in its URL`);
-  }
-  if (key === null) return plainError(403, `tenant ${id} needs its key: /t/${id}/{key}/dns-query`);
-  if (!(await sameSecret(key, tenant.key))) return plainError(403, `wrong key for tenant ${id}`);
-  return tenant;
-}
-
-const prefixPolicies = new Map<string, Dns64Policy>();
-
-/** Policies for `/p/{prefix}` URLs, built once per prefix and isolate. */
-function prefixPolicy(text: string): Dns64Policy {
-  let policy = prefixPolicies.get(text);
-  if (!policy) {
-    if (prefixPolicies.size > 1000) prefixPolicies.clear();
-    policy = defaultPolicy(text);
-    prefixPolicies.set(text, policy);
-  }
-  return policy;
 }

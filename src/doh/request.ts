@@ -1,52 +1,7 @@
-import { MAX_MESSAGE_SIZE } from '../dns/constants';
-
 export const DNS_MESSAGE = 'application/dns-message';
 
-export type WireRequest =
-  { ok: true; bytes: Uint8Array } | { ok: false; status: 400 | 405 | 413 | 415; reason: string };
-
-/**
- * RFC 8484 §4.1: the DNS query of a GET (`?dns=` base64url, padding tolerated) or a POST
- * (`application/dns-message` body of at most 65535 bytes).
- */
-export async function readWireQuery(
-  req: Request,
-  params: URLSearchParams = new URL(req.url).searchParams,
-): Promise<WireRequest> {
-  if (req.method === 'GET' || req.method === 'HEAD') {
-    const param = params.get('dns');
-    if (param === null || param === '') {
-      return { ok: false, status: 400, reason: 'missing dns parameter' };
-    }
-    const bytes = decodeBase64Url(param);
-    if (!bytes) return { ok: false, status: 400, reason: 'dns parameter is not base64url' };
-    if (bytes.length > MAX_MESSAGE_SIZE) {
-      return { ok: false, status: 413, reason: `query of ${bytes.length} bytes exceeds 65535` };
-    }
-    return { ok: true, bytes };
-  }
-  if (req.method === 'POST') {
-    const type = (req.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== DNS_MESSAGE) {
-      return {
-        ok: false,
-        status: 415,
-        reason: `content-type must be ${DNS_MESSAGE}, not ${type || 'missing'}`,
-      };
-    }
-    const declared = Number(req.headers.get('content-length') ?? '0');
-    if (declared > MAX_MESSAGE_SIZE) {
-      return { ok: false, status: 413, reason: 'body exceeds 65535 bytes' };
-    }
-    const bytes = await readLimited(req, MAX_MESSAGE_SIZE);
-    if (!bytes) return { ok: false, status: 413, reason: 'body exceeds 65535 bytes' };
-    return { ok: true, bytes };
-  }
-  return { ok: false, status: 405, reason: `method ${req.method} not allowed` };
-}
-
 /** Reads a body, giving up (null) as soon as it passes `limit` bytes. */
-async function readLimited(req: Request, limit: number): Promise<Uint8Array | null> {
+export async function readLimited(req: Request, limit: number): Promise<Uint8Array | null> {
   if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -68,25 +23,6 @@ async function readLimited(req: Request, limit: number): Promise<Uint8Array | nu
     at += c.byteLength;
   }
   return out;
-}
-
-/** The query of a `dns` parameter that is plain base64url of at most 65535 bytes, else null. */
-export function plainWireQuery(param: string): Uint8Array | null {
-  const bytes = decodeBase64Url(param);
-  return bytes && bytes.length <= MAX_MESSAGE_SIZE ? bytes : null;
-}
-
-const WIRE_GET_PREFIX = '/dns-query?dns=';
-
-/**
- * The `dns` value when a path and query is exactly RFC 8484's GET form, `/dns-query?dns=...` with
- * no other parameter (the request every DoH client sends, which the servers answer on a fast
- * path); else null.
- */
-export function wireGetParam(pathAndQuery: string): string | null {
-  return pathAndQuery.startsWith(WIRE_GET_PREFIX) && !pathAndQuery.includes('&')
-    ? pathAndQuery.slice(WIRE_GET_PREFIX.length)
-    : null;
 }
 
 /** The 6-bit value of each base64url character (RFC 4648 §5), -1 for the rest. */
@@ -121,10 +57,4 @@ export function decodeBase64Url(text: string): Uint8Array | null {
     }
   }
   return out;
-}
-
-export function encodeBase64Url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

@@ -1,18 +1,18 @@
 import { type RemoteInfo, type Socket as UdpSocket, createSocket } from 'node:dgram';
 import { type Server, type Socket, createServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
-import { EDE, RCODE } from '../dns/constants';
-import { clientEdns } from '../dns/edns';
+import { EDE, QTYPE, RCODE } from '../dns/constants';
 import { parseQuery } from '../dns/query';
 import { errorResponse } from '../dns/response';
-import { FrameReader, formErr, frame, truncateForUdp } from './wire';
+import { Section, scanMessage } from '../dns/scan';
+import type { EngineResult, Verdict } from '../resolver/engine';
+import { FrameReader, formErr, frame, truncateForUdp } from './framing';
 
-/** Answers one decoded query for a client (the engine: tenant gate + resolve). */
+/** Answers one query's wire bytes for a client (the engine, with this server's tenant). */
 export type Answerer = (
-  query: Parameters<typeof errorResponse>[0],
   raw: Uint8Array,
   clientAddress: string,
-) => Promise<Uint8Array>;
+) => EngineResult | Promise<EngineResult>;
 
 export type Transport = 'udp' | 'tcp' | 'tls';
 
@@ -26,9 +26,10 @@ export const MAX_UDP_PAYLOAD = 65507;
 export const UDP_MAX_INFLIGHT = 10_000;
 
 /**
- * One classic DNS message in, one out: FORMERR for undecodable queries whose header and question
- * can be read, null (drop, or close the stream) for anything less; SERVFAIL if the engine throws;
- * UDP answers truncated to the client's EDNS payload size (512 without EDNS).
+ * One classic DNS message in, one out: the engine's answer, or the DNS form of its verdict
+ * (FORMERR for undecodable queries whose header and question can be read, null to drop or close
+ * the stream for anything less); SERVFAIL if the engine fails; UDP answers truncated to the
+ * client's EDNS payload size (512 without EDNS).
  */
 export async function answerMessage(
   bytes: Uint8Array,
@@ -38,25 +39,47 @@ export async function answerMessage(
   log: (line: string) => void = () => {},
 ): Promise<Uint8Array | null> {
   try {
-    const parsed = parseQuery(bytes);
-    if (!parsed.ok) return formErr(bytes);
-    const query = parsed.query;
-    const edns = clientEdns(query);
-    let response: Uint8Array;
+    let response: Uint8Array | null;
     try {
-      response = await answerer(query, bytes, clientAddress);
+      const result = await answerer(bytes, clientAddress);
+      response = result instanceof Uint8Array ? result : verdictMessage(bytes, result);
     } catch (err) {
       log(`query from ${clientAddress} failed: ${err instanceof Error ? err.message : err}`);
-      response = errorResponse(query, RCODE.SERVFAIL, edns, [
-        { code: EDE.OTHER, text: 'internal error' },
-      ]);
+      response = verdictMessage(bytes, { kind: 'misconfigured', reason: 'internal error' });
     }
-    if (transport !== 'udp') return response;
-    return truncateForUdp(response, Math.min(edns.udpSize, MAX_UDP_PAYLOAD));
+    if (!response || transport !== 'udp' || response.length <= 512) return response;
+    return truncateForUdp(response, Math.min(clientPayloadSize(bytes), MAX_UDP_PAYLOAD));
   } catch (err) {
     log(`dropped a message from ${clientAddress}: ${err instanceof Error ? err.message : err}`);
     return null;
   }
+}
+
+/**
+ * A verdict as DNS: FORMERR (or nothing) for bytes that are no query, REFUSED with an Extended
+ * DNS Error for a refused tenant or rate limit, SERVFAIL with the reason otherwise.
+ */
+function verdictMessage(bytes: Uint8Array, verdict: Verdict): Uint8Array | null {
+  if (verdict.kind === 'rate-limited' && verdict.response) return verdict.response;
+  const parsed = parseQuery(bytes);
+  if (!parsed.ok || verdict.kind === 'malformed' || verdict.kind === 'too-large') {
+    return formErr(bytes);
+  }
+  const query = parsed.query;
+  const refused =
+    verdict.kind === 'unknown-tenant' ||
+    verdict.kind === 'forbidden' ||
+    verdict.kind === 'rate-limited';
+  const ede = [{ code: refused ? EDE.PROHIBITED : EDE.OTHER, text: verdict.reason }];
+  return errorResponse(query, refused ? RCODE.REFUSED : RCODE.SERVFAIL, query.edns, ede);
+}
+
+/** The client's EDNS UDP payload size (RFC 6891 §6.2.3), 512 without an OPT record. */
+function clientPayloadSize(query: Uint8Array): number {
+  const opt = scanMessage(query)?.records.find(
+    (r) => r.type === QTYPE.OPT && r.section === Section.Additional,
+  );
+  return opt ? Math.max(512, opt.klass) : 512;
 }
 
 export interface ClassicOptions {

@@ -8,14 +8,9 @@ import { type Server, type Socket, createServer as createNetServer } from 'node:
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { parseAddress } from '../acl/address';
 import type { AppOptions } from '../doh/app';
+import { type DohExchange, type DohReply, dohRoute, handleDoh } from '../doh/handler';
+import type { Engine, EngineEnv } from '../resolver/engine';
 import { Inflight } from './classic';
-import {
-  type WireAnswerer,
-  answerPosted,
-  answerResponse,
-  fastDoh,
-  fastDohRequest,
-} from './fast-doh';
 import type { H2Handler, H2Request } from './h2/connection';
 import { CLIENT_PREFACE } from './h2/frames';
 import { H2Session } from './h2/session';
@@ -32,10 +27,10 @@ type FetchApp = { fetch(req: Request, env: object): Response | Promise<Response>
 type ClientAddressOf = NonNullable<AppOptions['clientAddress']>;
 
 export interface HttpFrontOptions {
-  /** Answers RFC 8484 GET/POST /dns-query for the default tenant without the app (fast path). */
-  readonly answerer?: WireAnswerer;
+  /** Answers the DoH URLs (src/doh/handler.ts), as the worker does; the app answers the rest. */
+  readonly engine: Engine;
   /** The variables the app reads per request (resolver settings, ADMIN_TOKEN, rate limits). */
-  readonly env: object;
+  readonly env: EngineEnv;
   /** Believe the first X-Forwarded-For address (only behind a proxy that sets it). */
   readonly trustProxy: boolean;
   readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
@@ -111,8 +106,7 @@ export class HttpFront {
       if (this.draining) outgoing.setHeader('connection', 'close');
       outgoing.once('finish', leave);
       outgoing.once('close', leave);
-      const answerer = opts.answerer;
-      if (answerer && fastDoh(incoming, outgoing, answerer, this.h1Client(incoming))) return;
+      if (this.h1Doh(incoming, outgoing)) return;
       void listener(incoming, outgoing);
     });
     this.h1.setTimeout(HTTP_IDLE_MS);
@@ -139,6 +133,37 @@ export class HttpFront {
       this.track(socket);
       this.sniff(socket);
     });
+  }
+
+  /**
+   * A DoH request on node:http, answered through the shared DoH handler without Hono or Web
+   * Request/Response objects; false for any other path.
+   */
+  private h1Doh(incoming: IncomingMessage, outgoing: ServerResponse): boolean {
+    const target = incoming.url ?? '/';
+    const queryStart = target.indexOf('?');
+    const route = dohRoute(queryStart < 0 ? target : target.slice(0, queryStart));
+    if (!route) return false;
+    const exchange: DohExchange = {
+      method: incoming.method ?? 'GET',
+      search: queryStart < 0 ? '' : target.slice(queryStart + 1),
+      header: (name) => headerText(incoming.headers[name]),
+      body: (limit) => readBody(incoming, limit),
+      client: parseAddress(this.h1Client(incoming)),
+      env: this.opts.env,
+    };
+    const send = (reply: DohReply) => {
+      outgoing.writeHead(reply.status, Object.fromEntries(reply.headers));
+      outgoing.end(reply.body);
+    };
+    try {
+      const reply = handleDoh(this.opts.engine, route, exchange);
+      if (reply instanceof Promise) reply.then(send, (err: unknown) => send(internalError(err)));
+      else send(reply);
+    } catch (err) {
+      send(internalError(err));
+    }
+    return true;
   }
 
   private h1Client(incoming: IncomingMessage): string {
@@ -182,14 +207,21 @@ export class HttpFront {
     };
   }
 
+  /** A DoH request through the shared DoH handler (a cache hit at once), else the app. */
   private h2Response(req: H2Request, client: string): HttpResponse | Promise<HttpResponse> {
-    const answerer = this.opts.answerer;
-    if (answerer) {
-      const fast = fastDohRequest(req.method, req.path, header(req, 'content-type'));
-      if (fast === 'post') return answerPosted(answerer, req.body ?? new Uint8Array(0), client);
-      if (fast) return answerResponse(answerer, fast, client);
-    }
-    return this.appResponse(req, client);
+    const queryStart = req.path.indexOf('?');
+    const route = dohRoute(queryStart < 0 ? req.path : req.path.slice(0, queryStart));
+    if (!route) return this.appResponse(req, client);
+    const body = req.body ?? new Uint8Array(0);
+    return handleDoh(this.opts.engine, route, {
+      method: req.method,
+      search: queryStart < 0 ? '' : req.path.slice(queryStart + 1),
+      header: (name) => header(req, name),
+      // The HTTP/2 server has read the whole body (bounded by its own limit).
+      body: async (limit) => (body.length > limit ? null : body),
+      client: parseAddress(client),
+      env: this.opts.env,
+    });
   }
 
   /** Anything but the fast path: a Web Request to the Hono app, its Response read whole. */
@@ -278,4 +310,24 @@ function header(req: H2Request, name: string): string | undefined {
   for (const [n, v] of req.headers)
     if (n === name) value = value === undefined ? v : `${value}, ${v}`;
   return value;
+}
+
+function headerText(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** A request body, or null as soon as it passes `limit` bytes. */
+function readBody(incoming: IncomingMessage, limit: number): Promise<Uint8Array | null> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let over = false;
+    incoming.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limit) over = true;
+      else chunks.push(chunk);
+    });
+    incoming.on('end', () => resolve(over ? null : new Uint8Array(Buffer.concat(chunks))));
+    incoming.on('error', () => resolve(null));
+  });
 }

@@ -1,21 +1,14 @@
 import type { Server } from 'node:net';
 import { parseAddress } from '../acl/address';
 import { ResponseCache } from '../cache/response-cache';
-import { EDE, RCODE } from '../dns/constants';
-import { clientEdns } from '../dns/edns';
-import { errorResponse } from '../dns/response';
 import { createApp } from '../doh/app';
-import { type EndpointContext, answer, cachedWire, uncachedWire } from '../doh/endpoint';
-import { checkRateLimit } from '../tenant/rate-limit';
+import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
 import { TenantStore } from '../tenant/store';
-import { type Tenant, openTenant } from '../tenant/tenant';
-import type { UpstreamOptions } from '../upstream/doh-client';
 import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from './classic';
 import { ConfigError, type ServerConfig, errorText } from './config';
-import type { WireAnswerer } from './fast-doh';
 import { ClientAddresses, HttpFront } from './http';
+import { memoryRateLimits } from './limits';
 import { upstreamFetch } from './upstream-fetch';
-import { memoryRateLimits } from './rate-limit';
 import type { SharedRecords } from './tenants';
 
 /** How long shutdown waits for queries in flight before closing anyway. */
@@ -36,35 +29,28 @@ export async function startServer(
 ): Promise<RunningServer> {
   const store = new TenantStore(records.backend);
   const addresses = new ClientAddresses();
-  // One answer cache (in-process LRU, no shared layer on Node) for DoH, DNS and DoT alike.
-  const cache = new ResponseCache();
-  const app = createApp({
+  // One engine, and so one answer cache (in-process LRU, no shared layer on Node), for DoH,
+  // DNS and DoT alike.
+  const engine = new Engine({
     store: () => store,
-    cache,
-    clientAddress: addresses.clientAddress,
+    cache: new ResponseCache(),
     fetch: upstreamFetch,
   });
-  const env = { ...cfg.appEnv, ...memoryRateLimits() };
+  const app = createApp({ engine, store: () => store, clientAddress: addresses.clientAddress });
+  const env: EngineEnv = { ...cfg.appEnv, ...memoryRateLimits() };
 
-  const answerer = classicAnswerer(cfg, store, cache, env);
-  // DoH's /dns-query is the default tenant (DNS_TENANT is for classic DNS and DoT only).
-  const open = openTenant(cfg.settings.policy);
-  const upstream = upstreamOptions(cfg, open);
-  // A cache hit is answered synchronously (the HTTP/2 server then writes it in the same turn).
-  const dohAnswerer: WireAnswerer = (raw, address) => {
-    const ctx: EndpointContext = {
-      tenant: open,
-      clientAddress: parseAddress(address),
-      cache,
-      upstream,
-    };
-    return cachedWire(raw, ctx) ?? uncachedWire(raw, ctx);
-  };
+  // Classic DNS and DoT answer as the default tenant, or DNS_TENANT (its allowQuery applies).
+  const classicTenant: TenantRef =
+    cfg.dnsTenant === null
+      ? { kind: 'default' }
+      : { kind: 'tenant', id: cfg.dnsTenant, key: undefined };
+  const answerer: Answerer = (raw, address) =>
+    engine.answer({ wire: raw, tenant: classicTenant, client: parseAddress(address), env });
   const http = new HttpFront(app, addresses, {
     env,
     trustProxy: cfg.trustProxy,
     tls: cfg.tls,
-    answerer: dohAnswerer,
+    engine,
   });
   const stream = new StreamDns({ answerer, log });
   const tcp = tcpServer(stream);
@@ -108,50 +94,6 @@ export async function startServer(
     return stopping;
   };
   return { listening, shutdown };
-}
-
-/** A tenant's upstreams (its own or the server's), with the Node upstream fetch. */
-function upstreamOptions(cfg: ServerConfig, tenant: Tenant): UpstreamOptions {
-  return {
-    urls: tenant.upstreams ?? cfg.settings.upstreams,
-    deadlineMs: cfg.settings.deadlineMs,
-    fetch: upstreamFetch,
-  };
-}
-
-/** The engine for classic DNS and DoT: the default tenant or DNS_TENANT, then `answer()`. */
-function classicAnswerer(
-  cfg: ServerConfig,
-  store: TenantStore,
-  cache: ResponseCache,
-  env: ReturnType<typeof memoryRateLimits>,
-): Answerer {
-  const open = openTenant(cfg.settings.policy);
-  return async (query, raw, address) => {
-    const clientAddress = parseAddress(address);
-    let tenant: Tenant = open;
-    if (cfg.dnsTenant !== null) {
-      const found = await store.lookup(cfg.dnsTenant);
-      if (found.kind !== 'found') {
-        return errorResponse(query, RCODE.REFUSED, clientEdns(query), [
-          { code: EDE.PROHIBITED, text: `DNS_TENANT ${cfg.dnsTenant} is ${found.kind}` },
-        ]);
-      }
-      tenant = found.tenant;
-    }
-    if (await checkRateLimit(env, tenant, clientAddress)) {
-      return errorResponse(query, RCODE.REFUSED, clientEdns(query), [
-        { code: EDE.OTHER, text: `rate limit of ${tenant.rateLimit} queries per minute exceeded` },
-      ]);
-    }
-    const ctx: EndpointContext = {
-      tenant,
-      clientAddress,
-      cache,
-      upstream: upstreamOptions(cfg, tenant),
-    };
-    return answer(query, ctx, raw);
-  };
 }
 
 /**

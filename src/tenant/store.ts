@@ -34,9 +34,15 @@ export class TenantStore {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async lookup(id: string): Promise<TenantLookup> {
+  /** The remembered lookup of `id` while it is fresh, without reading the backend. */
+  remembered(id: string): TenantLookup | undefined {
     const hit = this.memo.get(id);
-    if (hit && hit.expires > this.now()) return hit.lookup;
+    return hit && hit.expires > this.now() ? hit.lookup : undefined;
+  }
+
+  async lookup(id: string): Promise<TenantLookup> {
+    const hit = this.remembered(id);
+    if (hit) return hit;
     const json = await this.backend.read(id);
     const lookup = json === null ? { kind: 'missing' as const } : compileStored(id, json);
     this.remember(id, lookup);

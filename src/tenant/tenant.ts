@@ -1,6 +1,7 @@
 import { parseAddress } from '../acl/address';
 import { CidrSet } from '../acl/cidr';
 import { DEFAULT_EXCLUDE, type Dns64Policy } from '../dns64/policy';
+import { literalName } from '../dns/name';
 import { prefixOf } from '../dns64/prefix';
 import type { RateLimitTier, TenantRecord } from './schema';
 
@@ -33,7 +34,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
       exclude: CidrSet.parse(rec.exclude ?? DEFAULT_EXCLUDE),
       suffix: rec.suffix ? parseAddress(rec.suffix, false) : null,
       synthAll: rec.synthAll ?? false,
-      ignoreAaaa: rec.ignoreAaaa ?? [],
+      ignoreAaaa: (rec.ignoreAaaa ?? []).map(literalName),
       breakDnssec: rec.breakDnssec ?? false,
       recursiveOnly: rec.recursiveOnly ?? false,
       clients: CidrSet.parse(rec.clients ?? []),

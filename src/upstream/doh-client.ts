@@ -1,7 +1,7 @@
 import { FLAG, MAX_MESSAGE_SIZE } from '../dns/constants';
-import { type Packet, decodeMessage, isResponse, sameName, typeNumber } from '../dns/message';
-import { answersQuestion, readPlainMessage } from '../dns/plain';
-import type { MessageLayout } from '../dns/scan';
+import { readName, sameName } from '../dns/name';
+import { checkMessage } from '../dns/records';
+import { type MessageLayout, readU16 } from '../dns/scan';
 import { Deadline } from './deadline';
 import { type UpstreamHealth, sharedHealth } from './health';
 import { type UpstreamQuestion, encodeUpstreamQuestion } from './wire';
@@ -12,10 +12,8 @@ export type UpstreamFailureKind =
 export interface UpstreamAnswer {
   readonly ok: true;
   readonly bytes: Uint8Array;
-  /** The layout of a plain response (src/dns/plain.ts), read without decoding; else null. */
-  readonly plain: MessageLayout | null;
-  /** The response decoded by dns-packet (on first use, when it was plain). */
-  readonly packet: Packet;
+  /** Where its records sit; every name in it is well formed (src/dns/records.ts). */
+  readonly layout: MessageLayout;
   readonly upstream: string;
 }
 
@@ -158,7 +156,7 @@ async function askOne(
       return { ok: false, kind: 'malformed', detail: `content-type ${type || 'missing'}` };
     }
     const bytes = new Uint8Array(await res.arrayBuffer());
-    return validate(url, bytes, body, q);
+    return validate(url, bytes, q);
   } catch (err) {
     if (signal.aborted) return { ok: false, kind: 'timeout', detail: 'aborted' };
     return { ok: false, kind: 'network', detail: err instanceof Error ? err.message : String(err) };
@@ -166,76 +164,39 @@ async function askOne(
 }
 
 /**
- * An upstream answer is data only if it is a response to exactly our question (RFC 8484 §4.1).
- * A plain response that passes every check is taken without decoding; anything else is decoded
- * and checked in the same order, so both ways reach the same verdict.
+ * An upstream answer is data only if it is a well-formed response to exactly our question
+ * (RFC 8484 §4.1): ID 0, one question with our name (RFC 4343 case folding) and type, not
+ * truncated. Read on the wire, names octet for octet.
  */
-function validate(url: string, bytes: Uint8Array, body: Uint8Array, q: UpstreamQuestion): Attempt {
+function validate(url: string, bytes: Uint8Array, q: UpstreamQuestion): Attempt {
   if (bytes.length > MAX_MESSAGE_SIZE || bytes.length < 12) {
     return { ok: false, kind: 'malformed', detail: `body of ${bytes.length} bytes` };
   }
-  const plain = readPlainMessage(bytes);
-  if (
-    plain &&
-    (plain.flags & (FLAG.QR | FLAG.TC)) === FLAG.QR &&
-    plain.id === 0 &&
-    plain.qdcount === 1 &&
-    answersQuestion(bytes, body.subarray(12))
-  ) {
-    return upstreamAnswer(url, bytes, plain, null);
+  const layout = checkMessage(bytes);
+  if (!layout) return { ok: false, kind: 'malformed', detail: 'malformed DNS message' };
+  if ((layout.flags & FLAG.QR) === 0) {
+    return { ok: false, kind: 'malformed', detail: 'not a response' };
   }
-  const decoded = decodeMessage(bytes);
-  if (!decoded.ok) return { ok: false, kind: 'malformed', detail: decoded.reason };
-  const packet = decoded.packet;
-  if (!isResponse(packet)) return { ok: false, kind: 'malformed', detail: 'not a response' };
-  if ((packet.id ?? 0) !== 0) {
-    return { ok: false, kind: 'mismatch', detail: `ID ${packet.id} instead of 0` };
+  if (layout.id !== 0) {
+    return { ok: false, kind: 'mismatch', detail: `ID ${layout.id} instead of 0` };
   }
-  const question = packet.questions?.[0];
-  if (
-    packet.questions?.length !== 1 ||
-    !question ||
-    !sameName(question.name, q.name) ||
-    typeNumber(question.type) !== typeNumber(q.type)
-  ) {
+  const name = layout.qdcount === 1 ? readName(bytes, 12) : null;
+  if (!name || !sameName(name.name, q.name) || readU16(bytes, name.end) !== q.type) {
     return { ok: false, kind: 'mismatch', detail: 'answer is for another question' };
   }
-  if (((packet.flags ?? 0) & FLAG.TC) !== 0) {
+  if ((layout.flags & FLAG.TC) !== 0) {
     return { ok: false, kind: 'truncated', detail: 'truncated (TC=1)' };
   }
-  return upstreamAnswer(url, bytes, plain, packet);
+  return new Answered(url, bytes, layout);
 }
 
-function upstreamAnswer(
-  url: string,
-  bytes: Uint8Array,
-  plain: MessageLayout | null,
-  packet: Packet | null,
-): UpstreamAnswer {
-  return new LazyUpstreamAnswer(url, bytes, plain, packet);
-}
-
-/**
- * An answer whose dns-packet decoding waits for its first use. A class rather than an object
- * literal with a getter: V8 builds the literal with an accessor slowly, on every upstream answer.
- */
-class LazyUpstreamAnswer implements UpstreamAnswer {
+/** A class rather than an object literal: V8 builds these faster on every upstream answer. */
+class Answered implements UpstreamAnswer {
   readonly ok = true;
 
   constructor(
     readonly upstream: string,
     readonly bytes: Uint8Array,
-    readonly plain: MessageLayout | null,
-    private decoded: Packet | null,
+    readonly layout: MessageLayout,
   ) {}
-
-  get packet(): Packet {
-    if (!this.decoded) {
-      // A plain message always decodes (src/dns/plain.ts).
-      const d = decodeMessage(this.bytes);
-      if (!d.ok) throw new Error(`plain upstream answer did not decode: ${d.reason}`);
-      this.decoded = d.packet;
-    }
-    return this.decoded;
-  }
 }

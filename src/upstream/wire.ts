@@ -4,9 +4,9 @@ import { WireWriter } from '../dns/write';
 
 /** What the resolver asks an upstream: one question, with the client's DNSSEC wishes. */
 export interface UpstreamQuestion {
-  readonly name: string;
-  /** dns-packet type name, e.g. 'AAAA', 'A', 'UNKNOWN_65'. */
-  readonly type: string;
+  /** The name, uncompressed (src/dns/name.ts), octet for octet as the client asked it. */
+  readonly name: Uint8Array;
+  readonly type: number;
   /** Send an OPT record (the client sent one; RFC 6891 §7 forbids adding OPT to its response). */
   readonly edns: boolean;
   readonly dnssecOk: boolean;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StreamDns, answerMessage, tcpServer } from '../../src/node/classic';
 import { ConfigError, loadConfig } from '../../src/node/config';
-import { FrameReader, formErr, frame, truncateForUdp } from '../../src/node/wire';
+import { FrameReader, formErr, frame, truncateForUdp } from '../../src/node/framing';
 
 /** The self-hosted server's pieces in-process: settings, classic-DNS wire helpers, TCP streams. */
 const dir = mkdtempSync(join(tmpdir(), 'node-units-'));
@@ -204,7 +204,8 @@ describe('classic DNS wire helpers', () => {
     expect(dnsPacket.decode(Buffer.from(udp!)).flag_tc).toBe(true);
     const tcp = await answerMessage(query('many.dns64.test', 'A'), '::1', 'tcp', bigAnswer);
     expect(Buffer.from(tcp!).equals(big(false))).toBe(true);
-    expect(await answerMessage(Uint8Array.from([9]), '::1', 'udp', bigAnswer)).toBeNull();
+    const malformed = async () => ({ kind: 'malformed' as const, reason: 'not a DNS message' });
+    expect(await answerMessage(Uint8Array.from([9]), '::1', 'udp', malformed)).toBeNull();
   });
 
   it('frames and splits TCP messages however the bytes arrive', () => {
@@ -226,9 +227,12 @@ describe('DNS over TCP streams', () => {
     // Answers echo the query with QR set; "slow" takes longer, so "fast" is written first.
     const stream = new StreamDns({
       idleMs: 300,
-      answerer: async (q) => {
+      answerer: async (raw) => {
+        const q = dnsPacket.decode(Buffer.from(raw));
         if (q.questions?.[0]?.name === 'slow.test') await new Promise((r) => setTimeout(r, 150));
-        return dnsPacket.encode({ ...q, type: 'response', flags: dnsPacket.RECURSION_DESIRED });
+        return new Uint8Array(
+          dnsPacket.encode({ ...q, type: 'response', flags: dnsPacket.RECURSION_DESIRED }),
+        );
       },
     });
     const server = tcpServer(stream);
@@ -256,9 +260,12 @@ describe('DNS over TCP streams', () => {
 
   it('answers queries sent before the client half-closes, then closes', async () => {
     const stream = new StreamDns({
-      answerer: async (q) => {
+      answerer: async (raw) => {
         await new Promise((r) => setTimeout(r, 100));
-        return dnsPacket.encode({ ...q, type: 'response', flags: dnsPacket.RECURSION_DESIRED });
+        const q = dnsPacket.decode(Buffer.from(raw));
+        return new Uint8Array(
+          dnsPacket.encode({ ...q, type: 'response', flags: dnsPacket.RECURSION_DESIRED }),
+        );
       },
     });
     const server = tcpServer(stream);

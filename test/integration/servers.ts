@@ -97,7 +97,16 @@ mapped IN AAAA ::ffff:192.0.2.6
 mapped IN A 192.0.2.6
 txt IN TXT "hello world"
 ${Array.from({ length: 40 }, (_, i) => `many 300 IN A 198.51.100.${i + 1}`).join('\n')}
+${Array.from({ length: 40 }, (_, i) => `m40b 300 IN AAAA ${many40(i)}`).join('\n')}
+dot\\.label.field 1000 IN A 198.51.26.1
+dot.label.field 1000 IN A 198.51.26.2
+to-dot.field 900 IN CNAME dot\\.label.field
 `;
+
+/** The AAAA that 198.51.100.(i + 1) of \`many\` becomes under 2001:db8:64::/96. */
+export function many40(i: number): string {
+  return `2001:db8:64::c633:64${(i + 1).toString(16).padStart(2, '0')}`;
+}
 
 export const REVERSE_ZONE = `$TTL 3600
 @ IN SOA ns.dns64.test. admin.dns64.test. 1 3600 600 86400 300
@@ -108,7 +117,7 @@ export const REVERSE_ZONE = `$TTL 3600
 /** BIND 9 as the authoritative server of dns64.test and 113.0.203.in-addr.arpa on loopback. */
 /**
  * named.conf for an authoritative-only BIND on 127.0.0.1:`port` serving `zones` ([name, file in
- * `dir`]): no recursion, no validation, no NOTIFY (nothing leaves loopback).
+ * `dir`]): no recursion, no validation, no NOTIFY (nothing leaves loopback), any octet in labels.
  */
 export function namedConf(dir: string, port: number, zones: readonly [string, string][]): string {
   return `options {
@@ -118,6 +127,8 @@ export function namedConf(dir: string, port: number, zones: readonly [string, st
   recursion no;
   dnssec-validation no;
   notify no;
+  // Labels may hold any octet (RFC 2181 sec. 11); the zone has one with a dot in it.
+  check-names primary ignore;
   pid-file "${dir}/named.pid";
 };
 ${zones.map(([name, file]) => `zone "${name}" { type primary; file "${dir}/${file}"; };`).join('\n')}

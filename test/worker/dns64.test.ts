@@ -257,7 +257,7 @@ describe('upstream failures', () => {
         code: 23,
         text:
           'upstream failed: https://upstream-a.test/dns-query: HTTP 502; ' +
-          'https://upstream-b.test/dns-query: Cannot decode name (buffer overflow)',
+          'https://upstream-b.test/dns-query: malformed DNS message',
       },
     ]);
   });

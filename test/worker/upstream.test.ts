@@ -1,6 +1,7 @@
 import * as dnsPacket from 'dns-packet';
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
+import { literalName } from '../../src/dns/name';
 import { queryUpstreams, type UpstreamResult } from '../../src/upstream/doh-client';
 import { Deadline } from '../../src/upstream/deadline';
 import { COOLDOWN_MS, UpstreamHealth } from '../../src/upstream/health';
@@ -56,8 +57,8 @@ function scripted(scripts: Record<string, Script>) {
 }
 
 const Q: UpstreamQuestion = {
-  name: 'race.test',
-  type: 'A',
+  name: literalName('race.test'),
+  type: 1,
   edns: false,
   dnssecOk: false,
   checkingDisabled: false,
@@ -82,7 +83,7 @@ function ask(
 }
 
 function winner(r: UpstreamResult): string {
-  return r.ok ? `${r.upstream} rcode ${(r.packet.flags ?? 0) & 0xf}` : `failed ${r.kind}`;
+  return r.ok ? `${r.upstream} rcode ${r.layout.flags & 0xf}` : `failed ${r.kind}`;
 }
 
 describe('upstream racing (hedged requests)', () => {

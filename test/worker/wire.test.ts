@@ -1,353 +1,209 @@
 import * as dnsPacket from 'dns-packet';
 import { Buffer } from 'node:buffer';
 import { describe, expect, it } from 'vitest';
-import { CidrSet } from '../../src/acl/cidr';
-import { clientEdns, encodePadded, optRecord } from '../../src/dns/edns';
-import { type Packet, decodeMessage, encodeMessage } from '../../src/dns/message';
-import { readPlainMessage } from '../../src/dns/plain';
-import { type Dns64Policy, defaultPolicy } from '../../src/dns64/policy';
-import { prefixOf } from '../../src/dns64/prefix';
-import { synthesizeAaaa } from '../../src/dns64/synthesize';
-import { dns64Response } from '../../src/resolver/resolve';
-import type { UpstreamAnswer, UpstreamResult } from '../../src/upstream/doh-client';
 import {
-  QUERY_PADDING_BLOCK,
-  type UpstreamQuestion,
-  encodeUpstreamQuestion,
-} from '../../src/upstream/wire';
-import { SOA } from '../helpers/fake-upstream';
-import { query } from '../helpers/dns';
+  isInDomain,
+  literalName,
+  nameKey,
+  nameToText,
+  readName,
+  sameName,
+  textToName,
+} from '../../src/dns/name';
+import { parseQuery } from '../../src/dns/query';
+import { checkMessage, rrAt, writeRr } from '../../src/dns/records';
+import { WireWriter } from '../../src/dns/write';
+import { encodeUpstreamQuestion } from '../../src/upstream/wire';
+import { readLabels, wireName } from '../helpers/wire';
 
-/** The upstream question as dns-packet encoded it before the hand-written encoder. */
-function dnsPacketQuestion(q: UpstreamQuestion): Uint8Array {
-  const packet: Packet = {
-    type: 'query',
-    id: 0,
-    flags: 0x100 | (q.checkingDisabled ? 0x10 : 0),
-    questions: [{ name: q.name, type: q.type as 'A', class: 'IN' }],
-  };
-  if (!q.edns) return encodeMessage(packet);
-  const opt = optRecord(q.dnssecOk);
-  packet.additionals = [opt];
-  return q.padding ? encodePadded(packet, opt, QUERY_PADDING_BLOCK) : encodeMessage(packet);
-}
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-describe('upstream questions written by hand (RFC 8484 sec. 4.1, RFC 8467)', () => {
-  const names = [
-    'a-only.test',
-    'Mixed-Case.Example',
-    'trailing.dot.',
-    '.',
-    'x',
-    `${'a'.repeat(63)}.${'b'.repeat(63)}.test`,
-    'bücher.example', // UTF-8: dns-packet's own encoder
-    'sp ace.test',
-    'a\n.b', // a line break next to a dot: dns-packet's quirk is kept
-    'a..b',
-  ];
-  const types = ['A', 'AAAA', 'PTR', 'UNKNOWN_65', 'ANY'];
-  const flags = [
-    { edns: false, dnssecOk: false, checkingDisabled: false, padding: false },
-    { edns: true, dnssecOk: false, checkingDisabled: false, padding: false },
-    { edns: true, dnssecOk: true, checkingDisabled: true, padding: false },
-    { edns: true, dnssecOk: false, checkingDisabled: false, padding: true },
-    { edns: true, dnssecOk: true, checkingDisabled: true, padding: true },
-  ];
-  it('are byte for byte what dns-packet encoded', () => {
-    for (const name of names) {
-      for (const type of types) {
-        for (const f of flags) {
-          const q = { name, type, ...f };
-          expect(Buffer.from(encodeUpstreamQuestion(q)).toString('hex'), JSON.stringify(q)).toBe(
-            Buffer.from(dnsPacketQuestion(q)).toString('hex'),
-          );
-        }
-      }
-    }
-  });
-
-  it('pads to exactly 128 octets for a short name', () => {
-    const q = {
-      name: 'a.test',
-      type: 'AAAA',
-      edns: true,
-      dnssecOk: false,
-      checkingDisabled: false,
-      padding: true,
-    };
-    expect(encodeUpstreamQuestion(q).length).toBe(128);
-  });
-});
-
-const RESPONSE = 0x8000 | 0x100 | 0x80;
-
-function response(
-  name: string,
-  type: string,
-  rcode: number,
-  answers: dnsPacket.Answer[],
-  authorities: dnsPacket.Answer[] = [],
-  additionals: dnsPacket.Answer[] = [],
-  extraFlags = 0,
-): Uint8Array {
-  return encodeMessage({
-    type: 'response',
-    id: 0,
-    flags: RESPONSE | rcode | extraFlags,
-    questions: [{ name, type: type as 'A', class: 'IN' }],
-    answers,
-    authorities,
-    additionals,
-  });
-}
-
-const a = (name: string, data: string, ttl = 3600): dnsPacket.Answer => ({
-  type: 'A',
-  name,
-  ttl,
-  class: 'IN',
-  data,
-});
-const cname = (name: string, data: string, ttl = 900): dnsPacket.Answer => ({
-  type: 'CNAME',
-  name,
-  ttl,
-  class: 'IN',
-  data,
-});
-const upstreamOpt: dnsPacket.Answer = {
-  type: 'OPT',
-  name: '.',
-  udpPayloadSize: 1232,
-  extendedRcode: 0,
-  ednsVersion: 0,
-  flags: 0,
-  flag_do: false,
-  options: [{ code: 12, length: 8 }],
-};
-
-describe('plain messages (read without dns-packet)', () => {
-  it('takes A, AAAA, CNAME, DNAME, SOA and an additional OPT', () => {
-    const dname: dnsPacket.Answer = {
-      type: 'DNAME',
-      name: 'd.test',
-      ttl: 60,
-      class: 'IN',
-      data: 'e.test',
-    };
-    const bytes = response(
-      'x.test',
-      'A',
-      0,
-      [cname('x.test', 'y.test'), dname, a('y.test', '192.0.2.1')],
-      [SOA],
-      [upstreamOpt],
-    );
-    expect(readPlainMessage(bytes)?.records.length).toBe(5);
-  });
-
-  it('leaves other types, classes, options and unusual names to dns-packet', () => {
-    const txt: dnsPacket.Answer = { type: 'TXT', name: 'x.test', ttl: 60, class: 'IN', data: 'hi' };
-    const chaos: dnsPacket.Answer = {
-      type: 'A',
-      name: 'x.test',
-      ttl: 60,
-      class: 'CH',
-      data: '192.0.2.1',
-    };
-    const ecs: dnsPacket.Answer = {
-      ...upstreamOpt,
-      options: [
-        { code: 8, family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: '192.0.2.0' },
-      ],
-    } as dnsPacket.Answer;
-    const cases: Uint8Array[] = [
-      response('x.test', 'A', 0, [txt]),
-      response('x.test', 'A', 0, [chaos]),
-      response('x.test', 'A', 0, [], [], [ecs]),
-      response('x.test', 'A', 0, [a('bücher.test', '192.0.2.1')]),
-      response('x.test', 'A', 0, [a('back\\slash.test', '192.0.2.1')]),
-      response('x.test', 'A', 0, [], [upstreamOpt]), // OPT outside the additional section
+describe('the name codec (RFC 1035 sec. 3.1 and 5.1, RFC 4343)', () => {
+  it('reads master-file text: \\. inside a label, \\\\, \\DDD, a final dot optional', () => {
+    const cases: [string, Uint8Array][] = [
+      ['dot\\.label.field.test', wireName('dot.label', 'field', 'test')],
+      ['dot.label.field.test.', wireName('dot', 'label', 'field', 'test')],
+      ['a\\\\b.test', wireName('a\\b', 'test')],
+      ['\\000\\255\\032x.test', wireName([0, 255, 32, 120], 'test')],
+      ['.', Uint8Array.of(0)],
     ];
-    for (const bytes of cases) expect(readPlainMessage(bytes)).toBeNull();
-    // An A record whose RDLENGTH is not 4.
-    const bad = Uint8Array.from(response('x.test', 'A', 0, [a('x.test', '192.0.2.1')]));
-    bad[bad.length - 5] = 3;
-    expect(readPlainMessage(bad)).toBeNull();
-    // A compression pointer forward (dns-packet refuses it): the A record's owner, at 40.
-    const fwd = compressedChain();
-    fwd[41] = 44;
-    expect(readPlainMessage(compressedChain())).not.toBeNull();
-    expect(readPlainMessage(fwd)).toBeNull();
-    expect(decodeMessage(fwd).ok).toBe(false);
-  });
-});
-
-/** x.test A -> CNAME y.test -> A, names compressed as real resolvers send them. */
-function compressedChain(): Uint8Array {
-  // header: ID 0, QR RD RA, 1 question, 2 answers
-  const header = [0, 0, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0];
-  const question = [1, 0x78, 4, 0x74, 0x65, 0x73, 0x74, 0, 0, 1, 0, 1]; // x.test A IN at 12
-  const cnameRecord = [0xc0, 12, 0, 5, 0, 1, 0, 0, 3, 0x84, 0, 4, 1, 0x79, 0xc0, 14]; // -> y.test
-  const aRecord = [0xc0, 36, 0, 1, 0, 1, 0, 0, 0, 50, 0, 4, 192, 0, 2, 77]; // y.test (at 36) A
-  return Uint8Array.from([...header, ...question, ...cnameRecord, ...aRecord]);
-}
-
-function answerOf(bytes: Uint8Array, plain: boolean): UpstreamAnswer {
-  const decoded = decodeMessage(bytes);
-  if (!decoded.ok) throw new Error(decoded.reason);
-  return {
-    ok: true,
-    bytes,
-    plain: plain ? readPlainMessage(bytes) : null,
-    packet: decoded.packet,
-    upstream: 'u',
-  };
-}
-
-const failed: UpstreamResult = { ok: false, kind: 'network', detail: 'down' };
-
-function policyWith(prefixes: [string, string[]][]): Dns64Policy {
-  return {
-    ...defaultPolicy('64:ff9b::/96'),
-    prefixes: prefixes.map(([p, mapped]) => ({
-      prefix: prefixOf(p),
-      mapped: CidrSet.parse(mapped),
-    })),
-  };
-}
-
-describe('DNS64 responses written from the wire equal the dns-packet ones', () => {
-  const soaNoData = (name: string) => response(name, 'AAAA', 0, [], [SOA]);
-  const cases: [string, Uint8Array | null, Uint8Array][] = [
-    [
-      'A only, AAAA NODATA with SOA',
-      soaNoData('m.test'),
-      response('m.test', 'A', 0, [a('m.test', '198.18.1.1', 3600)]),
-    ],
-    [
-      'small A TTL',
-      soaNoData('m.test'),
-      response('m.test', 'A', 0, [a('m.test', '198.18.1.1', 30)]),
-    ],
-    [
-      'two A records, AA and AD dropped',
-      soaNoData('m.test'),
-      response(
-        'm.test',
-        'A',
-        0,
-        [a('m.test', '192.0.2.1'), a('m.test', '192.0.2.2')],
-        [],
-        [],
-        0x400 | 0x20,
-      ),
-    ],
-    [
-      'CNAME chain',
-      soaNoData('www.m.test'),
-      response('www.m.test', 'A', 0, [
-        cname('www.m.test', 'mid.m.test', 900),
-        cname('mid.m.test', 'm.test', 800),
-        a('m.test', '203.0.113.10', 1000),
-      ]),
-    ],
-    ['compressed CNAME chain', soaNoData('x.test'), compressedChain()],
-    [
-      'DNAME',
-      soaNoData('a.d.test'),
-      response('a.d.test', 'A', 0, [
-        { type: 'DNAME', name: 'd.test', ttl: 60, class: 'IN', data: 'e.test' },
-        cname('a.d.test', 'a.e.test', 60),
-        a('a.e.test', '192.0.2.9', 60),
-      ]),
-    ],
-    [
-      'A with an upstream OPT',
-      soaNoData('m.test'),
-      response('m.test', 'A', 0, [a('m.test', '192.0.2.3')], [], [upstreamOpt]),
-    ],
-    ['A NXDOMAIN', response('n.test', 'AAAA', 0, [], [SOA]), response('n.test', 'A', 3, [], [SOA])],
-    [
-      'A NODATA, AAAA SERVFAIL',
-      response('n.test', 'AAAA', 2, []),
-      response('n.test', 'A', 0, [], [SOA]),
-    ],
-    [
-      'AAAA failed in transport',
-      null,
-      response('m.test', 'A', 0, [a('m.test', '192.0.2.4', 5000)]),
-    ],
-    [
-      'A answer with glue in the additional section',
-      soaNoData('m.test'),
-      response('m.test', 'A', 0, [a('m.test', '192.0.2.5')], [], [a('ns.m.test', '192.0.2.53')]),
-    ],
-  ];
-  const policies: [string, Dns64Policy][] = [
-    ['one /96', policyWith([['2001:db8:64::/96', []]])],
-    ['WKP (global only)', policyWith([['64:ff9b::/96', []]])],
-    [
-      'two prefixes, one mapped',
-      policyWith([
-        ['2001:db8:64::/96', []],
-        ['2001:db8:1::/48', ['192.0.2.0/24']],
-      ]),
-    ],
-  ];
-  const clients: [string, Uint8Array][] = [
-    ['plain', query('Mixed.Case.test', 'AAAA', { id: 7 })],
-    ['EDNS DO', query('m.test', 'AAAA', { id: 8, dnssecOk: true })],
-    ['padded, CD', query('m.test', 'AAAA', { id: 9, padding: true, cd: true })],
-  ];
-
-  it('for representative upstream answers, policies and clients', () => {
-    for (const [what, aaaaBytes, aBytes] of cases) {
-      expect(readPlainMessage(aBytes), what).not.toBeNull();
-      for (const [pname, policy] of policies) {
-        for (const [cname_, raw] of clients) {
-          const decoded = decodeMessage(raw);
-          if (!decoded.ok) throw new Error(decoded.reason);
-          const q = decoded.packet;
-          const edns = clientEdns(q);
-          const run = (plain: boolean) => {
-            const aaaa = aaaaBytes ? answerOf(aaaaBytes, plain) : failed;
-            return synthesizeAaaa(policy, 'm.test', aaaa, answerOf(aBytes, plain));
-          };
-          const wire = run(true);
-          const old = run(false);
-          const label = `${what} / ${pname} / ${cname_}`;
-          expect(wire.kind === 'built', label).toBe(false);
-          expect(Buffer.from(dns64Response(q, edns, wire)).toString('hex'), label).toBe(
-            Buffer.from(dns64Response(q, edns, old)).toString('hex'),
-          );
-        }
-      }
+    for (const [text, name] of cases) {
+      const parsed = textToName(text);
+      expect(parsed.ok && hex(parsed.name), text).toBe(hex(name));
     }
   });
 
-  it('takes the wire path for a synthesized answer', () => {
-    const policy = policyWith([['2001:db8:64::/96', []]]);
-    const out = synthesizeAaaa(
-      policy,
-      'x.test',
-      answerOf(soaNoData('x.test'), true),
-      answerOf(compressedChain(), true),
+  it('prints every octet so that it reads back to the same name', () => {
+    for (let c = 0; c < 256; c++) {
+      const name = wireName([c, 0x41, c], 'test');
+      const text = nameToText(name);
+      const back = textToName(text);
+      expect(back.ok && hex(back.name), `octet ${c}: ${text}`).toBe(hex(name));
+    }
+    expect(nameToText(wireName('dot.label', 'a b', '"q";@$()', 'test'))).toBe(
+      'dot\\.label.a\\032b.\\"q\\"\\;\\@\\$\\(\\).test.',
     );
-    expect(out.kind).toBe('wire');
-    const q = decodeMessage(query('x.test', 'AAAA', { edns: true }));
-    if (!q.ok) throw new Error(q.reason);
-    const res = dnsPacket.decode(Buffer.from(dns64Response(q.packet, clientEdns(q.packet), out)));
-    expect(
-      res.answers?.map((r) => [
-        r.name,
-        r.type,
-        'ttl' in r ? r.ttl : 0,
-        'data' in r ? r.data : null,
-      ]),
-    ).toEqual([
-      ['x.test', 'CNAME', 900, 'y.test'],
-      ['y.test', 'AAAA', 50, '2001:db8:64::c000:24d'],
+  });
+
+  it('refuses labels over 63 octets and names over 255, with the reason', () => {
+    expect(textToName(`${'a'.repeat(64)}.test`)).toEqual({
+      ok: false,
+      reason: `name ${'a'.repeat(64)}.test has a label longer than 63 octets`,
+    });
+    const long = Array.from({ length: 5 }, () => 'b'.repeat(63)).join('.');
+    expect(textToName(long).ok).toBe(false);
+    // 4 labels of 63 octets: 4 * 64 + 1 = 257 octets on the wire
+    expect(textToName(long.split('.').slice(0, 4).join('.'))).toEqual({
+      ok: false,
+      reason: `name ${long.split('.').slice(0, 4).join('.')} is longer than 255 octets on the wire`,
+    });
+  });
+
+  it('folds A-Z only when comparing (RFC 4343 sec. 3)', () => {
+    expect(sameName(wireName('WWW', 'Test'), wireName('www', 'test'))).toBe(true);
+    expect(sameName(wireName([0xc4]), wireName([0xe4]))).toBe(false);
+    expect(sameName(wireName('['), wireName('{'))).toBe(false); // 0x5b vs 0x7b: not letters
+    expect(nameKey(wireName('A'))).not.toBe(nameKey(wireName('a.')));
+    expect(isInDomain(wireName('x', 'Dot.Label', 'test'), wireName('dot.label', 'test'))).toBe(
+      true,
+    );
+    expect(isInDomain(wireName('dot', 'label', 'test'), wireName('dot.label', 'test'))).toBe(false);
+    expect(isInDomain(wireName('xlabel', 'test'), wireName('label', 'test'))).toBe(false);
+  });
+
+  it('follows pointers only backwards and never into the header', () => {
+    // header, then "a" + pointer to itself (a loop), then a pointer to offset 2 (the header)
+    const msg = Uint8Array.from([...Array(12).fill(0), 1, 97, 0xc0, 12, 0xc0, 2]);
+    expect(readName(msg, 12)).toBeNull();
+    expect(readName(msg, 16)).toBeNull();
+    const ok = Uint8Array.from([...Array(12).fill(0), 1, 97, 0, 1, 98, 0xc0, 12]);
+    expect(hex(readName(ok, 15)!.name)).toBe(hex(wireName('b', 'a')));
+  });
+});
+
+describe('writing messages (RFC 1035 sec. 4.1.4, RFC 3597 sec. 4)', () => {
+  it('points a repeated name at its first occurrence, matching octets exactly', () => {
+    const w = new WireWriter();
+    w.zeros(12);
+    w.name(literalName('www.example.test'));
+    w.name(literalName('mail.example.test')); // suffix example.test compressed
+    w.name(literalName('WWW.example.test')); // different case: only example.test
+    const out = w.finish();
+    expect(hex(out.subarray(12))).toBe(
+      [
+        '03777777076578616d706c65047465737400', // www.example.test at 12
+        '046d61696c c010'.replace(' ', ''), // mail + pointer to example.test (offset 16)
+        '03575757c010', // WWW + pointer to example.test
+      ].join(''),
+    );
+    expect(readLabels(out, out.length - 6)[0]).toEqual(['WWW', 'example', 'test']);
+  });
+
+  it('decompresses names in received RDATA and compresses only RFC 1035 types again', () => {
+    // A response with MX and SRV whose RDATA names point at the question (offset 12).
+    const q = wireName('svc', 'test');
+    const msg = Uint8Array.from([
+      ...[0, 0, 0x81, 0x80, 0, 1, 0, 2, 0, 0, 0, 0],
+      ...q,
+      ...[0, 15, 0, 1],
+      ...[0xc0, 12, 0, 15, 0, 1, 0, 0, 0, 60, 0, 4, 0, 10, 0xc0, 12], // MX 10 svc.test
+      ...[0xc0, 12, 0, 33, 0, 1, 0, 0, 0, 60, 0, 8, 0, 1, 0, 2, 0, 53, 0xc0, 12], // SRV
     ]);
+    const layout = checkMessage(msg)!;
+    const [mx, srv] = layout.records.map((r) => rrAt(msg, r));
+    expect(hex(mx!.rdata)).toBe(`000a${hex(q)}`);
+    expect(hex(srv!.rdata)).toBe(`000100020035${hex(q)}`);
+    const w = new WireWriter();
+    w.zeros(12);
+    w.name(q);
+    writeRr(w, mx!);
+    writeRr(w, srv!);
+    const out = w.finish();
+    // MX: exchange compressed to a pointer; SRV (not an RFC 1035 type): target written out
+    expect(hex(out.subarray(12 + q.length))).toBe(
+      ['c00c000f00010000003c0004000ac00c', `c00c002100010000003c0010000100020035${hex(q)}`].join(
+        '',
+      ),
+    );
+  });
+
+  it('refuses a record whose RDATA name runs past its RDLENGTH', () => {
+    const q = wireName('x', 'test');
+    const msg = Uint8Array.from([
+      ...[0, 0, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0],
+      ...q,
+      ...[0, 5, 0, 1],
+      ...[0xc0, 12, 0, 5, 0, 1, 0, 0, 0, 60, 0, 2, 1, 97, 0], // CNAME "a." in an RDLENGTH of 2
+    ]);
+    expect(checkMessage(msg)).toBeNull();
+  });
+});
+
+describe('reading client queries', () => {
+  const header = (flags: number, qd: number, ar = 0) => [
+    0,
+    7,
+    flags >> 8,
+    flags & 0xff,
+    0,
+    qd,
+    0,
+    0,
+    0,
+    0,
+    0,
+    ar,
+  ];
+  it('gives the transport-level reasons for bytes that are no query', () => {
+    expect(parseQuery(Uint8Array.of(1, 2, 3))).toEqual({
+      ok: false,
+      reason: 'not a DNS message: shorter than 12 bytes',
+    });
+    expect(parseQuery(Uint8Array.from(header(0x8100, 1)))).toEqual({
+      ok: false,
+      reason: 'not a DNS query: QR bit is set',
+    });
+    expect(parseQuery(Uint8Array.from(header(0x0100, 0)))).toEqual({
+      ok: false,
+      reason: 'DNS query has no question',
+    });
+    expect(parseQuery(Uint8Array.from([...header(0x0100, 1), 5, 97]))).toEqual({
+      ok: false,
+      reason: 'not a DNS message: the question name is malformed',
+    });
+  });
+
+  it('reads the question octet for octet and the OPT record; two OPTs are FORMERR', () => {
+    const name = wireName('dot.label', [0, 0xff], 'test');
+    const opt = [0, 0, 41, 0x10, 0, 0, 0, 0x80, 0, 0, 4, 0, 12, 0, 0];
+    const q = Uint8Array.from([...header(0x0110, 1, 1), ...name, 0, 28, 0, 1, ...opt]);
+    const parsed = parseQuery(q);
+    expect(parsed.ok && [hex(parsed.query.qname), parsed.query.qtype, parsed.query.edns]).toEqual([
+      hex(name),
+      28,
+      { present: true, version: 0, dnssecOk: true, padding: true, udpSize: 4096 },
+    ]);
+    const two = Uint8Array.from([...header(0x0100, 1, 2), ...name, 0, 28, 0, 1, ...opt, ...opt]);
+    const twice = parseQuery(two);
+    expect(twice.ok && twice.query.badOpt).toBe(true);
+  });
+});
+
+describe('upstream questions (RFC 8484 sec. 4.1, RFC 8467)', () => {
+  const base = { edns: true, dnssecOk: true, checkingDisabled: true, padding: false };
+  it('carry the name octet for octet, ID 0, RD, CD and DO as the client asked', () => {
+    const name = wireName('dot.label', [0x00, 0x5c, 0xff], 'Test');
+    const bytes = encodeUpstreamQuestion({ name, type: 28, ...base });
+    expect(hex(bytes.subarray(0, 12))).toBe('000001100001000000000001');
+    expect(hex(bytes.subarray(12, 12 + name.length + 4))).toBe(`${hex(name)}001c0001`);
+    const opt = dnsPacket.decode(Buffer.from(bytes)).additionals![0] as dnsPacket.OptAnswer;
+    expect([opt.type, opt.flag_do]).toEqual(['OPT', true]);
+  });
+
+  it('pad to exactly 128 octets for a short name, to a multiple of 128 for a long one', () => {
+    const short = { name: literalName('a.test'), type: 28, ...base, padding: true };
+    expect(encodeUpstreamQuestion(short).length).toBe(128);
+    const long = { ...short, name: literalName(`${'a'.repeat(63)}.${'b'.repeat(63)}.test`) };
+    expect(encodeUpstreamQuestion(long).length).toBe(256);
   });
 });

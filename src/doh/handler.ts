@@ -1,0 +1,229 @@
+import { MAX_MESSAGE_SIZE } from '../dns/constants';
+import { freshnessLifetime } from '../dns/ttl';
+import type { Engine, EngineEnv, EngineResult, TenantRef, Verdict } from '../resolver/engine';
+import { DNS_JSON, jsonQuestion, toJson } from './json';
+import { DNS_MESSAGE, decodeBase64Url } from './request';
+
+/**
+ * RFC 8484 over any HTTP server: the one mapping of DoH requests onto the engine and of its
+ * results onto HTTP, used by the worker and by the Node server over HTTP/1.1 and HTTP/2 alike.
+ * A cache hit is answered synchronously.
+ */
+
+/** An HTTP request as the transports see it. */
+export interface DohExchange {
+  readonly method: string;
+  /** The query string without `?` ('' when none). */
+  readonly search: string;
+  /** A request header by lowercase name. */
+  header(name: string): string | null | undefined;
+  /** The body, or null as soon as it passes `limit` bytes. */
+  body(limit: number): Promise<Uint8Array | null>;
+  readonly client: Uint8Array | null;
+  readonly env: EngineEnv;
+  readonly defer?: (p: Promise<unknown>) => void;
+}
+
+/** The response: status, lowercase headers, and the body (empty for HEAD). */
+export interface DohReply {
+  readonly status: number;
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Uint8Array;
+}
+
+/** A DoH URL: which tenant, and whether it is Google's JSON API (`/resolve`). */
+export interface DohRoute {
+  readonly tenant: TenantRef;
+  readonly jsonOnly: boolean;
+}
+
+const DEFAULT: TenantRef = { kind: 'default' };
+
+/**
+ * The DoH route of a path, or null for any other path (pages, admin, 404). A trailing slash is
+ * tolerated; path segments are percent-decoded.
+ */
+export function dohRoute(path: string): DohRoute | null {
+  const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  if (trimmed === '/dns-query') return { tenant: DEFAULT, jsonOnly: false };
+  if (trimmed === '/resolve') return { tenant: DEFAULT, jsonOnly: true };
+  if (!trimmed.endsWith('/dns-query')) return null;
+  // `/p/{addr}/{len}`, `/t/{id}` or `/t/{id}/{key}` before `/dns-query`.
+  const segments = trimmed.split('/').slice(1, -1).map(decodeSegment);
+  if (segments.some((s) => !s)) return null;
+  const [kind, a, b] = segments as string[];
+  if (kind === 'p' && segments.length === 3) {
+    return { tenant: { kind: 'prefix', text: `${a}/${b}` }, jsonOnly: false };
+  }
+  if (kind === 't' && (segments.length === 2 || segments.length === 3)) {
+    return { tenant: { kind: 'tenant', id: a!, key: b ?? null }, jsonOnly: false };
+  }
+  return null;
+}
+
+function decodeSegment(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+const ALLOW = 'GET, HEAD, POST, OPTIONS';
+const ALLOW_JSON = 'GET, HEAD, OPTIONS';
+const CORS: readonly [string, string] = ['access-control-allow-origin', '*'];
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** One DoH request on a DoH route, answered. Never throws. */
+export function handleDoh(
+  engine: Engine,
+  route: DohRoute,
+  ex: DohExchange,
+): DohReply | Promise<DohReply> {
+  const method = ex.method;
+  if (method === 'OPTIONS') return preflight();
+  if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+    return textReply(405, `method ${method} not allowed`, [['allow', ALLOW]]);
+  }
+  const params = new URLSearchParams(ex.search);
+  const json = route.jsonOnly || wantsJson(ex, params);
+  if (json) {
+    if (method === 'POST') return textReply(405, 'the JSON API takes GET', [['allow', ALLOW_JSON]]);
+    const q = jsonQuestion(params);
+    if (!q.ok) return textReply(400, q.reason);
+    const contentType = route.jsonOnly ? 'application/json' : DNS_JSON;
+    return settle(ask(engine, route, ex, q.wire), (bytes) =>
+      reply(200, contentType, encoder.encode(JSON.stringify(toJson(bytes))), bytes, method),
+    );
+  }
+  if (method === 'POST') return posted(engine, route, ex);
+  const param = params.get('dns');
+  if (param === null || param === '') return textReply(400, 'missing dns parameter');
+  const wire = decodeBase64Url(param);
+  if (!wire) return textReply(400, 'dns parameter is not base64url');
+  return settle(ask(engine, route, ex, wire), (bytes) =>
+    reply(200, DNS_MESSAGE, bytes, bytes, method),
+  );
+}
+
+/** RFC 8484 §4.1 POST: an `application/dns-message` body of at most 65535 bytes. */
+async function posted(engine: Engine, route: DohRoute, ex: DohExchange): Promise<DohReply> {
+  const type = (ex.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== DNS_MESSAGE) {
+    return textReply(415, `content-type must be ${DNS_MESSAGE}, not ${type || 'missing'}`);
+  }
+  const declared = Number(ex.header('content-length') ?? '0');
+  if (declared > MAX_MESSAGE_SIZE) return textReply(413, 'body exceeds 65535 bytes');
+  const body = await ex.body(MAX_MESSAGE_SIZE).catch(() => null);
+  if (!body) return textReply(413, 'body exceeds 65535 bytes');
+  return settle(ask(engine, route, ex, body), (bytes) =>
+    reply(200, DNS_MESSAGE, bytes, bytes, 'POST'),
+  );
+}
+
+function ask(
+  engine: Engine,
+  route: DohRoute,
+  ex: DohExchange,
+  wire: Uint8Array,
+): EngineResult | Promise<EngineResult> {
+  return engine.answer({
+    wire,
+    tenant: route.tenant,
+    client: ex.client,
+    env: ex.env,
+    defer: ex.defer,
+  });
+}
+
+/** The reply for an engine result, without a promise when the result came without one. */
+function settle(
+  result: EngineResult | Promise<EngineResult>,
+  answered: (bytes: Uint8Array) => DohReply,
+): DohReply | Promise<DohReply> {
+  const map = (r: EngineResult) => (r instanceof Uint8Array ? answered(r) : verdictReply(r));
+  return result instanceof Promise ? result.then(map) : map(result);
+}
+
+/** The HTTP form of a verdict: a status and a one-line reason. */
+export function verdictReply(v: Verdict): DohReply {
+  switch (v.kind) {
+    case 'malformed':
+    case 'bad-prefix':
+      return textReply(400, v.reason);
+    case 'too-large':
+      return textReply(413, v.reason);
+    case 'unknown-tenant':
+      return textReply(404, v.reason);
+    case 'forbidden':
+      return textReply(403, v.reason);
+    case 'rate-limited':
+      return textReply(429, v.reason, [['retry-after', '60']]);
+    case 'misconfigured':
+      return textReply(500, v.reason);
+  }
+}
+
+/**
+ * RFC 8484 §5.1: an answer is fresh for as long as its smallest TTL. HEAD gets the headers GET
+ * would, without the body (RFC 9110 §9.3.2).
+ */
+function reply(
+  status: number,
+  contentType: string,
+  body: Uint8Array,
+  message: Uint8Array,
+  method: string,
+): DohReply {
+  return {
+    status,
+    headers: [
+      ['content-type', contentType],
+      ['content-length', String(body.length)],
+      ['cache-control', `max-age=${freshnessLifetime(message)}`],
+      CORS,
+    ],
+    body: method === 'HEAD' ? EMPTY : body,
+  };
+}
+
+/** One line of text: every HTTP error says why (RFC 8484 leaves the body to the server). */
+export function textReply(
+  status: number,
+  reason: string,
+  extra: readonly (readonly [string, string])[] = [],
+): DohReply {
+  const body = encoder.encode(`${reason}\n`);
+  return {
+    status,
+    headers: [
+      ['content-type', 'text/plain; charset=utf-8'],
+      ['content-length', String(body.length)],
+      CORS,
+      ...extra,
+    ],
+    body,
+  };
+}
+
+/** A CORS preflight: browser-based DoH clients may use any origin. */
+function preflight(): DohReply {
+  return {
+    status: 204,
+    headers: [
+      CORS,
+      ['access-control-allow-methods', 'GET,POST,OPTIONS'],
+      ['access-control-allow-headers', 'Content-Type,Accept'],
+      ['access-control-max-age', '86400'],
+    ],
+    body: EMPTY,
+  };
+}
+
+/** JSON when asked by `ct=application/dns-json` or an Accept header without dns-message. */
+function wantsJson(ex: DohExchange, params: URLSearchParams): boolean {
+  if (params.has('dns')) return false;
+  if (params.get('ct') === DNS_JSON) return true;
+  return ex.method !== 'POST' && (ex.header('accept') ?? '').includes(DNS_JSON);
+}
