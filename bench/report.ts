@@ -263,12 +263,14 @@ their idle CPU before the runs: ${f(m.workerd.idlePerSec / 1000, 1)} ms per seco
   that dnsdist (no packet cache) asks BIND. Both resolvers reach BIND through the same UDP relay
   (bench/relay.ts), which holds every datagram ${s.oneWayDelayMs} ms each way. The relay replaces
   \`tc ... netem delay\`: this kernel is built without sch_netem (\`CONFIG_NET_SCH_NETEM is not set\`).
-  The third peer in (a), "dnsdist cache", is a second dnsdist ${m.versions.dnsdist} (default threads):
+  The third peer in (a), "dnsdist cache", is a second dnsdist ${m.versions.dnsdist}, its defaults but for:
   \`addDOHLocal\` without a certificate (plain HTTP, which its h2o front end serves as HTTP/1.1 and as
   h2c with prior knowledge; h2load negotiates h2c), \`newPacketCache(${PACKET_CACHE_ENTRIES}, {maxTTL=86400, minTTL=0})\`
   on its default pool, and one backend: the same Unbound's plain DNS port over UDP (health check
   \`ns.${ZONE}\` A every 5 s). dnsdist does not synthesize AAAA; its answers are Unbound's DNS64 answers, and
-  once cached dnsdist answers them alone (TTLs aged, the client's ID set).
+  once cached dnsdist answers them alone (TTLs aged, the client's ID set). Its DoH front end is two
+  threads (\`dnsdist/doh\`, h2o's event loop, and \`dnsdist/doh-cli\`, which runs the rules and the cache
+  lookup), where Unbound and the Node server answer on one.
   Queries are DoH GET \`/dns-query?dns=\` (ID 0, RD, EDNS 1232) for AAAA, the same names for all.
 - **(a) cached AAAA synthesis.** The three caches are filled with ${s.hotNames} names (asked twice), then
   h2load over h2c with the same ${s.clients} connections x ${s.streams} streams, one h2load thread, cycles through
