@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: this project's resolver against Unbound (dns64 module) on the same machine.
  * Starts BIND (authoritative bench.test), a UDP delay relay in front of it, dnsdist (DoH upstream),
- * Unbound, the self-hosted Node server and the worker in `wrangler dev`, measures, prints a table
- * and writes BENCHMARKS.md. `--quick` for a short smoke run; see bench/README.md.
+ * Unbound, a second dnsdist with a packet cache in front of Unbound (the cached-DoH peer), the
+ * self-hosted Node server and the worker in `wrangler dev`, measures, prints a table and writes
+ * BENCHMARKS.md. `--quick` for a short smoke run; see bench/README.md.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +39,7 @@ import {
   missingCommands,
   startBind,
   startDnsdist,
+  startDnsdistCache,
   startNodeServer,
   startRelay,
   startUnbound,
@@ -204,20 +206,28 @@ async function main(): Promise<void> {
   const relay = await startRelay(bind.port, s.oneWayDelayMs);
   const dnsdist = await startDnsdist(relay.port);
   const unbound = await startUnbound(relay.port, 1);
+  const dnsdistCache = await startDnsdistCache(unbound.dnsPort);
   const nodeArgs = s.profile ? ['--cpu-prof', `--cpu-prof-dir=${s.profile}`] : [];
   if (s.profile) mkdirSync(s.profile, { recursive: true });
   const upstream = `http://127.0.0.1:${dnsdist.port}/dns-query`;
   const node = await startNodeServer(upstream, nodeArgs);
   say(
     `started: BIND :${bind.port}, relay :${relay.port} (+${s.oneWayDelayMs} ms each way), ` +
-      `dnsdist :${dnsdist.port}, Unbound :${unbound.port}, Node server :${node.port}`,
+      `dnsdist :${dnsdist.port}, Unbound :${unbound.port}, ` +
+      `dnsdist cache :${dnsdistCache.port} (in front of Unbound), Node server :${node.port}`,
   );
+  // (b) compares the two resolvers; (a) adds dnsdist's packet cache in front of Unbound.
   const targets: [string, Server][] = [
     ['Unbound', unbound],
     ['Node server', node],
   ];
-  for (const [name, server] of targets) await validate(name, server);
-  say('both answer h0.bench.test AAAA with the synthesized address');
+  const peers: [string, Server][] = [
+    ['Unbound', unbound],
+    ['dnsdist cache', dnsdistCache],
+    ['Node server', node],
+  ];
+  for (const [name, server] of peers) await validate(name, server);
+  say('all three answer h0.bench.test AAAA with the synthesized address');
 
   // (b) first, while both caches are cold for the miss names.
   const pathRtt = await rtt(relay.port, dnsdist.port, s.rttProbes, token);
@@ -244,17 +254,18 @@ async function main(): Promise<void> {
 
   // (a) cached AAAA synthesis.
   const hot = Array.from({ length: s.hotNames }, (_, i) => dohPath(`h${i}.${ZONE}`));
-  for (const [name, server] of targets) {
+  for (const [name, server] of peers) {
     const [, ms] = await timed(() => warm(server, hot, 64));
     await warm(server, hot, 64); // a second pass: every name is now a hit
     say(`warmed ${name}: ${hot.length} names in ${(ms / 1000).toFixed(1)} s`);
   }
-  const load: Record<string, LoadResult[]> = { Unbound: [], 'Node server': [] };
-  const cpuPerHit: Record<string, number[]> = { Unbound: [], 'Node server': [] };
+  const load: Record<string, LoadResult[]> = Object.fromEntries(peers.map(([n]) => [n, []]));
+  const cpuPerHit: Record<string, number[]> = Object.fromEntries(peers.map(([n]) => [n, []]));
   let upstreamDuringLoad = 0;
   for (let run = 0; run < s.runs; run++) {
-    // Alternate the order so that drifting background load hits both alike.
-    for (const [name, server] of run % 2 ? [...targets].reverse() : targets) {
+    // Rotate the order so that drifting background load hits all three alike.
+    const order = [...peers.slice(run % peers.length), ...peers.slice(0, run % peers.length)];
+    for (const [name, server] of order) {
       const count0 = await upstreamCount(relay.proc);
       const cpu0 = cpuTicks(server.proc.child.pid!);
       const r = await h2load({
@@ -275,11 +286,22 @@ async function main(): Promise<void> {
       const perReq = cpu / (r.rps * (s.seconds + s.warmUpSeconds));
       cpuPerHit[name]!.push(perReq);
       say(
-        `run ${run + 1}/${s.runs} ${name.padEnd(11)} ${r.rps.toFixed(0).padStart(7)} req/s  ` +
+        `run ${run + 1}/${s.runs} ${name.padEnd(13)} ${r.rps.toFixed(0).padStart(7)} req/s  ` +
           `p50 ${r.p50.toFixed(2)} ms  p99 ${r.p99.toFixed(2)} ms  ~${perReq.toFixed(0)} us CPU/req`,
       );
     }
   }
+
+  const rpsOf = (name: string) => median(load[name]!.map((r) => r.rps));
+  const [u, d, n] = ['Unbound', 'dnsdist cache', 'Node server'].map(rpsOf) as [
+    number,
+    number,
+    number,
+  ];
+  say(
+    `cached AAAA, median req/s: Unbound ${u.toFixed(0)}, dnsdist cache ${d.toFixed(0)}, ` +
+      `Node server ${n.toFixed(0)}: ${(n / u).toFixed(2)}x Unbound, ${(n / d).toFixed(2)}x dnsdist cache`,
+  );
 
   // (c) CPU per query inside workerd: the in-runtime microbenchmark, then all of wrangler dev.
   say('running bench/workerd-cpu.bench.ts inside workerd ...');
@@ -368,10 +390,12 @@ async function main(): Promise<void> {
     },
     load: {
       unbound: load.Unbound!,
+      dnsdist: load['dnsdist cache']!,
       node: load['Node server']!,
     },
     cpuPerCachedQuery: {
       unbound: median(cpuPerHit.Unbound!),
+      dnsdist: median(cpuPerHit['dnsdist cache']!),
       node: median(cpuPerHit['Node server']!),
     },
     upstreamDuringLoad,

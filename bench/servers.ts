@@ -98,8 +98,31 @@ export async function startRelay(target: number, oneWayMs: number): Promise<Serv
 }
 
 /** dnsdist: plain-HTTP DoH (HTTP/1.1 and h2c) at /dns-query in front of `backend`, no cache. */
-export async function startDnsdist(backend: number): Promise<Server> {
-  const dir = tempDir('dnsdist');
+export function startDnsdist(backend: number): Promise<Server> {
+  return runDnsdist('dnsdist', backend, '');
+}
+
+/** The entries of the packet cache of the dnsdist peer: well above the names the benchmark asks. */
+export const PACKET_CACHE_ENTRIES = 100_000;
+
+/**
+ * The cached-DoH-front peer: dnsdist with a packet cache (`newPacketCache`, otherwise its
+ * defaults) on its default pool, DoH on h2c (and HTTP/1.1) at /dns-query, whose one backend is
+ * Unbound's plain DNS port (UDP), so that its answers are Unbound's DNS64 answers. dnsdist does
+ * not synthesize AAAA itself; a cache hit is answered by dnsdist alone.
+ */
+export function startDnsdistCache(unboundDnsPort: number): Promise<Server> {
+  return runDnsdist(
+    'dnsdist cache',
+    unboundDnsPort,
+    `pc = newPacketCache(${PACKET_CACHE_ENTRIES}, {maxTTL=86400, minTTL=0})
+getPool(""):setCache(pc)
+`,
+  );
+}
+
+async function runDnsdist(name: string, backend: number, extra: string): Promise<Server> {
+  const dir = tempDir(name.replace(/\W/g, '-'));
   const port = await freePort();
   const dnsPort = await freePort();
   writeFileSync(
@@ -108,11 +131,11 @@ export async function startDnsdist(backend: number): Promise<Server> {
 newServer({address="127.0.0.1:${backend}", checkName="ns.${ZONE}.", checkInterval=5})
 addDOHLocal("127.0.0.1:${port}", nil, nil, "/dns-query")
 setSecurityPollSuffix("")
-`,
+${extra}`,
   );
-  const proc = start('dnsdist', 'dnsdist', ['--supervised', '-C', join(dir, 'dnsdist.conf')]);
+  const proc = start(name, 'dnsdist', ['--supervised', '-C', join(dir, 'dnsdist.conf')]);
   await waitUntil(
-    'dnsdist DoH',
+    `${name} DoH`,
     async () => {
       const q = Buffer.from(query(`ns.${ZONE}`, 'A')).toString('base64url');
       const res = await fetch(`http://127.0.0.1:${port}/dns-query?dns=${q}`);
@@ -120,15 +143,21 @@ setSecurityPollSuffix("")
       return res.status === 200 && body.length > 12 && (body[3]! & 0xf) === 0;
     },
     30_000,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${proc.log().slice(-4000)}`);
+  });
   return { proc, port };
 }
 
 /**
- * Unbound with its dns64 module, DoH over cleartext HTTP/2 on `port`, bench.test as a stub zone
- * at `upstream` (the relay). One thread, like the single Node process it is compared with.
+ * Unbound with its dns64 module, DoH over cleartext HTTP/2 on `port` (plain DNS on `dnsPort`),
+ * bench.test as a stub zone at `upstream` (the relay). One thread, like the single Node process
+ * it is compared with.
  */
-export async function startUnbound(upstream: number, threads: number): Promise<Server> {
+export async function startUnbound(
+  upstream: number,
+  threads: number,
+): Promise<Server & { readonly dnsPort: number }> {
   const dir = tempDir('unbound');
   const port = await freePort();
   const dnsPort = await freePort();
@@ -174,7 +203,7 @@ remote-control:
     async () => (await udpQuery(dnsPort, query(`ns.${ZONE}`, 'A'), 1000)).length > 12,
     30_000,
   );
-  return { proc, port };
+  return { proc, port, dnsPort };
 }
 
 /** This project's self-hosted server (`npm run serve`), one process, dnsdist as its upstream. */
