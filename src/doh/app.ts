@@ -13,7 +13,7 @@ import { type Tenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
 import { openCors } from './cors';
 import { plainError } from './errors';
-import { type DohExchange, type DohReply, dohRoute, handleDoh, verdictReply } from './handler';
+import { type DohExchange, type HttpReply, dohRoute, handleDoh, verdictReply } from './handler';
 import { readLimited } from './request';
 
 export { plainError };
@@ -136,7 +136,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
  * A reply as a Web Response. The headers are set one by one: in workerd that costs half of
  * converting a `headers` dictionary in the constructor.
  */
-function toResponse(reply: DohReply, method: string): Response {
+function toResponse(reply: HttpReply, method: string): Response {
   const empty = method === 'HEAD' || reply.status === 204;
   const res = new Response(empty ? null : reply.body, { status: reply.status });
   for (const [name, value] of reply.headers) res.headers.set(name, value);

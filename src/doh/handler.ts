@@ -24,8 +24,8 @@ export interface DohExchange {
   readonly defer?: (p: Promise<unknown>) => void;
 }
 
-/** The response: status, lowercase headers, and the body (empty for HEAD). */
-export interface DohReply {
+/** A complete HTTP response, whatever the protocol: status, lowercase headers, the body. */
+export interface HttpReply {
   readonly status: number;
   readonly headers: readonly (readonly [string, string])[];
   readonly body: Uint8Array;
@@ -80,7 +80,7 @@ export function handleDoh(
   engine: Engine,
   route: DohRoute,
   ex: DohExchange,
-): DohReply | Promise<DohReply> {
+): HttpReply | Promise<HttpReply> {
   const method = ex.method;
   if (method === 'OPTIONS') return preflight();
   if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
@@ -108,7 +108,7 @@ export function handleDoh(
 }
 
 /** RFC 8484 §4.1 POST: an `application/dns-message` body of at most 65535 bytes. */
-async function posted(engine: Engine, route: DohRoute, ex: DohExchange): Promise<DohReply> {
+async function posted(engine: Engine, route: DohRoute, ex: DohExchange): Promise<HttpReply> {
   const type = (ex.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== DNS_MESSAGE) {
     return textReply(415, `content-type must be ${DNS_MESSAGE}, not ${type || 'missing'}`);
@@ -140,14 +140,14 @@ function ask(
 /** The reply for an engine result, without a promise when the result came without one. */
 function settle(
   result: EngineResult | Promise<EngineResult>,
-  answered: (bytes: Uint8Array) => DohReply,
-): DohReply | Promise<DohReply> {
+  answered: (bytes: Uint8Array) => HttpReply,
+): HttpReply | Promise<HttpReply> {
   const map = (r: EngineResult) => (r instanceof Uint8Array ? answered(r) : verdictReply(r));
   return result instanceof Promise ? result.then(map) : map(result);
 }
 
 /** The HTTP form of a verdict: a status and a one-line reason. */
-export function verdictReply(v: Verdict): DohReply {
+export function verdictReply(v: Verdict): HttpReply {
   switch (v.kind) {
     case 'malformed':
     case 'bad-prefix':
@@ -175,7 +175,7 @@ function reply(
   body: Uint8Array,
   message: Uint8Array,
   method: string,
-): DohReply {
+): HttpReply {
   return {
     status,
     headers: [
@@ -193,7 +193,7 @@ export function textReply(
   status: number,
   reason: string,
   extra: readonly (readonly [string, string])[] = [],
-): DohReply {
+): HttpReply {
   const body = encoder.encode(`${reason}\n`);
   return {
     status,
@@ -207,8 +207,13 @@ export function textReply(
   };
 }
 
+/** 500 for a failure no request should cause (the transports' last resort). */
+export function internalErrorReply(err: unknown): HttpReply {
+  return textReply(500, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+}
+
 /** A CORS preflight: browser-based DoH clients may use any origin. */
-function preflight(): DohReply {
+function preflight(): HttpReply {
   return {
     status: 204,
     headers: [

@@ -8,13 +8,19 @@ import { type Server, type Socket, createServer as createNetServer } from 'node:
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
 import { parseAddress } from '../acl/address';
 import type { AppOptions } from '../doh/app';
-import { type DohExchange, type DohReply, dohRoute, handleDoh } from '../doh/handler';
+import {
+  type DohExchange,
+  type HttpReply,
+  dohRoute,
+  handleDoh,
+  internalErrorReply,
+  textReply,
+} from '../doh/handler';
 import type { Engine, EngineEnv } from '../resolver/engine';
 import { Inflight } from './classic';
 import type { H2Handler, H2Request } from './h2/connection';
 import { CLIENT_PREFACE } from './h2/frames';
 import { H2Session } from './h2/session';
-import { type HttpResponse, internalError, textResponse } from './response';
 
 /** The HTTP/2 client connection preface (RFC 9113 §3.4), how h2c with prior knowledge starts. */
 const H2_PREFACE = Buffer.from(CLIENT_PREFACE);
@@ -152,16 +158,17 @@ export class HttpFront {
       client: parseAddress(this.h1Client(incoming)),
       env: this.opts.env,
     };
-    const send = (reply: DohReply) => {
+    const send = (reply: HttpReply) => {
       outgoing.writeHead(reply.status, Object.fromEntries(reply.headers));
       outgoing.end(reply.body);
     };
     try {
       const reply = handleDoh(this.opts.engine, route, exchange);
-      if (reply instanceof Promise) reply.then(send, (err: unknown) => send(internalError(err)));
+      if (reply instanceof Promise)
+        reply.then(send, (err: unknown) => send(internalErrorReply(err)));
       else send(reply);
     } catch (err) {
-      send(internalError(err));
+      send(internalErrorReply(err));
     }
     return true;
   }
@@ -190,11 +197,11 @@ export class HttpFront {
       const forwarded = this.opts.trustProxy ? header(req, 'x-forwarded-for') : undefined;
       const client = clientText(forwarded, socket.remoteAddress, this.opts.trustProxy);
       this.inflight.enter();
-      let res: HttpResponse | Promise<HttpResponse>;
+      let res: HttpReply | Promise<HttpReply>;
       try {
         res = this.h2Response(req, client);
       } catch (err) {
-        res = internalError(err);
+        res = internalErrorReply(err);
       }
       if (!(res instanceof Promise)) {
         this.inflight.leave();
@@ -202,13 +209,13 @@ export class HttpFront {
       }
       return res.then(
         (r) => (this.inflight.leave(), r),
-        (err: unknown) => (this.inflight.leave(), internalError(err)),
+        (err: unknown) => (this.inflight.leave(), internalErrorReply(err)),
       );
     };
   }
 
   /** A DoH request through the shared DoH handler (a cache hit at once), else the app. */
-  private h2Response(req: H2Request, client: string): HttpResponse | Promise<HttpResponse> {
+  private h2Response(req: H2Request, client: string): HttpReply | Promise<HttpReply> {
     const queryStart = req.path.indexOf('?');
     const route = dohRoute(queryStart < 0 ? req.path : req.path.slice(0, queryStart));
     if (!route) return this.appResponse(req, client);
@@ -225,8 +232,8 @@ export class HttpFront {
   }
 
   /** Anything but the fast path: a Web Request to the Hono app, its Response read whole. */
-  private async appResponse(req: H2Request, client: string): Promise<HttpResponse> {
-    if (req.method === 'CONNECT') return textResponse(405, 'method CONNECT not allowed');
+  private async appResponse(req: H2Request, client: string): Promise<HttpReply> {
+    if (req.method === 'CONNECT') return textReply(405, 'method CONNECT not allowed');
     let request: Request;
     try {
       const authority = req.authority || header(req, 'host') || 'localhost';
@@ -239,7 +246,7 @@ export class HttpFront {
         body: hasBody ? req.body : null,
       });
     } catch (err) {
-      return textResponse(400, `bad request: ${err instanceof Error ? err.message : String(err)}`);
+      return textReply(400, `bad request: ${err instanceof Error ? err.message : String(err)}`);
     }
     this.addresses.record(request, client);
     const res = await this.app.fetch(request, this.opts.env);

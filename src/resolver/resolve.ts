@@ -17,7 +17,7 @@ import {
   type UpstreamResult,
   queryUpstreams,
 } from '../upstream/doh-client';
-import type { UpstreamQuestion } from '../upstream/wire';
+import type { UpstreamQuestion } from '../upstream/question';
 
 /** Everything one query is answered with: the tenant's policy, its upstreams, the client. */
 export interface ResolveContext {

@@ -4,7 +4,7 @@ import { checkMessage } from '../dns/records';
 import { type MessageLayout, readU16 } from '../dns/scan';
 import { Deadline } from './deadline';
 import { type UpstreamHealth, sharedHealth } from './health';
-import { type UpstreamQuestion, encodeUpstreamQuestion } from './wire';
+import { type UpstreamQuestion, encodeUpstreamQuestion } from './question';
 
 export type UpstreamFailureKind =
   'timeout' | 'network' | 'http' | 'malformed' | 'mismatch' | 'truncated' | 'servfail';

@@ -5,7 +5,7 @@ import { literalName } from '../../src/dns/name';
 import { queryUpstreams, type UpstreamResult } from '../../src/upstream/doh-client';
 import { Deadline } from '../../src/upstream/deadline';
 import { COOLDOWN_MS, UpstreamHealth } from '../../src/upstream/health';
-import type { UpstreamQuestion } from '../../src/upstream/wire';
+import type { UpstreamQuestion } from '../../src/upstream/question';
 
 type Behaviour = 'ok' | 'nxdomain' | 'servfail' | 'http500' | 'hang';
 interface Script {

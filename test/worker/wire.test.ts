@@ -13,7 +13,7 @@ import {
 import { parseQuery } from '../../src/dns/query';
 import { checkMessage, rrAt, writeRr } from '../../src/dns/records';
 import { WireWriter } from '../../src/dns/write';
-import { encodeUpstreamQuestion } from '../../src/upstream/wire';
+import { encodeUpstreamQuestion } from '../../src/upstream/question';
 import { readLabels, wireName } from '../helpers/wire';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

@@ -19,7 +19,7 @@ import {
   settingsFrame,
   wordsFrame,
 } from './frames';
-import { type HttpResponse, internalError, textResponse } from '../response';
+import { type HttpReply, internalErrorReply, textReply } from '../../doh/handler';
 import { type HeaderField, HpackDecoder, HpackError, encodeResponseHeaders } from './hpack';
 
 export interface H2Request {
@@ -34,7 +34,7 @@ export interface H2Request {
 }
 
 /** Lowercase header names; content-length is the handler's to set. */
-export type H2Response = HttpResponse;
+export type H2Response = HttpReply;
 
 export type H2Handler = (req: H2Request) => H2Response | Promise<H2Response>;
 
@@ -451,7 +451,7 @@ export class H2Connection {
     try {
       result = this.handler({ ...s.request, body });
     } catch (err) {
-      result = internalError(err);
+      result = internalErrorReply(err);
     }
     if (result instanceof Promise) {
       s.working = true;
@@ -460,7 +460,7 @@ export class H2Connection {
         if (this.streams.get(s.id) === s) this.respond(s, res);
         else this.orphans--;
       };
-      result.then(settle, (err: unknown) => settle(internalError(err)));
+      result.then(settle, (err: unknown) => settle(internalErrorReply(err)));
     } else {
       this.respond(s, result);
     }
@@ -469,7 +469,7 @@ export class H2Connection {
   private tooLarge(s: Stream): void {
     this.dropBody(s);
     s.dispatched = true;
-    this.respond(s, textResponse(413, `body exceeds ${this.limits.maxBodySize} bytes`));
+    this.respond(s, textReply(413, `body exceeds ${this.limits.maxBodySize} bytes`));
   }
 
   private respond(s: Stream, res: H2Response): void {
