@@ -29,7 +29,8 @@ export function fastDohRequest(
 ): Uint8Array | 'post' | null {
   if (method === 'GET') {
     const param = wireGetParam(url);
-    return param === null ? null : plainWireQuery(param);
+    // An empty `dns=` is the app's (400 missing dns parameter), as on the worker.
+    return param ? plainWireQuery(param) : null;
   }
   if (method === 'POST' && url === '/dns-query') {
     const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
