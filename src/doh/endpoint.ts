@@ -184,5 +184,6 @@ function wantsJson(req: Request, url: URL): boolean {
   if (url.searchParams.has('dns')) return false;
   if (url.searchParams.get('ct') === DNS_JSON) return true;
   const accept = req.headers.get('accept') ?? '';
-  return req.method === 'GET' && accept.includes(DNS_JSON);
+  // HEAD is answered as GET is (RFC 9110 §9.3.2).
+  return (req.method === 'GET' || req.method === 'HEAD') && accept.includes(DNS_JSON);
 }
