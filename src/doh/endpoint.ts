@@ -13,6 +13,8 @@ import { DNS_JSON, jsonQuestion, toJson } from './json';
 import { DNS_MESSAGE, plainWireQuery, readWireQuery } from './request';
 
 const ALLOW = 'GET, POST, OPTIONS';
+/** What the JSON API (`/resolve`, `?ct=application/dns-json`) takes. */
+const JSON_ALLOW = 'GET, OPTIONS';
 
 export interface EndpointContext {
   readonly tenant: Tenant;
@@ -34,7 +36,9 @@ export function dnsEndpoint(
 ): Response | Promise<Response> {
   const method = req.method;
   if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
-    return plainError(405, `method ${method} not allowed`, { allow: ALLOW });
+    return plainError(405, `method ${method} not allowed`, {
+      allow: jsonOnly ? JSON_ALLOW : ALLOW,
+    });
   }
   const url = new URL(req.url);
   if (jsonOnly || wantsJson(req, url)) return jsonEndpoint(method, url, ctx, jsonOnly);
@@ -97,8 +101,7 @@ async function jsonEndpoint(
   ctx: EndpointContext,
   jsonOnly: boolean,
 ): Promise<Response> {
-  if (method === 'POST')
-    return plainError(405, 'the JSON API takes GET', { allow: 'GET, OPTIONS' });
+  if (method === 'POST') return plainError(405, 'the JSON API takes GET', { allow: JSON_ALLOW });
   const q = jsonQuestion(url.searchParams);
   if (!q.ok) return plainError(400, q.reason);
   const bytes = await answer(q.query, ctx);
