@@ -50,6 +50,8 @@ export interface ExpectedDns {
   readonly authorities: readonly ExpectedRecord[];
   /** TTLs come from the upstream and count down in caches: each may be up to this much lower. */
   readonly ttlSlack: number;
+  /** An EDNS query with the padding option: one OPT back, the message a multiple of 468 octets. */
+  readonly padded?: boolean;
 }
 
 /** `max-age=` the smallest TTL of the DNS answer the response carries (RFC 8484 §5.1). */
@@ -151,6 +153,14 @@ function error(status: number, reason: string, allow: string | null = null): Exp
     body: { kind: 'text', text: `${reason}\n` },
   };
 }
+
+/**
+ * @hono/node-server gives every response without a content-type `text/plain; charset=UTF-8`,
+ * a 204 preflight too; the worker and the Node server's HTTP/2 front send none.
+ */
+const PREFLIGHT_ON_NODE_H1 =
+  'the Node server over HTTP/1.1 (node:http through @hono/node-server) adds ' +
+  'content-type: text/plain; charset=UTF-8 to the 204 preflight';
 
 const PREFLIGHT_ANSWER: Expectation = {
   status: 204,
@@ -295,6 +305,23 @@ export function conformanceRows(): ConformanceRow[] {
   const other = (method: string, path: string, expect: Expectation) =>
     ({ name: `${method} ${path}`, method, path, expect }) satisfies ConformanceRow;
   const ct = { 'content-type': DNS_MESSAGE };
+  const preflight = (path: string) =>
+    ({
+      ...other('OPTIONS', path, PREFLIGHT_ANSWER),
+      known: PREFLIGHT_ON_NODE_H1,
+    }) satisfies ConformanceRow;
+  const paddedQuery = query(IPV4ONLY, 'AAAA', { id: 0, padding: true });
+  const paddedAnswer = dnsAnswer({ ...ipv4onlyAaaa(defaultPrefix, 0), padded: true });
+  const page = (contentType: string, start: string): Expectation => ({
+    status: 200,
+    contentType,
+    cacheControl: 'no-store',
+    allow: null,
+    cors: ANY_ORIGIN,
+    body: { kind: 'page', start },
+  });
+  const setupPage = page('text/html; charset=utf-8', '<!DOCTYPE html>');
+  const profile = page('application/x-apple-aspen-config', '<?xml');
 
   return [
     // RFC 8484 on /dns-query: GET (each base64url form) and POST (each content-type form).
@@ -361,7 +388,15 @@ export function conformanceRows(): ConformanceRow[] {
         'the worker 431 "ERROR: header too large." (text/plain, no CORS), node:http 431 with no ' +
         'body (TLS) or a reset connection (cleartext), the own HTTP/2 server REFUSED_STREAM',
     }),
+    ...withHead(
+      get(
+        '/dns-query?dns= EDNS with padding',
+        `/dns-query?dns=${b64url(paddedQuery)}`,
+        paddedAnswer,
+      ),
+    ),
     post('/dns-query', '/dns-query', q, ct, answer),
+    post('/dns-query EDNS with padding', '/dns-query', paddedQuery, ct, paddedAnswer),
     post(
       '/dns-query ID echoed',
       '/dns-query',
@@ -432,9 +467,9 @@ export function conformanceRows(): ConformanceRow[] {
       ct,
       error(413, 'body exceeds 65535 bytes'),
     ),
-    other('OPTIONS', '/dns-query', PREFLIGHT_ANSWER),
+    preflight('/dns-query'),
     {
-      ...other('OPTIONS', '/dns-query', PREFLIGHT_ANSWER),
+      ...preflight('/dns-query'),
       name: 'OPTIONS /dns-query CORS preflight',
       headers: {
         origin: 'https://example.org',
@@ -484,7 +519,7 @@ export function conformanceRows(): ConformanceRow[] {
       error(405, 'the JSON API takes GET', 'GET, OPTIONS'),
     ),
     post('/resolve', '/resolve', q, ct, error(405, 'the JSON API takes GET', 'GET, OPTIONS')),
-    other('OPTIONS', '/resolve', PREFLIGHT_ANSWER),
+    preflight('/resolve'),
     // RFC 9110 §15.5.6: Allow lists what the resource supports; /resolve takes no POST.
     ...['PUT', 'DELETE', 'PATCH'].map((m) =>
       other(m, '/resolve', error(405, `method ${m} not allowed`, 'GET, OPTIONS')),
@@ -526,7 +561,7 @@ export function conformanceRows(): ConformanceRow[] {
       { 'content-type': 'text/plain' },
       error(415, `content-type must be ${DNS_MESSAGE}, not text/plain`),
     ),
-    other('OPTIONS', p, PREFLIGHT_ANSWER),
+    preflight(p),
     ...['PUT', 'DELETE', 'PATCH'].map((m) =>
       other(m, p, error(405, `method ${m} not allowed`, DOH_ALLOW)),
     ),
@@ -560,7 +595,7 @@ export function conformanceRows(): ConformanceRow[] {
       ),
     ),
     post('/t/acme/dns-query', acme, q, ct, dnsAnswer(ipv4onlyAaaa(tenants.acme.prefixes[0], 0))),
-    other('OPTIONS', acme, PREFLIGHT_ANSWER),
+    preflight(acme),
     other('PUT', acme, error(405, 'method PUT not allowed', DOH_ALLOW)),
 
     // Elsewhere.
@@ -571,14 +606,12 @@ export function conformanceRows(): ConformanceRow[] {
         `/DNS-QUERY?dns=${dns}`,
         error(404, 'not found: DoH is served at /dns-query'),
       ),
-      get('/ (setup page)', '/', {
-        status: 200,
-        contentType: 'text/html; charset=utf-8',
-        cacheControl: 'no-store',
-        allow: null,
-        cors: ANY_ORIGIN,
-        body: { kind: 'page', start: '<!DOCTYPE html>' },
-      }),
+      get('/ (setup page)', '/', setupPage),
+      get('/apple.mobileconfig', '/apple.mobileconfig', profile),
+      get('/t/acme/ (setup page)', '/t/acme/', setupPage),
+      get('/t/acme/apple.mobileconfig', '/t/acme/apple.mobileconfig', profile),
+      get('/t/keyed/{key}/ (setup page)', `/t/keyed/${tenants.keyed.key}/`, setupPage),
+      get('/t/nobody/ (setup page)', '/t/nobody/', error(404, 'unknown tenant nobody')),
     ),
     post('/nowhere', '/nowhere', q, ct, error(404, 'not found: DoH is served at /dns-query')),
     other('DELETE', '/nowhere', error(404, 'not found: DoH is served at /dns-query')),

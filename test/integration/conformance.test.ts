@@ -295,7 +295,23 @@ function problems(
         });
         same(`DNS ${what}`, fitted, expected);
       }
-      same('DNS additional', records(p.additionals), []);
+      if (d.padded) {
+        // RFC 8467 §4.1: a padded query gets a response padded to a multiple of 468 octets.
+        same(
+          'DNS additional',
+          (p.additionals ?? []).map((r) => r.type),
+          ['OPT'],
+        );
+        const opt = p.additionals?.[0] as dnsPacket.OptAnswer | undefined;
+        same(
+          'EDNS options',
+          (opt?.options ?? []).map((o) => o.code),
+          [12],
+        );
+        same('length % 468', reply.body.length % 468, 0);
+      } else {
+        same('DNS additional', records(p.additionals), []);
+      }
       const ttls = records([...(p.answers ?? []), ...(p.authorities ?? [])]).map((r) => r.ttl);
       maxAge = `max-age=${Math.min(...ttls)}`;
       break;
