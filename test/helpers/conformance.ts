@@ -385,8 +385,8 @@ export function conformanceRows(): ConformanceRow[] {
       ),
       known:
         'an 87 382-byte URL is refused before the app by every front, each differently: ' +
-        'the worker 431 "ERROR: header too large." (text/plain, no CORS), node:http 431 with no ' +
-        'body (TLS) or a reset connection (cleartext), the own HTTP/2 server REFUSED_STREAM',
+        'the worker 431 "ERROR: header too large." (text/plain, no CORS), node:http 431 with ' +
+        'no body (at times a reset connection), the own HTTP/2 server REFUSED_STREAM',
     }),
     ...withHead(
       get(
@@ -612,6 +612,27 @@ export function conformanceRows(): ConformanceRow[] {
       get('/t/acme/apple.mobileconfig', '/t/acme/apple.mobileconfig', profile),
       get('/t/keyed/{key}/ (setup page)', `/t/keyed/${tenants.keyed.key}/`, setupPage),
       get('/t/nobody/ (setup page)', '/t/nobody/', error(404, 'unknown tenant nobody')),
+    ),
+    // The admin API (ADMIN_TOKEN is set on every front).
+    ...withHead(
+      get(
+        '/admin/tenants (no token)',
+        '/admin/tenants',
+        error(401, 'admin API needs Authorization: Bearer <ADMIN_TOKEN>'),
+      ),
+      get(
+        '/admin/tenants',
+        '/admin/tenants',
+        {
+          status: 200,
+          contentType: 'application/json',
+          cacheControl: null,
+          allow: null,
+          cors: ANY_ORIGIN,
+          body: { kind: 'json', json: { tenants: Object.keys(tenants).sort() } },
+        },
+        { authorization: `Bearer ${CONFORMANCE.adminToken}` },
+      ),
     ),
     post('/nowhere', '/nowhere', q, ct, error(404, 'not found: DoH is served at /dns-query')),
     other('DELETE', '/nowhere', error(404, 'not found: DoH is served at /dns-query')),
