@@ -159,12 +159,18 @@ beforeAll(async () => {
     DNS64_PREFIX: CONFORMANCE.defaultPrefix,
     ADMIN_TOKEN: CONFORMANCE.adminToken,
   };
-  const [worker, plain, tls] = await Promise.all([
+  // Every server that started is stopped in afterAll, even when another one did not start.
+  const starting = await Promise.allSettled([
     startWrangler(vars),
     startNodeServer(vars),
     startNodeServer({ ...vars, TLS_CERT: cert, TLS_KEY: key }),
   ]);
-  servers.push(worker, plain, tls);
+  for (const s of starting) if (s.status === 'fulfilled') servers.push(s.value);
+  const failed = starting.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  const [worker, plain, tls] = starting.map(
+    (s) => (s as PromiseFulfilledResult<Running>).value,
+  ) as [Running, Running, Running];
   const origins = [
     `https://127.0.0.1:${worker.port}`,
     `http://127.0.0.1:${plain.port}`,
