@@ -84,7 +84,8 @@ export function handleDoh(
   const method = ex.method;
   if (method === 'OPTIONS') return preflight();
   if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
-    return textReply(405, `method ${method} not allowed`, [['allow', ALLOW]]);
+    const allow = route.jsonOnly ? ALLOW_JSON : ALLOW;
+    return textReply(405, `method ${method} not allowed`, [['allow', allow]]);
   }
   const params = new URLSearchParams(ex.search);
   const json = route.jsonOnly || wantsJson(ex, params);

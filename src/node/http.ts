@@ -94,11 +94,17 @@ export class HttpFront {
     private readonly addresses: ClientAddresses,
     private readonly opts: HttpFrontOptions,
   ) {
-    const listener = getRequestListener((req, bindings) => {
-      // Only node:http requests reach the listener (HTTP/2 goes through h2Handler).
-      addresses.record(req, this.h1Client(bindings.incoming as IncomingMessage));
-      return app.fetch(req, opts.env);
-    });
+    const listener = getRequestListener(
+      (req, bindings) => {
+        // Only node:http requests reach the listener (HTTP/2 goes through h2Handler).
+        addresses.record(req, this.h1Client(bindings.incoming as IncomingMessage));
+        return app.fetch(req, opts.env);
+      },
+      // Keep the runtime's own Request and Response: @hono/node-server's replacements fail when
+      // Hono answers HEAD with `new Response(null, getResponse)` and getResponse was made
+      // without an init (a DoH answer), so HEAD answered 500 on HTTP/1.1 and HTTP/2 alike.
+      { overrideGlobalObjects: false },
+    );
     this.h1.on('request', (incoming: IncomingMessage, outgoing: ServerResponse) => {
       this.inflight.enter();
       let done = false;
