@@ -66,7 +66,7 @@ export function parseSettings(env: ResolverEnv): ResolverSettings {
   return { policy: defaultPolicy(prefix.prefix.text), upstreams, deadlineMs };
 }
 
-export function parseUpstreams(text: string | undefined): string[] {
+function parseUpstreams(text: string | undefined): string[] {
   const list = (text ?? '')
     .split(',')
     .map((s) => s.trim())

@@ -45,7 +45,7 @@ export function edeOption(ede: Ede): EdnsOption {
 }
 
 /** The EDNS options of a message's OPT record, in order (none without one). */
-export function optionsOf(msg: Uint8Array): EdnsOption[] {
+function optionsOf(msg: Uint8Array): EdnsOption[] {
   const layout = scanMessage(msg);
   const opt = layout?.records.find((r) => r.type === QTYPE.OPT && r.section === Section.Additional);
   if (!opt) return [];

@@ -116,13 +116,6 @@ export function nameKey(name: Uint8Array): string {
   return key;
 }
 
-/** The number of labels, the root not counted. */
-export function labelCount(name: Uint8Array): number {
-  let n = 0;
-  for (let at = 0; name[at] !== 0 && at < name.length; at += name[at]! + 1) n++;
-  return n;
-}
-
 /** Whether `name` is `domain` or below it (whole labels; RFC 4343 case folding). */
 export function isInDomain(name: Uint8Array, domain: Uint8Array): boolean {
   if (domain.length > name.length) return false;
@@ -135,15 +128,6 @@ export function isInDomain(name: Uint8Array, domain: Uint8Array): boolean {
     if (foldOctet(name[start + i]!) !== foldOctet(domain[i]!)) return false;
   }
   return true;
-}
-
-/** The labels of a name as octet arrays, the root left out. */
-export function labelsOf(name: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let at = 0; at < name.length && name[at] !== 0; at += name[at]! + 1) {
-    out.push(name.subarray(at + 1, at + 1 + name[at]!));
-  }
-  return out;
 }
 
 /** A name from its labels (each 1 to 63 octets; the caller keeps the total within 255). */

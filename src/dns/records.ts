@@ -176,7 +176,7 @@ export function writeRr(w: WireWriter, rr: Rr): void {
  * What makes two records the same RR (RFC 2181 §5): owner, type, class and RDATA, names
  * compared without regard to ASCII case (RFC 4343); the TTL is not part of it.
  */
-export function rrIdentity(rr: Rr): string {
+function rrIdentity(rr: Rr): string {
   const { rdata } = rr;
   let data = '';
   let from = 0;

@@ -37,7 +37,7 @@ function soaRdata(mname: Uint8Array, rname: Uint8Array, numbers: readonly number
 }
 
 /** True for ipv4only.arpa, names below it, and its two reverse names: all answered here. */
-export function isIpv4OnlyName(name: Uint8Array): boolean {
+function isIpv4OnlyName(name: Uint8Array): boolean {
   return isInDomain(name, IPV4ONLY_NAME) || REVERSE_NAMES.some((r) => sameName(name, r));
 }
 

@@ -24,7 +24,7 @@ export function openCors(): MiddlewareHandler {
 }
 
 /** Any origin may read the response. */
-export function withOpenCors(res: Response): Response {
+function withOpenCors(res: Response): Response {
   res.headers.set('access-control-allow-origin', '*');
   return res;
 }

@@ -45,7 +45,7 @@ export function jsonQuestion(params: URLSearchParams): JsonQuestion {
 }
 
 /** The number of an RR type mnemonic (`AAAA`, RFC 3597's `TYPE65`), 0 when unknown. */
-export function typeNumber(type: string): number {
+function typeNumber(type: string): number {
   const known = rrTypes.toType(type.toUpperCase());
   if (known !== 0) return known;
   const m = /^TYPE(\d+)$/i.exec(type);
@@ -126,7 +126,7 @@ export function toJson(bytes: Uint8Array): JsonAnswer {
  * Presentation format of RDATA (RFC 1035 §5.1, names in master-file form) for the common types,
  * RFC 3597's `\# length hex` for the rest.
  */
-export function rdataText(rr: Rr): string {
+function rdataText(rr: Rr): string {
   const d = rr.rdata;
   const name = (at: number) => nameToText(d.subarray(at, nameEnd(d, at)));
   const afterName = (at: number) => nameEnd(d, at);

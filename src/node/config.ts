@@ -162,7 +162,7 @@ function parseTls(certPath: string | undefined, keyPath: string | undefined): Se
  * TENANTS_FILE: `{ "<tenant id>": <tenant record>, ... }`. Every record is checked; problems
  * read `file: tenant id: field: reason`, one line each.
  */
-export function loadTenants(path: string | undefined): Record<string, unknown> {
+function loadTenants(path: string | undefined): Record<string, unknown> {
   const file = path?.trim();
   if (!file) return {};
   const text = readSetting('TENANTS_FILE', file).toString('utf8');

@@ -11,9 +11,7 @@ const OPT_TYPE = 41;
 const PADDING_OPTION = 12;
 
 /** The header and first question of a message, when they can be read; null otherwise. */
-export function readHeaderAndQuestion(
-  bytes: Uint8Array,
-): { flags: number; questionEnd: number } | null {
+function readHeaderAndQuestion(bytes: Uint8Array): { flags: number; questionEnd: number } | null {
   if (bytes.length < 12) return null;
   if (readU16(bytes, 4) < 1) return null;
   // The question's name; a compression pointer cannot point anywhere useful this early.

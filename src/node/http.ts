@@ -59,7 +59,7 @@ export class ClientAddresses {
  * The client's address as text ('' when unknown): the socket's remote address or, with
  * trustProxy, the first X-Forwarded-For address when the header is there.
  */
-export function clientText(
+function clientText(
   forwardedFor: string | readonly string[] | undefined,
   remoteAddress: string | undefined,
   trustProxy: boolean,

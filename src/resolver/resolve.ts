@@ -106,7 +106,7 @@ async function fromUpstream(query: Query, ctx: ResolveContext, synthesis: boolea
 }
 
 /** The response to the client for what the DNS64 decided (EDE 29 when it synthesized). */
-export function dns64Response(query: Query, outcome: Dns64Outcome): Uint8Array {
+function dns64Response(query: Query, outcome: Dns64Outcome): Uint8Array {
   switch (outcome.kind) {
     case 'relay':
       return relayResponse(query, outcome.bytes);
