@@ -87,6 +87,10 @@ export function handleDoh(
     const allow = route.jsonOnly ? ALLOW_JSON : ALLOW;
     return textReply(405, `method ${method} not allowed`, [['allow', allow]]);
   }
+  // The request every DoH client sends, `?dns=<base64url>` alone, needs no query-string parser.
+  const plain = plainDnsParam(ex.search);
+  if (plain !== null && !route.jsonOnly && method !== 'POST')
+    return getWire(engine, route, ex, plain);
   const params = new URLSearchParams(ex.search);
   const json = route.jsonOnly || wantsJson(ex, params);
   if (json) {
@@ -99,13 +103,32 @@ export function handleDoh(
     );
   }
   if (method === 'POST') return posted(engine, route, ex);
-  const param = params.get('dns');
+  return getWire(engine, route, ex, params.get('dns'));
+}
+
+/** RFC 8484 §4.1 GET (and HEAD): the query as the `dns` parameter, base64url. */
+function getWire(
+  engine: Engine,
+  route: DohRoute,
+  ex: DohExchange,
+  param: string | null,
+): HttpReply | Promise<HttpReply> {
   if (param === null || param === '') return textReply(400, 'missing dns parameter');
   const wire = decodeBase64Url(param);
   if (!wire) return textReply(400, 'dns parameter is not base64url');
   return settle(ask(engine, route, ex, wire), (bytes) =>
-    reply(200, DNS_MESSAGE, bytes, bytes, method),
+    reply(200, DNS_MESSAGE, bytes, bytes, ex.method),
   );
+}
+
+/** The value of a query string that is `dns=<value>` alone with nothing to percent-decode. */
+function plainDnsParam(search: string): string | null {
+  if (!search.startsWith('dns=')) return null;
+  for (let i = 4; i < search.length; i++) {
+    const c = search.charCodeAt(i);
+    if (c === 0x26 /* & */ || c === 0x25 /* % */ || c === 0x2b /* + */) return null;
+  }
+  return search.slice(4);
 }
 
 /** RFC 8484 §4.1 POST: an `application/dns-message` body of at most 65535 bytes. */

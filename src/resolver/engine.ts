@@ -3,7 +3,7 @@ import { type ResolverEnv, type ResolverSettings, settingsFromEnv } from '../con
 import { EDE, MAX_MESSAGE_SIZE, RCODE } from '../dns/constants';
 import { parseQuery } from '../dns/query';
 import { errorResponse } from '../dns/response';
-import { type Dns64Policy, defaultPolicy } from '../dns64/policy';
+import { defaultPolicy } from '../dns64/policy';
 import { parsePrefix } from '../dns64/prefix';
 import { type RateLimitEnv, checkRateLimit } from '../tenant/rate-limit';
 import { sameSecret } from '../tenant/secret';
@@ -73,7 +73,10 @@ export interface EngineQuery {
 }
 
 export class Engine {
-  private readonly prefixPolicies = new Map<string, Dns64Policy>();
+  /** `/p/` tenants, by the URL's prefix text. */
+  private readonly prefixTenants = new Map<string, Tenant>();
+  /** The default tenant of the settings last seen (settings are memoized, so compared by identity). */
+  private defaultTenant: { settings: ResolverSettings; tenant: Tenant } | null = null;
 
   constructor(private readonly opts: EngineOptions) {}
 
@@ -102,8 +105,12 @@ export class Engine {
     settings: ResolverSettings,
   ): Tenant | Verdict | Promise<Tenant | Verdict> {
     switch (ref.kind) {
-      case 'default':
-        return openTenant(settings.policy);
+      case 'default': {
+        if (this.defaultTenant?.settings !== settings) {
+          this.defaultTenant = { settings, tenant: openTenant(settings.policy) };
+        }
+        return this.defaultTenant.tenant;
+      }
       case 'prefix':
         return this.prefixTenant(ref.text);
       case 'tenant': {
@@ -178,15 +185,15 @@ export class Engine {
 
   /** `/p/` tenants, built once per prefix (at most 1000 remembered). */
   private prefixTenant(text: string): Tenant | Verdict {
-    let policy = this.prefixPolicies.get(text);
-    if (!policy) {
+    let tenant = this.prefixTenants.get(text);
+    if (!tenant) {
       const parsed = parsePrefix(text);
       if (!parsed.ok) return { kind: 'bad-prefix', reason: `invalid prefix: ${parsed.reason}` };
-      if (this.prefixPolicies.size >= 1000) this.prefixPolicies.clear();
-      policy = defaultPolicy(parsed.prefix.text);
-      this.prefixPolicies.set(text, policy);
+      if (this.prefixTenants.size >= 1000) this.prefixTenants.clear();
+      tenant = openTenant(defaultPolicy(parsed.prefix.text));
+      this.prefixTenants.set(text, tenant);
     }
-    return openTenant(policy);
+    return tenant;
   }
 }
 
