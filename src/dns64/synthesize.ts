@@ -11,9 +11,8 @@ import {
 } from '../dns/scan';
 import { negativeTtl } from '../dns/ttl';
 import type { UpstreamAnswer, UpstreamResult } from '../upstream/doh-client';
-import { type Dns64Policy, inDomain } from './policy';
-import { embedIpv4, isWellKnownPrefix } from './prefix';
-import { isGlobalIpv4 } from './special-purpose';
+import { type Dns64Policy, inDomain, type PrefixRule } from './policy';
+import { embedIpv4, isGlobalIpv4, isWellKnownPrefix } from './prefix';
 
 /** RFC 6147 §5.1.7: without an SOA, a synthesized record lives at most 600 seconds. */
 export const DEFAULT_SYNTH_TTL = 600;
@@ -165,17 +164,25 @@ function synthesizeRecords<R>(
   }
   const out: Synthesized<R>[] = [];
   for (const rule of policy.prefixes) {
-    const wkp = isWellKnownPrefix(rule.prefix);
     for (const rec of aRecords) {
       const v4 = rec.address;
       if (!v4 || v4.length !== 4) continue;
-      if (!rule.mapped.isEmpty && !rule.mapped.contains(v4)) continue;
-      if (wkp && !isGlobalIpv4(v4)) continue;
+      if (!synthesizesUnder(rule, v4)) continue;
       const address = embedIpv4(rule.prefix, v4, policy.suffix ?? undefined);
       out.push({ owner: rec.owner, ttl: Math.min(rec.ttl, ceiling), address });
     }
   }
   return out;
+}
+
+/**
+ * Whether an A record's address is synthesized under one prefix in use: it is in the rule's
+ * `mapped` set (§5.2), and under the Well-Known Prefix it is global (RFC 6052 §3.1, by the
+ * IANA special-purpose registry that nat64d's `wkpf-strict` also applies).
+ */
+export function synthesizesUnder(rule: PrefixRule, ipv4: Uint8Array): boolean {
+  if (!rule.mapped.isEmpty && !rule.mapped.contains(ipv4)) return false;
+  return !isWellKnownPrefix(rule.prefix) || isGlobalIpv4(ipv4);
 }
 
 /**
