@@ -8,7 +8,6 @@ export {
   embeddedIpv4,
   extractIpv4,
   ipv4FromBytes,
-  ipv4OctetIndexes,
   ipv4ToBytes,
   isRfc6052PrefixLength,
   isWellKnownPrefix,

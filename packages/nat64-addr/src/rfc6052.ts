@@ -42,15 +42,12 @@ const IPV4_OCTETS: Readonly<
   96: [12, 13, 14, 15],
 };
 
+/** The same, flat for the data path: OCTET_AT[(length >>> 3) * 4 + k] is octet k's byte index. */
+const OCTET_AT = new Uint8Array(13 * 4);
+for (const length of RFC6052_PREFIX_LENGTHS) OCTET_AT.set(IPV4_OCTETS[length], (length >>> 3) * 4);
+
 export function isRfc6052PrefixLength(length: number): length is Rfc6052PrefixLength {
   return (RFC6052_PREFIX_LENGTHS as readonly number[]).includes(length);
-}
-
-/** The byte indexes that carry the IPv4 address under a prefix of this length (§2.2). */
-export function ipv4OctetIndexes(
-  length: Rfc6052PrefixLength,
-): readonly [number, number, number, number] {
-  return IPV4_OCTETS[length];
 }
 
 /** What makes 16 bytes and a length unusable as an RFC 6052 prefix, checked in this order. */
@@ -97,7 +94,8 @@ export function matchesPrefix(prefix: Rfc6052Prefix, addr: Uint8Array, off: numb
 }
 
 /**
- * §2.2: writes the IPv4-embedded IPv6 address of `ipv4` under `prefix` at out[off..off+16).
+ * §2.2 format, §2.3 algorithm: writes the IPv4-embedded IPv6 address of `ipv4` under `prefix`
+ * at out[off..off+16).
  * The u-octet is zero; the suffix (the bits after the IPv4 address) is zero or, when given,
  * taken from `suffix` (16 bytes, BIND's dns64 `suffix`; see suffixOverlaps).
  */
@@ -110,37 +108,40 @@ export function embedIpv4(
 ): void {
   const n = prefix.length >>> 3;
   const p = prefix.bytes;
-  for (let i = 0; i < 16; i++) out[off + i] = i < n ? p[i]! : suffix ? suffix[i]! : 0;
-  const at = IPV4_OCTETS[prefix.length];
-  out[off + at[0]] = ipv4 >>> 24;
-  out[off + at[1]] = (ipv4 >>> 16) & 0xff;
-  out[off + at[2]] = (ipv4 >>> 8) & 0xff;
-  out[off + at[3]] = ipv4 & 0xff;
-  if (prefix.length < 96) out[off + U_OCTET] = 0;
+  let i = 0;
+  for (; i < n; i++) out[off + i] = p[i]!;
+  if (suffix) for (; i < 16; i++) out[off + i] = suffix[i]!;
+  else for (; i < 16; i++) out[off + i] = 0;
+  const at = n * 4;
+  out[off + OCTET_AT[at]!] = ipv4 >>> 24;
+  out[off + OCTET_AT[at + 1]!] = (ipv4 >>> 16) & 0xff;
+  out[off + OCTET_AT[at + 2]!] = (ipv4 >>> 8) & 0xff;
+  out[off + OCTET_AT[at + 3]!] = ipv4 & 0xff;
+  if (n < 12) out[off + U_OCTET] = 0;
 }
 
 /**
- * §2.2: the IPv4 address embedded in addr[off..off+16), which the caller knows to match the
+ * §2.3: the IPv4 address embedded in addr[off..off+16), which the caller knows to match the
  * prefix (matchesPrefix), as an unsigned number; -1 when bits 64-71 are not zero, because then
  * the address is not an IPv4-embedded IPv6 address at all. The suffix is not looked at: §2.2
- * reserves it and says a translator receiving it non-zero SHOULD ignore its value.
+ * reserves it and says a translator receiving it non-zero SHOULD ignore its value and proceed as
+ * if it were zero.
  */
 export function extractIpv4(prefix: Rfc6052Prefix, addr: Uint8Array, off: number): number {
   if (addr[off + U_OCTET] !== 0) return -1;
-  const at = IPV4_OCTETS[prefix.length];
+  const at = (prefix.length >>> 3) * 4;
   return (
-    ((addr[off + at[0]]! << 24) |
-      (addr[off + at[1]]! << 16) |
-      (addr[off + at[2]]! << 8) |
-      addr[off + at[3]]!) >>>
+    ((addr[off + OCTET_AT[at]!]! << 24) |
+      (addr[off + OCTET_AT[at + 1]!]! << 16) |
+      (addr[off + OCTET_AT[at + 2]!]! << 8) |
+      addr[off + OCTET_AT[at + 3]!]!) >>>
     0
   );
 }
 
 /**
- * §2.3 (what a DNS64 or a translator does with an address it receives): the IPv4 address
- * embedded in addr[off..off+16) under `prefix`, or -1 when the address is not under the prefix
- * or is not an IPv4-embedded address (u-octet not zero).
+ * §2.3: the IPv4 address embedded in addr[off..off+16) under `prefix`, or -1 when the address
+ * is not under the prefix or is not an IPv4-embedded address (u-octet not zero).
  */
 export function embeddedIpv4(prefix: Rfc6052Prefix, addr: Uint8Array, off: number): number {
   return matchesPrefix(prefix, addr, off) ? extractIpv4(prefix, addr, off) : -1;
