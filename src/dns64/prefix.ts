@@ -1,35 +1,21 @@
-import { formatAddress, hasHostBits, parseAddress, samePrefix } from '../acl/address';
+import * as rfc6052 from 'nat64-addr';
+import { formatAddress, parseAddress } from '../acl/address';
 
 /** Prefix lengths RFC 6052 §2.2 defines for IPv4-embedded IPv6 addresses. */
-export const RFC6052_LENGTHS = [32, 40, 48, 56, 64, 96] as const;
-export type PrefixLength = (typeof RFC6052_LENGTHS)[number];
+export const RFC6052_LENGTHS = rfc6052.RFC6052_PREFIX_LENGTHS;
+export type PrefixLength = rfc6052.Rfc6052PrefixLength;
 
-export interface Nat64Prefix {
-  /** 16 bytes; only the first `length` bits may be set. */
-  readonly bytes: Uint8Array;
-  readonly length: PrefixLength;
+export interface Nat64Prefix extends rfc6052.Rfc6052Prefix {
   /** Canonical text, e.g. `64:ff9b::/96`. */
   readonly text: string;
 }
 
 /** RFC 6052 §2.1: the Well-Known Prefix. */
-export const WELL_KNOWN_PREFIX_TEXT = '64:ff9b::/96';
+export const WELL_KNOWN_PREFIX_TEXT = rfc6052.WELL_KNOWN_PREFIX_TEXT;
 
 export type PrefixParse = { ok: true; prefix: Nat64Prefix } | { ok: false; reason: string };
 
-/** The u-octet, bits 64 to 71, which RFC 6052 §2.2 requires to be zero. */
-const U_OCTET = 8;
-
-/** Byte positions (in order) that carry the IPv4 address for each prefix length (RFC 6052 §2.2). */
-const IPV4_POSITIONS: Record<PrefixLength, readonly number[]> = {
-  32: [4, 5, 6, 7],
-  40: [5, 6, 7, 9],
-  48: [6, 7, 9, 10],
-  56: [7, 9, 10, 11],
-  64: [9, 10, 11, 12],
-  96: [12, 13, 14, 15],
-};
-
+/** A prefix from its text; the rules (RFC 6052 §2.2) are the shared nat64-addr package's. */
 export function parsePrefix(input: string): PrefixParse {
   const text = input.trim();
   const slash = text.indexOf('/');
@@ -40,23 +26,15 @@ export function parsePrefix(input: string): PrefixParse {
     return { ok: false, reason: `${text}: ${addr} is not an IPv6 address` };
   }
   const lenText = text.slice(slash + 1);
-  const length = Number(lenText);
-  if (!/^\d+$/.test(lenText) || !(RFC6052_LENGTHS as readonly number[]).includes(length)) {
+  const length = /^\d+$/.test(lenText) ? Number(lenText) : NaN;
+  const problem = rfc6052.prefixProblem(bytes, length);
+  if (problem || !rfc6052.isRfc6052PrefixLength(length)) {
     return {
       ok: false,
-      reason: `${text}: RFC 6052 allows only /32, /40, /48, /56, /64 or /96`,
+      reason: `${text}: ${rfc6052.describePrefixProblem(problem ?? 'length', length)}`,
     };
   }
-  if (hasHostBits(bytes, length)) {
-    return { ok: false, reason: `${text}: bits after /${length} must be zero` };
-  }
-  if (bytes[U_OCTET] !== 0) {
-    return { ok: false, reason: `${text}: bits 64-71 (the u-octet) must be zero (RFC 6052 §2.2)` };
-  }
-  return {
-    ok: true,
-    prefix: { bytes, length: length as PrefixLength, text: `${formatAddress(bytes)}/${length}` },
-  };
+  return { ok: true, prefix: { bytes, length, text: `${formatAddress(bytes)}/${length}` } };
 }
 
 /** Parses a prefix known to be valid (configuration defaults); throws otherwise. */
@@ -67,7 +45,7 @@ export function prefixOf(text: string): Nat64Prefix {
 }
 
 export function isWellKnownPrefix(prefix: Nat64Prefix): boolean {
-  return prefix.text === WELL_KNOWN_PREFIX_TEXT;
+  return rfc6052.isWellKnownPrefix(prefix);
 }
 
 /**
@@ -75,24 +53,33 @@ export function isWellKnownPrefix(prefix: Nat64Prefix): boolean {
  * dns64 `suffix`) fills the bits after the IPv4 address; it must not overlap them.
  */
 export function embedIpv4(prefix: Nat64Prefix, ipv4: Uint8Array, suffix?: Uint8Array): Uint8Array {
-  const out = suffix ? Uint8Array.from(suffix) : new Uint8Array(16);
-  out.set(prefix.bytes.subarray(0, prefix.length >> 3));
-  const positions = IPV4_POSITIONS[prefix.length];
-  for (let i = 0; i < 4; i++) out[positions[i]!] = ipv4[i]!;
-  out[U_OCTET] = 0;
+  const out = new Uint8Array(16);
+  rfc6052.embedIpv4(prefix, rfc6052.ipv4FromBytes(ipv4), out, 0, suffix);
   return out;
 }
 
-/** RFC 6052 §2.3: the IPv4 address inside `addr`, or null when `addr` is not under `prefix`. */
+/**
+ * RFC 6052 §2.3: the IPv4 address inside `addr`, or null when `addr` is not under `prefix` or
+ * embeds no IPv4 address (bits 64-71 not zero, RFC 6052 §2.2).
+ */
 export function extractIpv4(prefix: Nat64Prefix, addr: Uint8Array): Uint8Array | null {
-  if (addr.length !== 16 || !samePrefix(prefix.bytes, addr, prefix.length)) return null;
-  const positions = IPV4_POSITIONS[prefix.length];
-  return Uint8Array.from(positions, (p) => addr[p]!);
+  if (addr.length !== 16) return null;
+  const v4 = rfc6052.embeddedIpv4(prefix, addr, 0);
+  if (v4 < 0) return null;
+  const out = new Uint8Array(4);
+  rfc6052.ipv4ToBytes(v4, out);
+  return out;
 }
 
-/** Bits of a 16-byte address that the prefix, the IPv4 address and the u-octet occupy. */
+/** True when a suffix sets bits that the prefix, the IPv4 address or the u-octet occupy. */
 export function suffixOverlaps(prefix: Nat64Prefix, suffix: Uint8Array): boolean {
-  const used = new Set<number>([U_OCTET, ...IPV4_POSITIONS[prefix.length]]);
-  for (let i = 0; i < prefix.length >> 3; i++) used.add(i);
-  return [...used].some((i) => suffix[i] !== 0);
+  return rfc6052.suffixOverlaps(prefix, suffix);
+}
+
+/**
+ * RFC 6052 §3.1: false for the non-global IPv4 addresses the Well-Known Prefix must not
+ * carry (IANA special-purpose registry, shared with nat64d's `wkpf-strict`).
+ */
+export function isGlobalIpv4(ipv4: Uint8Array): boolean {
+  return rfc6052.isGlobalIpv4(rfc6052.ipv4FromBytes(ipv4));
 }

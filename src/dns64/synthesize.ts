@@ -5,9 +5,8 @@ import type { ResponseParts } from '../dns/response';
 import { type MessageLayout, type RecordPosition, Section } from '../dns/scan';
 import { negativeTtl } from '../dns/ttl';
 import type { UpstreamAnswer, UpstreamResult } from '../upstream/doh-client';
-import type { Dns64Policy } from './policy';
-import { embedIpv4, isWellKnownPrefix } from './prefix';
-import { isGlobalIpv4 } from './special-purpose';
+import type { Dns64Policy, PrefixRule } from './policy';
+import { embedIpv4, isGlobalIpv4, isWellKnownPrefix } from './prefix';
 
 /** RFC 6147 §5.1.7: without an SOA, a synthesized record lives at most 600 seconds. */
 export const DEFAULT_SYNTH_TTL = 600;
@@ -112,11 +111,9 @@ function synthesizeRecords(policy: Dns64Policy, aaaa: UpstreamResult, a: Upstrea
     .map((r) => rrAt(a.bytes, r));
   const out: Rr[] = [];
   for (const rule of policy.prefixes) {
-    const wkp = isWellKnownPrefix(rule.prefix);
     for (const rec of aRecords) {
       const v4 = rec.rdata;
-      if (!rule.mapped.isEmpty && !rule.mapped.contains(v4)) continue;
-      if (wkp && !isGlobalIpv4(v4)) continue;
+      if (!synthesizesUnder(rule, v4)) continue;
       out.push({
         owner: rec.owner,
         type: QTYPE.AAAA,
@@ -127,6 +124,16 @@ function synthesizeRecords(policy: Dns64Policy, aaaa: UpstreamResult, a: Upstrea
     }
   }
   return out;
+}
+
+/**
+ * Whether an A record's address is synthesized under one prefix in use: it is in the rule's
+ * `mapped` set (§5.2), and under the Well-Known Prefix it is global (RFC 6052 §3.1, by the
+ * IANA special-purpose registry that nat64d's `wkpf-strict` also applies).
+ */
+export function synthesizesUnder(rule: PrefixRule, ipv4: Uint8Array): boolean {
+  if (!rule.mapped.isEmpty && !rule.mapped.contains(ipv4)) return false;
+  return !isWellKnownPrefix(rule.prefix) || isGlobalIpv4(ipv4);
 }
 
 /**

@@ -5,10 +5,15 @@
  * the second checks directives against each other (map conflicts, prefix, pool, addresses).
  */
 import { readFileSync } from 'node:fs';
-import type { Nat64Prefix, UdpChecksumMode } from '../core/types.js';
 import {
   WELL_KNOWN_PREFIX,
   embedIpv4,
+  isGlobalIpv4,
+  isRfc6052PrefixLength,
+  prefixProblem,
+} from 'nat64-addr';
+import type { Nat64Prefix, UdpChecksumMode } from '../core/types.js';
+import {
   formatIpv4,
   formatIpv4Net,
   formatIpv6,
@@ -17,7 +22,6 @@ import {
   ipv4Overlap,
   ipv6InNet,
   ipv6Overlap,
-  isNonGlobalIpv4,
   parseIpv4,
   parseIpv4Net,
   parseIpv6,
@@ -44,8 +48,6 @@ export const DEFAULT_MAX_SESSIONS = 1_000_000;
 export const DEFAULT_MAX_SESSIONS_PER_HOST = 4096;
 /** Linux IFNAMSIZ is 16 including the terminating NUL. */
 const IFNAMSIZ = 16;
-
-const RFC6052_LENGTHS = [32, 40, 48, 56, 64, 96] as const;
 
 interface Draft {
   tunDevice?: string;
@@ -272,11 +274,13 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
     parse: (draft, [text = ''], fail) => {
       const net = parseIpv6Net(text);
       if (!net.ok) return fail(`prefix ${text}: ${net.reason}`);
-      const length = RFC6052_LENGTHS.find((l) => l === net.value.length);
-      if (length === undefined) {
+      // parseIpv6Net has refused host bits already, with its own wording.
+      const length = net.value.length;
+      const problem = prefixProblem(net.value.bytes, length);
+      if (problem === 'length' || !isRfc6052PrefixLength(length)) {
         return fail(`prefix ${text}: RFC 6052 allows only /32, /40, /48, /56, /64 or /96`);
       }
-      if (length === 96 && net.value.bytes[8] !== 0) {
+      if (problem === 'u-octet') {
         return fail(`prefix ${text}: bits 64 to 71 must be zero (RFC 6052 section 2.2)`);
       }
       const reserved = reservedIpv6(net.value.bytes);
@@ -588,7 +592,7 @@ function validate(draft: Draft, file: string, issues: ConfigIssue[], options: Pa
   }
   if (prefix && !draft.ipv6Addr && draft.ipv4Addr !== undefined) {
     const wkp = ipv6InNet(prefix.bytes, 0, WELL_KNOWN_PREFIX);
-    if (wkp && draft.wkpfStrict !== false && isNonGlobalIpv4(draft.ipv4Addr)) {
+    if (wkp && draft.wkpfStrict !== false && !isGlobalIpv4(draft.ipv4Addr)) {
       at(
         lineOf('ipv4-addr'),
         `ipv4-addr ${formatIpv4(draft.ipv4Addr)}: not global, so ipv6-addr must be given ` +
@@ -694,11 +698,18 @@ function finishStateful(draft: Draft): Nat64dConfig['stateful'] {
   };
 }
 
+/** RFC 6052 §2.2: `ipv6-addr` derived from `ipv4-addr` under the prefix. */
+function embeddedAddress(prefix: Nat64Prefix, ipv4: number): Uint8Array {
+  const out = new Uint8Array(16);
+  embedIpv4(prefix, ipv4, out, 0);
+  return out;
+}
+
 function finish(draft: Draft, file: string, options: ParseOptions): Nat64dConfig {
   // validate() guarantees these.
   const prefix = draft.prefix as Nat64Prefix;
   const ipv4Addr = draft.ipv4Addr as number;
-  const ipv6Addr = draft.ipv6Addr ?? embedIpv4(prefix, ipv4Addr);
+  const ipv6Addr = draft.ipv6Addr ?? embeddedAddress(prefix, ipv4Addr);
   const stateDir = options.stateDirectory?.split(':')[0];
   return {
     file,

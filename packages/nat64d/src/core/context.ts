@@ -1,13 +1,7 @@
 /** State shared by both translation directions: config, mapper, counters, reused buffers. */
 import { createCounters, type Counters } from './counters.js';
 import { Ipv6Chain } from './ipv6.js';
-import {
-  embedIpv4,
-  extractIpv4,
-  isGlobalIpv4,
-  isWellKnownPrefix,
-  matchesPrefix,
-} from './rfc6052.js';
+import { embedIpv4, extractIpv4, isGlobalIpv4, isWellKnownPrefix, matchesPrefix } from 'nat64-addr';
 import type { AddressMapper, StatefulMapper, TranslatorConfig } from './types.js';
 
 /** Largest IPv4 packet (65535) grown by IPv6 header (+20) and a Fragment header (+8). */
@@ -73,7 +67,9 @@ export class TranslatorContext {
 
   /**
    * An IPv6 destination (or an address inside an ICMP error) -> IPv4: inside the prefix by
-   * RFC 6052 extraction, otherwise the mapper (never creating a dynamic mapping).
+   * RFC 6052 extraction, otherwise the mapper (never creating a dynamic mapping). An address
+   * inside the prefix whose bits 64-71 are not zero embeds no IPv4 address (RFC 6052 §2.2 says
+   * they MUST be zero; its "SHOULD ignore" is about the suffix bits): it has no mapping.
    */
   map6to4(addr: Uint8Array, off: number): number {
     const prefix = this.config.prefix;

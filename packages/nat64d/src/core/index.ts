@@ -1,15 +1,15 @@
 export { Translator } from './translator.js';
 export { COUNTER_NAMES, createCounters, type CounterName, type Counters } from './counters.js';
+// RFC 6052 and the special-purpose registry live in the shared nat64-addr package.
 export {
   embedIpv4,
   extractIpv4,
   isGlobalIpv4,
   isWellKnownPrefix,
-  makeNat64Prefix,
   matchesPrefix,
-  PREFIX_LENGTHS,
+  RFC6052_PREFIX_LENGTHS as PREFIX_LENGTHS,
   WELL_KNOWN_PREFIX,
-} from './rfc6052.js';
+} from 'nat64-addr';
 export type {
   AddressMapper,
   StatefulMapper,

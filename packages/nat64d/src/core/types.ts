@@ -3,11 +3,10 @@
  * (address tables, TUN device, configuration). Bytes in, zero or more packets out.
  */
 
+import type { Rfc6052Prefix } from 'nat64-addr';
+
 /** An RFC 6052 prefix: 16 bytes with only the first `length` bits set, length in {32,40,48,56,64,96}. */
-export interface Nat64Prefix {
-  readonly bytes: Uint8Array;
-  readonly length: 32 | 40 | 48 | 56 | 64 | 96;
-}
+export type Nat64Prefix = Rfc6052Prefix;
 
 /** `udp-cksum-mode`: what to do with an IPv4 UDP datagram whose checksum is zero (RFC 7915 §4.5). */
 export type UdpChecksumMode = 'drop' | 'forward' | 'calc';

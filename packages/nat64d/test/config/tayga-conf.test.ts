@@ -273,6 +273,11 @@ describe('tayga.conf parser: every error with file:line: reason', () => {
       '/etc/tayga.conf:2: ipv4-addr 192.168.0.1: not global, so ipv6-addr must be given with prefix 64:ff9b::/96 (RFC 6052 section 3.1)',
     ],
     [
+      // Deprecated 6to4 relay anycast (RFC 7526): the registry marks it not Globally Reachable.
+      [T, 'ipv4-addr 192.88.99.1', 'prefix 64:ff9b::/96'],
+      '/etc/tayga.conf:2: ipv4-addr 192.88.99.1: not global, so ipv6-addr must be given with prefix 64:ff9b::/96 (RFC 6052 section 3.1)',
+    ],
+    [
       [T, 'tun-device nat65', V4, P],
       '/etc/tayga.conf:2: tun-device: duplicate (first given on line 1)',
     ],
@@ -433,6 +438,11 @@ describe('tayga.conf parser: every error with file:line: reason', () => {
       FILE,
     );
     expect(c.dynamicPool?.length).toBe(24);
+  });
+
+  it('derives ipv6-addr under the WKP for 192.0.0.9, which the IANA registry marks global', () => {
+    const c = parseTaygaConf([T, 'ipv4-addr 192.0.0.9', 'prefix 64:ff9b::/96'].join('\n'), FILE);
+    expect(formatIpv6(c.ipv6Addr)).toBe('64:ff9b::c000:9');
   });
 
   it('accepts a non-strict WKP with a private ipv4-addr', () => {

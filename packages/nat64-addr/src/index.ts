@@ -1,0 +1,27 @@
+export {
+  RFC6052_PREFIX_LENGTHS,
+  U_OCTET,
+  WELL_KNOWN_PREFIX,
+  WELL_KNOWN_PREFIX_TEXT,
+  describePrefixProblem,
+  embedIpv4,
+  embeddedIpv4,
+  extractIpv4,
+  ipv4FromBytes,
+  ipv4ToBytes,
+  isRfc6052PrefixLength,
+  isWellKnownPrefix,
+  matchesPrefix,
+  prefixProblem,
+  suffixOverlaps,
+  type PrefixProblem,
+  type Rfc6052Prefix,
+  type Rfc6052PrefixLength,
+} from './rfc6052.js';
+export {
+  IPV4_MULTICAST,
+  IPV4_SPECIAL_PURPOSE_REGISTRY,
+  isGlobalIpv4,
+  specialPurposeBlock,
+  type Ipv4SpecialPurposeBlock,
+} from './special-purpose.js';
