@@ -1,24 +1,54 @@
 #!/usr/bin/python3
-"""A DoH client this project did not write (dnspython), for integration tests.
+"""A DNS client this project did not write (dnspython, httpx), for integration tests.
 
-Usage: doh_client.py URL NAME TYPE [get|post] [do]
-Prints the answer as JSON: rcode, flags, sections as [name, ttl, type, rdata], EDE codes.
+Usage: doh_client.py TARGET NAME TYPE [get|post] [do]
+  TARGET: an https:// or http:// DoH URL (GET or POST, default POST), or udp:HOST:PORT
+  NAME: in master-file form (dot\\.label.example. is one label "dot.label")
+Prints JSON: rcode, flags, the sections as [name, ttl, type, rdata] in master-file form, EDE
+codes, the response's length in octets, and the question as sent and as answered (hex).
 """
+import base64
 import json
+import socket
 import sys
 
 import dns.edns
 import dns.flags
 import dns.message
-import dns.query
+import dns.name
 import dns.rcode
+import httpx
 
-url, name, rdtype = sys.argv[1], sys.argv[2], sys.argv[3]
+target, name, rdtype = sys.argv[1], sys.argv[2], sys.argv[3]
 method = sys.argv[4] if len(sys.argv) > 4 else "post"
 want_dnssec = len(sys.argv) > 5 and sys.argv[5] == "do"
 
-q = dns.message.make_query(name, rdtype, use_edns=0, want_dnssec=want_dnssec)
-r = dns.query.https(q, url, post=(method == "post"), verify=False, timeout=10)
+q = dns.message.make_query(
+    dns.name.from_text(name), rdtype, use_edns=0, payload=1232, want_dnssec=want_dnssec
+)
+query = q.to_wire()
+
+if target.startswith("udp:"):
+    _, host, port = target.split(":", 2)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.settimeout(10)
+        s.sendto(query, (host.strip("[]"), int(port)))
+        wire, _ = s.recvfrom(65535)
+else:
+    headers = {"accept": "application/dns-message"}
+    if method == "get":
+        dns_param = base64.urlsafe_b64encode(query).rstrip(b"=").decode()
+        res = httpx.get(target, params={"dns": dns_param}, headers=headers, verify=False, timeout=10)
+    else:
+        headers["content-type"] = "application/dns-message"
+        res = httpx.post(target, content=query, headers=headers, verify=False, timeout=10)
+    res.raise_for_status()
+    wire = res.content
+
+r = dns.message.from_wire(wire)
+# The question: everything between the header and the query's OPT record (11 octets).
+question_length = len(query) - 12 - 11
 
 
 def rows(section):
@@ -38,6 +68,9 @@ print(
             "answer": rows(r.answer),
             "authority": rows(r.authority),
             "ede": [o.code for o in r.options if o.otype == dns.edns.EDE],
+            "length": len(wire),
+            "question": wire[12 : 12 + question_length].hex(),
+            "asked": query[12 : 12 + question_length].hex(),
         }
     )
 )

@@ -16,7 +16,7 @@ import {
 /**
  * Issue 11's inputs with the exact right answers on both runtimes: the worker (wrangler dev)
  * and the self-hosted server, each asking BIND (behind dnsdist's DoH) for dns64.test. Clients:
- * dnspython and httpx (wire_client.py), dig, kdig and curl.
+ * dnspython and httpx (doh_client.py), dig, kdig and curl.
  */
 const run = promisify(execFile);
 let bind: Running;
@@ -53,7 +53,7 @@ interface WireAnswer {
 }
 
 function ask(target: string, name: string, type: string): WireAnswer {
-  const script = join(__dirname, 'wire_client.py');
+  const script = join(__dirname, 'doh_client.py');
   const out = execFileSync('/usr/bin/python3', [script, target, name, type]);
   return JSON.parse(out.toString()) as WireAnswer;
 }
