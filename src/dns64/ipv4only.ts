@@ -69,9 +69,11 @@ export function answerIpv4Only(
   } else if (!reverse && type === QTYPE.A) {
     for (const v4 of IPV4ONLY_ADDRESSES) answers.push(record(QTYPE.A, v4));
   } else if (!reverse && type === QTYPE.AAAA) {
+    // The prefixes in use now: while gateways report health, no longer than they may last.
+    const ttl = Math.min(TTL, policy.maxSynthTtl ?? TTL);
     for (const rule of policy.prefixes) {
       for (const v4 of IPV4ONLY_ADDRESSES) {
-        answers.push(record(QTYPE.AAAA, embedIpv4(rule.prefix, v4)));
+        answers.push({ ...record(QTYPE.AAAA, embedIpv4(rule.prefix, v4)), ttl });
       }
     }
   }

@@ -6,6 +6,8 @@ export interface PrefixRule {
   readonly prefix: Nat64Prefix;
   /** IPv4 ranges synthesized under this prefix; empty = every address. */
   readonly mapped: CidrSet;
+  /** The NAT64 gateway that carries this prefix's traffic and reports its health; null: none. */
+  readonly gateway?: string | null;
 }
 
 /** How a tenant synthesizes: RFC 6147 with BIND's dns64 options. */
@@ -25,6 +27,8 @@ export interface Dns64Policy {
   readonly recursiveOnly: boolean;
   /** Client addresses that get synthesis; empty = everyone (BIND `clients`). */
   readonly clients: CidrSet;
+  /** The longest TTL a synthesized record may have (while gateways report health); none: 600. */
+  readonly maxSynthTtl?: number;
 }
 
 export const DEFAULT_EXCLUDE = ['::ffff:0:0/96'];

@@ -106,6 +106,8 @@ function synthesizeRecords(policy: Dns64Policy, aaaa: UpstreamResult, a: Upstrea
     const negative = negativeTtl(aaaa.bytes, aaaa.layout);
     if (negative !== null) ceiling = negative;
   }
+  // While gateways report health, an answer must not outlive the gateway behind it (issue 15).
+  ceiling = Math.min(ceiling, policy.maxSynthTtl ?? ceiling);
   const aRecords = answersOfType(a.layout, QTYPE.A)
     .filter((r) => r.rdlength === 4)
     .map((r) => rrAt(a.bytes, r));

@@ -7,6 +7,7 @@ import { pageRoutes } from '../pages/routes';
 import type { SetupInfo } from '../pages/types';
 import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
 import { type AdminEnv, adminRoutes } from '../tenant/admin';
+import { gatewayReport } from '../tenant/gateway-api';
 import type { RateLimitEnv } from '../tenant/rate-limit';
 import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant } from '../tenant/tenant';
@@ -77,6 +78,10 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
 
   app.use('*', openCors());
   app.route('/admin', adminRoutes(storeOf));
+  app.all(
+    '/t/:id/gateways/:gateway',
+    gatewayReport((c) => storeOf((c.env ?? {}) as Env)),
+  );
 
   /** The tenant a page is for, or the HTTP error its DoH URL would give. */
   const pageTenant = async (c: Context, ref: TenantRef): Promise<Tenant | Response> => {

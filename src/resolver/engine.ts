@@ -7,6 +7,7 @@ import { defaultPolicy } from '../dns64/policy';
 import { parsePrefix } from '../dns64/prefix';
 import { type RateLimitEnv, checkRateLimit } from '../tenant/rate-limit';
 import { sameSecret } from '../tenant/secret';
+import { type GatewayHealth, type GatewayStates, healthOf, livePrefixes } from '../tenant/gateways';
 import type { TenantLookup, TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
@@ -60,6 +61,10 @@ export interface EngineOptions {
   readonly fetch?: typeof fetch;
   /** Upstream health table (default: the isolate's shared one). */
   readonly health?: UpstreamHealth;
+  /** Told when a tenant's gateway is seen going up or down (logs, metrics). */
+  readonly onGatewayChange?: (tenant: string, gateway: string, health: GatewayHealth) => void;
+  /** The clock gateway reports are judged by (tests move it). */
+  readonly now?: () => number;
 }
 
 export interface EngineQuery {
@@ -77,6 +82,10 @@ export class Engine {
   private readonly prefixTenants = new Map<string, Tenant>();
   /** The default tenant of the settings last seen (settings are memoized, so compared by identity). */
   private defaultTenant: { settings: ResolverSettings; tenant: Tenant } | null = null;
+  /** Per tenant with gateways: its prefixes in use last time, as a tenant. */
+  private readonly liveTenants = new WeakMap<Tenant, { key: string; tenant: Tenant }>();
+  /** The health each gateway was last seen in, `tenant/gateway` -> health. */
+  private readonly gatewayHealth = new Map<string, GatewayHealth>();
 
   constructor(private readonly opts: EngineOptions) {}
 
@@ -120,7 +129,9 @@ export class Engine {
         }
         const admit = (lookup: TenantLookup) => {
           const found = checkFound(ref.id, lookup);
-          return 'policy' in found && ref.key !== undefined ? checkKey(found, ref.key) : found;
+          if (!('policy' in found) || lookup.kind !== 'found') return found;
+          const live = found.gateways.length ? this.live(found, lookup.gateways) : found;
+          return ref.key !== undefined ? checkKey(live, ref.key) : live;
         };
         const known = store.remembered(ref.id);
         return known ? admit(known) : store.lookup(ref.id).then(admit);
@@ -181,6 +192,39 @@ export class Engine {
       },
       cache: cache ? { store: cache, scope: tenant.cacheScope, defer: q.defer } : undefined,
     });
+  }
+
+  /**
+   * A tenant whose prefixes name gateways, with only the prefixes in use now (issue 15); the
+   * selection is part of its cache scope, so a change shows in new answers at once.
+   */
+  private live(tenant: Tenant, states: GatewayStates): Tenant {
+    const now = (this.opts.now ?? Date.now)();
+    const live = livePrefixes(tenant.policy.prefixes, states, tenant.gatewayTimeoutMs, now);
+    this.noteGatewayHealth(tenant, states, now);
+    const last = this.liveTenants.get(tenant);
+    if (last?.key === live.key) return last.tenant;
+    const derived: Tenant = {
+      ...tenant,
+      policy: { ...tenant.policy, prefixes: live.rules },
+      cacheScope: `${tenant.cacheScope}|g${live.key}`,
+    };
+    this.liveTenants.set(tenant, { key: live.key, tenant: derived });
+    return derived;
+  }
+
+  private noteGatewayHealth(tenant: Tenant, states: GatewayStates, now: number): void {
+    const tell = this.opts.onGatewayChange;
+    if (!tell) return;
+    for (const gateway of tenant.gateways) {
+      const health = healthOf(states.get(gateway), tenant.gatewayTimeoutMs, now);
+      const key = `${tenant.id ?? ''}/${gateway}`;
+      const before = this.gatewayHealth.get(key);
+      if (before === health) continue;
+      if (this.gatewayHealth.size > 10_000) this.gatewayHealth.clear();
+      this.gatewayHealth.set(key, health);
+      if (before !== undefined || health === 'up') tell(tenant.id ?? '', gateway, health);
+    }
   }
 
   /** `/p/` tenants, built once per prefix (at most 1000 remembered). */

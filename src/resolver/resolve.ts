@@ -96,9 +96,8 @@ async function fromUpstream(query: Query, ctx: ResolveContext, synthesis: boolea
   if (ptrTarget) {
     const res = await queryUpstreams(ask(ptrTarget, QTYPE.PTR), ctx.upstream);
     if (!res.ok) return upstreamFailure(query, res);
-    return writeResponse(query, ptrThroughCname(query.qname, ptrTarget, res), edns, [
-      { code: EDE.SYNTHESIZED },
-    ]);
+    const ptr = ptrThroughCname(query.qname, ptrTarget, res, ctx.policy.maxSynthTtl);
+    return writeResponse(query, ptr, edns, [{ code: EDE.SYNTHESIZED }]);
   }
 
   const res = await queryUpstreams(ask(query.qname, query.qtype), ctx.upstream);
@@ -148,6 +147,7 @@ function ptrThroughCname(
   qname: Uint8Array,
   target: Uint8Array,
   res: UpstreamResult & { ok: true },
+  maxTtl = DEFAULT_SYNTH_TTL,
 ) {
   const sections: Rr[][] = [[], [], []];
   for (const r of res.layout.records) {
@@ -157,7 +157,7 @@ function ptrThroughCname(
     owner: qname,
     type: QTYPE.CNAME,
     klass: QCLASS_IN,
-    ttl: Math.min(DEFAULT_SYNTH_TTL, ...sections[0]!.map((r) => r.ttl)),
+    ttl: Math.min(DEFAULT_SYNTH_TTL, maxTtl, ...sections[0]!.map((r) => r.ttl)),
     rdata: target,
   };
   return {

@@ -43,9 +43,24 @@ const upstreamUrl = z.string().superRefine((s, ctx) => {
   }
 });
 
+/** A secret in a URL or an Authorization header: a tenant's key, its gateways' key. */
+const secret = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16 to 128 characters of A-Z a-z 0-9 _ -');
+
+/** The name of the NAT64 gateway behind a prefix, as it reports itself (issue 15). */
+export const GATEWAY_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
 export const PrefixEntrySchema = z.union([
   prefixText,
-  z.strictObject({ prefix: prefixText, mapped: z.array(ipv4Cidr).max(64).optional() }),
+  z.strictObject({
+    prefix: prefixText,
+    mapped: z.array(ipv4Cidr).max(64).optional(),
+    gateway: z
+      .string()
+      .regex(GATEWAY_NAME, 'must be 1 to 63 of a-z 0-9 - (not starting or ending with -)')
+      .optional(),
+  }),
 ]);
 
 export const TenantRecordSchema = z
@@ -65,10 +80,11 @@ export const TenantRecordSchema = z
     clients: z.array(cidrText).max(256).optional(),
     allowQuery: z.array(cidrText).max(256).optional(),
     upstreams: z.array(upstreamUrl).min(1).max(6).optional(),
-    key: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{16,128}$/, 'must be 16 to 128 characters of A-Z a-z 0-9 _ -')
-      .optional(),
+    key: secret.optional(),
+    /** The secret the tenant's gateways report with (`PUT /t/{id}/gateways/{gateway}`). */
+    gatewayKey: secret.optional(),
+    /** Seconds without a report after which a gateway's prefixes leave synthesized answers. */
+    gatewayTimeout: z.number().int().min(5).max(3600).optional(),
     rateLimit: z
       .number()
       .refine((n): n is RateLimitTier => (RATE_LIMIT_TIERS as readonly number[]).includes(n), {
@@ -77,6 +93,14 @@ export const TenantRecordSchema = z
       .optional(),
   })
   .superRefine((rec, ctx) => {
+    const gateways = rec.prefixes.some((e) => typeof e !== 'string' && e.gateway !== undefined);
+    if (gateways && rec.gatewayKey === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gatewayKey'],
+        message: 'is required when a prefix names a gateway (the gateways report with it)',
+      });
+    }
     // BIND's suffix: bits after the embedded IPv4 address only.
     if (!rec.suffix) return;
     const suffix = parseAddress(rec.suffix, false);

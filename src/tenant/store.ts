@@ -1,4 +1,10 @@
-import { type TenantRecord, checkTenantRecord } from './schema';
+import {
+  type GatewayState,
+  type GatewayStates,
+  gatewayRecordKey,
+  readGatewayStates,
+} from './gateways';
+import { TENANT_ID, type TenantRecord, checkTenantRecord } from './schema';
 import { type Tenant, compileTenant } from './tenant';
 
 /** Where tenant records live: Workers KV on the edge, a JSON file or memory when self-hosted. */
@@ -10,7 +16,11 @@ export interface RecordBackend {
 }
 
 export type TenantLookup =
-  { kind: 'found'; tenant: Tenant } | { kind: 'missing' } | { kind: 'invalid'; errors: string[] };
+  | { kind: 'found'; tenant: Tenant; gateways: GatewayStates }
+  | { kind: 'missing' }
+  | { kind: 'invalid'; errors: string[] };
+
+const NO_GATEWAYS: GatewayStates = new Map();
 
 /** How long a tenant (or its absence) is remembered in the isolate before KV is read again. */
 export const MEMO_MS = 5000;
@@ -45,8 +55,29 @@ export class TenantStore {
     if (hit) return hit;
     const json = await this.backend.read(id);
     const lookup = json === null ? { kind: 'missing' as const } : compileStored(id, json);
-    this.remember(id, lookup);
-    return lookup;
+    const withGateways = await this.withGateways(lookup);
+    this.remember(id, withGateways);
+    return withGateways;
+  }
+
+  /** A found tenant with the states of its gateways (read only for tenants that have some). */
+  private async withGateways(lookup: TenantLookup): Promise<TenantLookup> {
+    if (lookup.kind !== 'found' || lookup.tenant.gateways.length === 0) return lookup;
+    return { ...lookup, gateways: await readGatewayStates(this.backend, lookup.tenant) };
+  }
+
+  /**
+   * Stores what a gateway said (a report, or that it stopped); visible at once on this isolate,
+   * elsewhere when their memo expires (plus the backend's propagation time).
+   */
+  async recordGateway(id: string, gateway: string, state: GatewayState): Promise<void> {
+    await this.backend.write(gatewayRecordKey(id, gateway), JSON.stringify(state));
+    const known = this.remembered(id);
+    if (known?.kind === 'found') {
+      const gateways = new Map(known.gateways);
+      gateways.set(gateway, state);
+      this.remember(id, { ...known, gateways });
+    }
   }
 
   async getRecord(id: string): Promise<TenantRecord | null> {
@@ -60,19 +91,32 @@ export class TenantStore {
   async put(id: string, record: TenantRecord): Promise<boolean> {
     const existed = (await this.backend.read(id)) !== null;
     await this.backend.write(id, JSON.stringify(record));
-    this.remember(id, { kind: 'found', tenant: compileTenant(id, record) });
+    const found = {
+      kind: 'found' as const,
+      tenant: compileTenant(id, record),
+      gateways: NO_GATEWAYS,
+    };
+    this.remember(id, await this.withGateways(found));
     return existed;
   }
 
   async delete(id: string): Promise<boolean> {
-    const existed = (await this.backend.read(id)) !== null;
-    if (existed) await this.backend.remove(id);
+    const json = await this.backend.read(id);
+    if (json !== null) {
+      const found = compileStored(id, json);
+      await this.backend.remove(id);
+      // Its gateways' states go with it.
+      if (found.kind === 'found') {
+        for (const gw of found.tenant.gateways) await this.backend.remove(gatewayRecordKey(id, gw));
+      }
+    }
     this.remember(id, { kind: 'missing' });
-    return existed;
+    return json !== null;
   }
 
-  list(): Promise<string[]> {
-    return this.backend.ids();
+  /** The tenant ids (the gateways' state records beside them are not tenants). */
+  async list(): Promise<string[]> {
+    return (await this.backend.ids()).filter((id) => TENANT_ID.test(id));
   }
 
   private remember(id: string, lookup: TenantLookup): void {
@@ -92,7 +136,7 @@ function safeJson(text: string): unknown {
 function compileStored(id: string, json: string): TenantLookup {
   const check = checkTenantRecord(safeJson(json));
   if (!check.ok) return { kind: 'invalid', errors: check.errors };
-  return { kind: 'found', tenant: compileTenant(id, check.record) };
+  return { kind: 'found', tenant: compileTenant(id, check.record), gateways: NO_GATEWAYS };
 }
 
 /** Workers KV as the backend (binding `TENANTS`). */

@@ -18,10 +18,25 @@ export interface Tenant {
   readonly rateLimit: RateLimitTier | null;
   /** The tenant's part of the answer cache: changes with any setting that shapes answers. */
   readonly cacheScope: string;
+  /** What its gateways report with (issue 15); null when no prefix names a gateway. */
+  readonly gatewayKey: string | null;
+  /** How long a gateway's prefixes stay in use after its last report. */
+  readonly gatewayTimeoutMs: number;
+  /** The gateways its prefixes name, each once, in order. */
+  readonly gateways: readonly string[];
 }
+
+/** RFC 6147 §5.1.7 allows any TTL; while gateways come and go, answers must not outlive them. */
+export const GATEWAY_SYNTH_TTL = 60;
+export const DEFAULT_GATEWAY_TIMEOUT_S = 90;
 
 /** Compiles a validated record (see checkTenantRecord). */
 export function compileTenant(id: string, rec: TenantRecord): Tenant {
+  const gateways = [
+    ...new Set(
+      rec.prefixes.flatMap((e) => (typeof e !== 'string' && e.gateway ? [e.gateway] : [])),
+    ),
+  ];
   return {
     id,
     name: rec.name ?? null,
@@ -29,7 +44,11 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
       prefixes: rec.prefixes.map((entry) =>
         typeof entry === 'string'
           ? { prefix: prefixOf(entry), mapped: CidrSet.EMPTY }
-          : { prefix: prefixOf(entry.prefix), mapped: CidrSet.parse(entry.mapped ?? []) },
+          : {
+              prefix: prefixOf(entry.prefix),
+              mapped: CidrSet.parse(entry.mapped ?? []),
+              gateway: entry.gateway ?? null,
+            },
       ),
       exclude: CidrSet.parse(rec.exclude ?? DEFAULT_EXCLUDE),
       suffix: rec.suffix ? parseAddress(rec.suffix, false) : null,
@@ -38,6 +57,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
       breakDnssec: rec.breakDnssec ?? false,
       recursiveOnly: rec.recursiveOnly ?? false,
       clients: CidrSet.parse(rec.clients ?? []),
+      ...(gateways.length > 0 ? { maxSynthTtl: GATEWAY_SYNTH_TTL } : {}),
     },
     allowQuery: CidrSet.parse(rec.allowQuery ?? []),
     upstreams: rec.upstreams ?? null,
@@ -45,6 +65,9 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
     // The schema admits only the tiers.
     rateLimit: (rec.rateLimit ?? null) as RateLimitTier | null,
     cacheScope: `t:${id}:${fnv1a(JSON.stringify(rec))}`,
+    gatewayKey: rec.gatewayKey ?? null,
+    gatewayTimeoutMs: (rec.gatewayTimeout ?? DEFAULT_GATEWAY_TIMEOUT_S) * 1000,
+    gateways,
   };
 }
 
@@ -59,6 +82,9 @@ export function openTenant(policy: Dns64Policy): Tenant {
     key: null,
     rateLimit: null,
     cacheScope: `o:${policy.prefixes.map((p) => p.prefix.text).join(',')}`,
+    gatewayKey: null,
+    gatewayTimeoutMs: DEFAULT_GATEWAY_TIMEOUT_S * 1000,
+    gateways: [],
   };
 }
 
