@@ -11,6 +11,8 @@ export const COUNTER_NAMES = [
   'icmp4ErrorsSent',
   /** ICMPv6 errors originated by the translator (time exceeded, parameter problem). */
   'icmp6ErrorsSent',
+  /** ICMP errors (either family) not originated because of the rate limit (RFC 4443 §2.4 (f)). */
+  'icmpErrorsRateLimited',
   /** ICMPv6 errors translated with the RFC 6791 source (config.ipv4Addr). */
   'icmpRfc6791Source',
   /** Shorter than its headers / length fields claim. */
@@ -23,6 +25,20 @@ export const COUNTER_NAMES = [
   'dropNoMapping',
   /** wkpf-strict: non-global IPv4 with 64:ff9b::/96 (RFC 6052 §3.1). */
   'dropWkpfNonGlobal',
+  /**
+   * IPv6 source inside the NAT64 prefix (RFC 6146 §3.5; stateless too: it would spoof an
+   * IPv4 host), silently discarded.
+   */
+  'dropSourceInPrefix',
+  /**
+   * IPv4 destination that is not unicast: limited broadcast, multicast, "this network",
+   * loopback, link-local, reserved 240/4 (RFC 1812 §5.3.5.1, §5.3.7, RFC 3927 §7).
+   */
+  'dropNonUnicastDestination',
+  /** IPv4 source that a router must not forward (the same classes, RFC 1812 §5.3.7). */
+  'dropMartianSource',
+  /** A Fragment header followed by another extension header (RFC 7915 §5.1). */
+  'dropExtensionAfterFragment',
   /** TTL / Hop Limit expired (an ICMP Time Exceeded is sent when allowed). */
   'dropHopLimit',
   /** Protocol, extension header or jumbogram that is not translated. */
