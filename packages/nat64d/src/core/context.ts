@@ -1,6 +1,7 @@
 /** State shared by both translation directions: config, mapper, counters, reused buffers. */
 import { createCounters, type Counters } from './counters.js';
 import { Ipv6Chain } from './ipv6.js';
+import { StatefulFragments } from './stateful-fragments.js';
 import {
   embedIpv4,
   extractIpv4,
@@ -61,6 +62,10 @@ export class TranslatorContext {
   statefulPort = -1;
   /** Stateful NAT64: a copy of an IPv4 packet being hairpinned back to IPv6. */
   readonly hairpin: Uint8Array;
+  /** Stateful NAT64: fragment identities -> translations of their first fragment (RFC 6146 §3.4). */
+  readonly fragments: StatefulFragments | null;
+  /** Stateful NAT64: the packet just translated was a first fragment; release its held ones. */
+  releaseFragments = false;
   private lastId = 0;
 
   constructor(
@@ -79,6 +84,9 @@ export class TranslatorContext {
     this.icmp4Tokens = this.icmpBurst;
     this.icmp6Tokens = this.icmpBurst;
     this.clock = config.clock ?? (() => performance.now());
+    this.fragments = stateful
+      ? new StatefulFragments(Math.max(config.tunMtu, 1280), this.clock, this.counters)
+      : null;
     this.wkpfStrict = config.wkpfStrict && isWellKnownPrefix(config.prefix);
   }
 

@@ -60,8 +60,20 @@ export const COUNTER_NAMES = [
    * without SYN, a session limit, pool4 exhausted); they count the reason per protocol.
    */
   'dropStateful',
-  /** Stateful NAT64: no ports to translate (a fragment, or a protocol other than TCP/UDP/ICMP echo). */
+  /**
+   * Stateful NAT64: no ports to translate (a protocol other than TCP/UDP/ICMP echo, or the
+   * quoted packet of an ICMP error is a non-first fragment).
+   */
   'dropStatefulNoPorts',
+  /** Stateful NAT64: fragments that came before their first fragment and were held (RFC 6146 §3.4). */
+  'statefulFragmentsHeld',
+  /**
+   * Stateful NAT64: a fragment that could not be held, or a fragmented datagram whose
+   * translation could not be remembered: the table, or the host's share of it, is full.
+   */
+  'dropStatefulFragmentLimit',
+  /** Stateful NAT64: held fragments whose first fragment did not come within 2 s (RFC 6146 §4). */
+  'dropStatefulFragmentTimeout',
   /** Stateful NAT64: IPv6 packets to a pool4 address, turned around to IPv6 (RFC 6146 §3.8). */
   'hairpinned',
   /** Echo requests to the translator's own ipv4-addr / ipv6-addr, answered by it. */

@@ -155,6 +155,11 @@ export function translate4to6(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     }
   }
   emit6(ctx, l4, payloadLen, emit);
+  if (ctx.releaseFragments) {
+    // Stateful: fragments of this datagram that came before it follow it (RFC 6146 §3.4).
+    ctx.releaseFragments = false;
+    ctx.fragments!.releaseHeld((held) => translate4to6(ctx, held, emit));
+  }
 }
 
 /**

@@ -154,6 +154,11 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
   }
   c.translated6to4++;
   emit(out.subarray(0, IPV4_HEADER_LEN + payloadLen));
+  if (ctx.releaseFragments) {
+    // Stateful: fragments of this datagram that came before it follow it (RFC 6146 §3.4).
+    ctx.releaseFragments = false;
+    ctx.fragments!.releaseHeld((held) => translate6to4(ctx, held, emit));
+  }
 }
 
 /**

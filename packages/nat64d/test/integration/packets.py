@@ -12,6 +12,12 @@
   packets.py tcp-fetch HOST PORT SECONDS
       IPv6 client: prints the number of bytes received before the server closed, or before
       SECONDS passed ("timeout N")
+  packets.py udp-recv 4|6 PORT SECONDS
+      prints "listening", then "<source address> <source port> <length> <ok|bad>" for the
+      first datagram (ok: its bytes are the udp-send pattern), or "timeout"
+  packets.py udp-send HOST PORT SPORT LENGTH
+      one datagram of LENGTH pattern bytes from SPORT, through the kernel's own stack (which
+      fragments it when it is larger than the link MTU)
 """
 import select
 import socket
@@ -95,6 +101,33 @@ def tcp_fetch(host, port, seconds):
         got += len(chunk)
 
 
+def pattern(n):
+    return bytes((i * 13 + 5) & 255 for i in range(n))
+
+
+def udp_recv(family, port, seconds):
+    af = socket.AF_INET6 if family == "6" else socket.AF_INET
+    s = socket.socket(af, socket.SOCK_DGRAM)
+    s.bind(("::" if family == "6" else "0.0.0.0", int(port)))
+    s.settimeout(float(seconds))
+    print("listening", flush=True)
+    try:
+        data, addr = s.recvfrom(65535)
+    except socket.timeout:
+        print("timeout", flush=True)
+        return
+    ok = "ok" if data == pattern(len(data)) else "bad"
+    print(f"{addr[0]} {addr[1]} {len(data)} {ok}", flush=True)
+
+
+def udp_send(host, port, sport, length):
+    af = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(af, socket.SOCK_DGRAM)
+    s.bind(("::" if af == socket.AF_INET6 else "0.0.0.0", int(sport)))
+    s.sendto(pattern(int(length)), (host, int(port)))
+    print("sent", flush=True)
+
+
 if __name__ == "__main__":
     role, args = sys.argv[1], sys.argv[2:]
     if role == "send":
@@ -105,5 +138,9 @@ if __name__ == "__main__":
         tcp_serve(*args)
     elif role == "tcp-fetch":
         tcp_fetch(*args)
+    elif role == "udp-recv":
+        udp_recv(*args)
+    elif role == "udp-send":
+        udp_send(*args)
     else:
         sys.exit(f"unknown role {role}")

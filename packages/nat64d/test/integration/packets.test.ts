@@ -30,7 +30,21 @@ import {
   type Nat64Topology,
   type NsProcess,
 } from '../helpers/netns.js';
-import { bytes, concat, icmp, ip6, ipv4, ipv6, pseudo6, u16, udp4, udp6 } from '../core/helpers.js';
+import {
+  bytes,
+  concat,
+  icmp,
+  ip4,
+  ip6,
+  ipv4,
+  ipv6,
+  pseudo4,
+  pseudo6,
+  u16,
+  udp,
+  udp4,
+  udp6,
+} from '../core/helpers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, '../..');
@@ -380,6 +394,117 @@ describe.skipIf(skip !== null)(
         const after = stats();
         expect(delta(before, after, 'drop_extension_after_fragment')).toBe(2);
       });
+
+      it('fragments, IPv4 -> IPv6: a 3000-byte UDP answer in three IPv4 fragments (the second first) arrives as exact IPv6 fragments (RFC 7915 §4.1, RFC 6146 §3.4)', async () => {
+        const data = bytes(2972, 13);
+        const seg = udp(SPORT, CPORT, data, pseudo4(ip4(SERVER4), ip4(CLIENT4), 17, 2980));
+        const frags = [0, 1480, 2960].map((at) =>
+          ipv4({
+            src: SERVER4,
+            dst: CLIENT4,
+            proto: 17,
+            id: 0x3000,
+            mf: at + 1480 < seg.length,
+            fragOffset: at,
+            payload: seg.subarray(at, Math.min(at + 1480, seg.length)),
+          }),
+        );
+        const got = ipv6Of(await exchange('client', [frags[1]!, frags[0]!, frags[2]!]), 44);
+        // Each IPv4 fragment becomes IPv6 fragments of at most offlink-mtu (1280) bytes.
+        const seg6 = udp(SPORT, CPORT, data, pseudo6(ip6(SERVER6), ip6(CLIENT), 17, 2980));
+        const piece = (at: number, len: number) =>
+          ipv6({
+            src: SERVER6,
+            dst: CLIENT,
+            nh: 44,
+            hop: 64 - HOPS,
+            payload: concat(
+              Uint8Array.of(17, 0, at >> 8, (at & 0xf8) | (at + len < 2980 ? 1 : 0), 0, 0, 0x30, 0),
+              seg6.subarray(at, at + len),
+            ),
+          });
+        const first = [piece(0, 1232), piece(1232, 248)];
+        const second = [piece(1480, 1232), piece(2712, 248)];
+        const third = [piece(2960, 20)];
+        // Stateless translates each fragment as it comes; stateful holds the second until the
+        // first (which carries the ports) has gone through the session tables.
+        const order =
+          mode === 'stateless' ? [...second, ...first, ...third] : [...first, ...second, ...third];
+        expect(got.map(hex)).toEqual(order.map(hex));
+      });
+
+      it('fragments, IPv6 -> IPv4: a 3000-byte datagram in three IPv6 fragments (the second first) arrives as exact IPv4 fragments', async () => {
+        const data = bytes(2972, 17);
+        const seg = udp(CPORT, SPORT, data, pseudo6(ip6(CLIENT), ip6(SERVER6), 17, 2980));
+        const frag = (at: number) => {
+          const len = Math.min(1232, seg.length - at);
+          const more = at + len < seg.length;
+          return ipv6({
+            src: CLIENT,
+            dst: SERVER6,
+            nh: 44,
+            payload: concat(
+              Uint8Array.of(17, 0, at >> 8, (at & 0xf8) | (more ? 1 : 0), 0, 0xa1, 0xb2, 0xc3),
+              seg.subarray(at, at + len),
+            ),
+          });
+        };
+        const got = ipv4Of(await exchange('server', [frag(1232), frag(0), frag(2464)]), 17);
+        const seg4 = udp(CPORT, SPORT, data, pseudo4(ip4(CLIENT4), ip4(SERVER4), 17, 2980));
+        // RFC 7915 §5.1.1: the low 16 bits of the Identification, offset and MF copied, DF clear.
+        const piece = (at: number) =>
+          ipv4({
+            src: CLIENT4,
+            dst: SERVER4,
+            proto: 17,
+            ttl: 64 - HOPS,
+            id: 0xb2c3,
+            mf: at + 1232 < seg4.length,
+            fragOffset: at,
+            payload: seg4.subarray(at, Math.min(at + 1232, seg4.length)),
+          });
+        const order = mode === 'stateless' ? [1232, 0, 2464] : [0, 1232, 2464];
+        expect(got.map(hex)).toEqual(order.map((at) => hex(piece(at))));
+      });
+
+      it("fragments through the end hosts' own stacks: a 2972-byte UDP datagram arrives whole, both ways", async () => {
+        const toClient = spawnInNs(topo.client, [
+          PY,
+          PACKETS,
+          'udp-recv',
+          '6',
+          String(CPORT),
+          '20',
+        ]);
+        try {
+          await toClient.waitFor('listening');
+          const r = nsRun(topo.server, [
+            PY,
+            PACKETS,
+            'udp-send',
+            CLIENT4,
+            String(CPORT),
+            String(SPORT),
+            '2972',
+          ]);
+          expect(r.stdout.trim()).toBe('sent');
+          await toClient.waitFor(/(ok|bad|timeout)\n/, 25_000);
+          expect(toClient.output()).toContain(`${SERVER6} ${SPORT} 2972 ok`);
+        } finally {
+          await toClient.stop('SIGKILL');
+        }
+        const toServer = spawnInNs(topo.server, [PY, PACKETS, 'udp-recv', '4', '7002', '20']);
+        try {
+          await toServer.waitFor('listening');
+          const r = nsRun(topo.client, [PY, PACKETS, 'udp-send', SERVER6, '7002', '61020', '2972']);
+          expect(r.stdout.trim()).toBe('sent');
+          await toServer.waitFor(/(ok|bad|timeout)\n/, 25_000);
+          // Stateful: 61020 lies in the pool4 range and is free, so it is kept.
+          expect(toServer.output()).toContain(`${CLIENT4} 61020 2972 ok`);
+        } finally {
+          await toServer.stop('SIGKILL');
+        }
+      }, 60_000);
 
       it('ICMP errors are rate limited: 300 expiring packets in one burst get at most burst + rate x time Time Exceeded, in both families', async () => {
         // IPv6: hop limit 2, so the gateway's kernel forwards it with 1 and nat64d expires it.
