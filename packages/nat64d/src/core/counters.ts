@@ -35,7 +35,10 @@ export const COUNTER_NAMES = [
    * loopback, link-local, reserved 240/4 (RFC 1812 §5.3.5.1, §5.3.7, RFC 3927 §7).
    */
   'dropNonUnicastDestination',
-  /** IPv4 source that a router must not forward (the same classes, RFC 1812 §5.3.7). */
+  /**
+   * Source that a router must not forward: IPv4 of the classes above (RFC 1812 §5.3.7, RFC
+   * 3927 §7); IPv6 unspecified, loopback, link-local or multicast (RFC 4291).
+   */
   'dropMartianSource',
   /** A Fragment header followed by another extension header (RFC 7915 §5.1). */
   'dropExtensionAfterFragment',

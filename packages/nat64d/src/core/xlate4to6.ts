@@ -18,7 +18,7 @@ import {
   pointer4to6,
 } from './icmp.js';
 import { sendIcmp4Error } from './icmp-errors.js';
-import { isNonUnicastIpv4 } from './ipv4-forwarding.js';
+import { isNonUnicastIpv4 } from './forwardable.js';
 import { rewritePort, statefulDest4, statefulError4 } from './stateful.js';
 import {
   IPV4_DF,

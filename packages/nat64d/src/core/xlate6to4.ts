@@ -30,7 +30,7 @@ import {
   PROTO_UDP,
   writeIpv4Header,
 } from './ipv4.js';
-import { isNonUnicastIpv4 } from './ipv4-forwarding.js';
+import { isNonUnicastIpv4, isNonUnicastIpv6Source } from './forwardable.js';
 import {
   CHAIN_EXT_AFTER_FRAGMENT,
   CHAIN_MALFORMED,
@@ -74,6 +74,10 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     // RFC 6146 §3.5: a source inside the prefix is silently discarded. The stateless
     // translator does the same: it would spoof an IPv4 host (and take a pool address).
     c.dropSourceInPrefix++;
+    return;
+  }
+  if (isNonUnicastIpv6Source(pkt, 8)) {
+    c.dropMartianSource++; // RFC 4291 §2.5.2, §2.5.3, §2.5.6, §2.7
     return;
   }
   const chain = ctx.chain;

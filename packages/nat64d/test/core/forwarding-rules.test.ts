@@ -20,6 +20,7 @@ import {
   OWN6,
   pseudo6,
   run,
+  TestMapper,
   udp4,
   udp6,
   u16,
@@ -100,6 +101,17 @@ describe('IPv4 destinations that are not unicast (RFC 1812 §5.3.5.1, §5.3.7, R
     });
   }
 
+  for (const src of ['::', '::1', 'fe80::1', 'febf::1', 'ff02::fb']) {
+    it(`IPv6 from ${src} (not a forwardable unicast source, RFC 4291) is dropped, no pool address`, () => {
+      const mapper = defaultMapper();
+      const t = new Translator(config(), mapper);
+      const p = ipv6({ src, dst: V4SERVER_AS6, nh: 17, payload: udp6(src, V4SERVER_AS6, data) });
+      expect(run(t, p)).toEqual([]);
+      expect(t.counters.dropMartianSource).toBe(1);
+      expect(mapper.calls.filter((c) => c.endsWith(' true'))).toEqual([]);
+    });
+  }
+
   it('the unicast neighbours of those classes still go through', () => {
     const t = new Translator(config(), defaultMapper());
     for (const v4 of [
@@ -114,6 +126,20 @@ describe('IPv4 destinations that are not unicast (RFC 1812 §5.3.5.1, §5.3.7, R
       const out = run(t, p);
       expect(out).toHaveLength(1);
       expect(u16(out[0]!, 16) * 65536 + u16(out[0]!, 18)).toBe(ip4(v4));
+    }
+    // IPv6 sources just outside the refused classes.
+    const pairs: [string, string][] = [
+      ['::2', '198.51.100.12'],
+      ['fe7f::1', '198.51.100.13'],
+      ['fec0::1', '198.51.100.14'],
+      ['feff::1', '198.51.100.15'],
+    ];
+    const t6 = new Translator(config(), new TestMapper(pairs));
+    for (const [src, v4] of pairs) {
+      const p = ipv6({ src, dst: V4SERVER_AS6, nh: 17, payload: udp6(src, V4SERVER_AS6, data) });
+      const out = run(t6, p);
+      expect(out).toHaveLength(1);
+      expect(u16(out[0]!, 12) * 65536 + u16(out[0]!, 14)).toBe(ip4(v4));
     }
   });
 });
