@@ -111,7 +111,13 @@ export class StatefulFragments {
     let slot = this.find(now);
     if (slot < 0) {
       const bucket = hashBytes(host, hostOff, 16) % HOST_BUCKETS;
-      if (this.hostRecords[bucket]! >= RECORDS_PER_HOST) return false;
+      if (this.hostRecords[bucket]! >= RECORDS_PER_HOST) {
+        // The count may include records that expired since: reclaim them, at most every
+        // 100 ms (a host at its limit cannot make every packet scan the table).
+        if (now - this.lastSweep < 100) return false;
+        this.sweep(now);
+        if (this.hostRecords[bucket]! >= RECORDS_PER_HOST) return false;
+      }
       const set = (hashBytes(this.key, 0, KEY_LEN) % (RECORDS / WAYS)) * WAYS;
       for (let s = set; s < set + WAYS && slot < 0; s++) if (this.expires[s]! <= now) slot = s;
       if (slot < 0) return false;
@@ -123,6 +129,20 @@ export class StatefulFragments {
     for (let i = 0; i < len; i++) this.values[slot * 16 + i] = value[off + i]!;
     this.expires[slot] = now + FRAGMENT_TIMEOUT_MS;
     return true;
+  }
+
+  private lastSweep = -Infinity;
+
+  /** Frees every expired record and its host's count. */
+  private sweep(now: number): void {
+    this.lastSweep = now;
+    for (let s = 0; s < RECORDS; s++) {
+      const e = this.expires[s]!;
+      if (e !== 0 && e <= now) {
+        this.hostRecords[this.recordHost[s]!]!--;
+        this.expires[s] = 0;
+      }
+    }
   }
 
   /** record() of a pool4 address for the current key (IPv6 -> IPv4). */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Translator } from '../../src/core/index.js';
-import { HELD_PER_HOST } from '../../src/core/stateful-fragments.js';
+import { HELD_PER_HOST, RECORDS_PER_HOST } from '../../src/core/stateful-fragments.js';
 import {
   TestMapper,
   bytes,
@@ -181,6 +181,25 @@ describe('stateful NAT64 fragments (RFC 6146 §3.4)', () => {
     expect(t.counters.dropStatefulFragmentLimit).toBe(1);
     run(t, frags6(seg6(), 0x2000, '2001:db8:1::3')[1]!);
     expect(t.counters.statefulFragmentsHeld).toBe(HELD_PER_HOST + 1);
+  });
+
+  it('one IPv6 host has at most its share of fragmented datagrams at once; expired ones free it', () => {
+    const { t, advance } = setup();
+    for (let i = 0; i < RECORDS_PER_HOST; i++) {
+      expect(run(t, frags6(seg6(), 0x5000 + i)[0]!)).toHaveLength(1);
+    }
+    expect(t.counters.dropStatefulFragmentLimit).toBe(0);
+    // One more: its first fragment still goes (it has its ports), the rest of it cannot.
+    const [first, second] = frags6(seg6(), 0x6000);
+    expect(run(t, first!)).toHaveLength(1);
+    expect(t.counters.dropStatefulFragmentLimit).toBe(1);
+    expect(run(t, second!)).toEqual([]);
+    // FRAGMENT_MIN later the old datagrams are over and the host may fragment again.
+    advance(2001);
+    const [again, againSecond] = frags6(seg6(), 0x7000);
+    expect(run(t, again!)).toHaveLength(1);
+    expect(run(t, againSecond!)).toHaveLength(1);
+    expect(t.counters.dropStatefulFragmentLimit).toBe(1);
   });
 
   it('a non-first IPv4 fragment with no first and no session is held, never delivered', () => {
