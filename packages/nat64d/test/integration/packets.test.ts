@@ -283,6 +283,31 @@ describe.skipIf(skip !== null)(
         expect(hex(back[0]!)).toBe(hex(fragNeeded));
       });
 
+      it('path MTU, IPv4 -> IPv6: the same 1400 bytes with DF clear are fragmented to offlink-mtu (1280), the other rule', async () => {
+        const data = bytes(1372, 4);
+        const small = ipv4({
+          src: SERVER4,
+          dst: CLIENT4,
+          proto: 17,
+          id: 0x2a2a,
+          payload: udp4(SERVER4, CLIENT4, data, SPORT, CPORT),
+        });
+        const got = ipv6Of(await exchange('client', [small]), 44);
+        const seg6 = udp6(SERVER6, CLIENT, data, SPORT, CPORT);
+        const piece = (at: number, len: number, more: boolean) =>
+          ipv6({
+            src: SERVER6,
+            dst: CLIENT,
+            nh: 44,
+            hop: 64 - HOPS,
+            payload: concat(
+              Uint8Array.of(17, 0, at >> 8, (at & 0xf8) | (more ? 1 : 0), 0, 0, 0x2a, 0x2a),
+              seg6.subarray(at, at + len),
+            ),
+          });
+        expect(got.map(hex)).toEqual([hex(piece(0, 1232, true)), hex(piece(1232, 148, false))]);
+      });
+
       it('path MTU, IPv6 -> IPv4: a 1500-byte packet leaves as one 1480-byte DF packet; Fragmentation Needed 1400 comes back as Packet Too Big 1420', async () => {
         const data = bytes(1452, 5);
         const big = fromClient(data);
