@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_METRICS, readTaygaConf } from './config/index.js';
+import { formatIssue } from './config/errors.js';
 import { Daemon } from './daemon/daemon.js';
 import { stderrLogger } from './daemon/log.js';
 import { fetchStats, formatStats } from './daemon/stats-client.js';
@@ -97,6 +98,7 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         const stateful = st
           ? `, stateful: ${st.pool4.length} pool4 line(s), ${st.bib.length} bib line(s)`
           : '';
+        for (const w of config.warnings) io.out(`warning: ${formatIssue(w)}\n`);
         io.out(
           `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful})\n`,
         );

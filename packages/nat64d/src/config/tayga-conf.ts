@@ -5,6 +5,7 @@
  * the second checks directives against each other (map conflicts, prefix, pool, addresses).
  */
 import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import {
   WELL_KNOWN_PREFIX,
   embedIpv4,
@@ -43,6 +44,11 @@ import {
 export const DEFAULT_TUN_MTU = 1500;
 export const IPV6_MIN_MTU = 1280;
 export const DEFAULT_METRICS = '127.0.0.1:9164';
+/** ICMP errors the translator originates per second (and at once), per address family. */
+export const DEFAULT_ICMP_ERROR_RATE = 100;
+const MAX_ICMP_ERROR_RATE = 1_000_000;
+/** Tayga's `log` values (0.9.4 and later). */
+const TAYGA_LOG_VALUES = ['drop', 'reject', 'icmp', 'self', 'dyn'];
 /** Stateful defaults (also in src/stateful): one million sessions, 4096 per IPv6 host. */
 export const DEFAULT_MAX_SESSIONS = 1_000_000;
 export const DEFAULT_MAX_SESSIONS_PER_HOST = 4096;
@@ -74,6 +80,13 @@ interface Draft {
   maxSessions?: number;
   maxSessionsPerHost?: number;
   logMappings?: boolean | string;
+  icmpErrorRate?: number;
+  icmpErrorBurst?: number;
+  tunIps: string[];
+  tunRoutes: string[];
+  mapFile?: string;
+  /** Accepted Tayga keys nat64d does not act on, with the reason (reported as warnings). */
+  warnings: ConfigIssue[];
   /** Line of each single-instance directive seen, to report duplicates and cross-checks. */
   lines: Map<string, number>;
 }
@@ -335,7 +348,15 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
   },
   'offlink-mtu': mtuDirective('offlink-mtu', (d, v) => (d.offlinkMtu = v)),
   // Our extensions (not in Tayga 0.9.2; tun-up exists in newer Tayga with the same meaning).
-  'tun-up': booleanDirective('tun-up', (d, v) => (d.tunUp = v)),
+  'tun-up': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      // Tayga 0.9.4+ documents "yes" or "up".
+      const b = value.toLowerCase() === 'up' ? true : parseBoolean(value);
+      if (b === null) fail(`tun-up ${value}: expected yes or no`);
+      else draft.tunUp = b;
+    },
+  },
   'tun-mtu': mtuDirective('tun-mtu', (d, v) => (d.tunMtu = v)),
   metrics: {
     args: 1,
@@ -343,6 +364,80 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
       const r = parseListenAddress(value);
       if (typeof r === 'string') fail(`metrics ${value}: ${r}`);
       else draft.metrics = r === null ? null : value;
+    },
+  },
+  'icmp-error-rate': {
+    args: 1,
+    maxArgs: 2,
+    parse: (draft, [rate = '', burst], fail) => {
+      const n = (t: string) => (/^\d{1,7}$/.test(t) ? Number(t) : NaN);
+      const r = n(rate);
+      const b = burst === undefined ? Math.max(r, 1) : n(burst);
+      if (!(r >= 0 && r <= MAX_ICMP_ERROR_RATE)) {
+        fail(`icmp-error-rate ${rate}: must be errors per second from 0 to ${MAX_ICMP_ERROR_RATE}`);
+      } else if (!(b >= 1 && b <= MAX_ICMP_ERROR_RATE)) {
+        fail(
+          `icmp-error-rate ${rate} ${burst ?? ''}: burst must be from 1 to ${MAX_ICMP_ERROR_RATE}`,
+        );
+      } else {
+        draft.icmpErrorRate = r;
+        draft.icmpErrorBurst = b;
+      }
+    },
+  },
+  // Tayga 0.9.4+ keys.
+  log: {
+    args: 0,
+    maxArgs: 8,
+    parse: (draft, args, fail, line) => {
+      const bad = args.find((a) => !TAYGA_LOG_VALUES.includes(a.toLowerCase()));
+      if (bad !== undefined) return fail(`log ${bad}: expected ${TAYGA_LOG_VALUES.join(', ')}`);
+      if (args.length === 0) return;
+      draft.warnings.push({
+        file: '',
+        line,
+        reason:
+          `log ${args.join(' ')}: nat64d does not log packets; ` +
+          '`nat64d stats` and /metrics count every drop, ICMP error and local packet by reason',
+      });
+    },
+  },
+  workers: {
+    args: 1,
+    parse: (draft, [value = ''], fail, line) => {
+      if (!/^\d{1,3}$/.test(value)) return fail(`workers ${value}: expected a number`);
+      draft.warnings.push({
+        file: '',
+        line,
+        reason: `workers ${value}: ignored, nat64d translates in one packet loop`,
+      });
+    },
+  },
+  'map-file': {
+    args: 1,
+    parse: (draft, [path = '']) => {
+      draft.mapFile = path;
+    },
+  },
+  'tun-ip': {
+    args: 1,
+    repeatable: true,
+    parse: (draft, [text = ''], fail) => {
+      const r = parseInterfaceAddress(text);
+      if (typeof r === 'string') fail(`tun-ip ${text}: ${r}`);
+      else draft.tunIps.push(r.value);
+    },
+  },
+  'tun-route': {
+    args: 1,
+    repeatable: true,
+    parse: (draft, [text = ''], fail) => {
+      const r = text.includes(':') ? parseIpv6Net(text, 128) : parseIpv4Net(text, 32);
+      if (!r.ok) fail(`tun-route ${text}: ${r.reason}`);
+      else
+        draft.tunRoutes.push(
+          text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`,
+        );
     },
   },
   // Stateful NAT64 (RFC 6146).
@@ -415,6 +510,19 @@ const STATEFUL_KEYS = [
   'log-mappings',
 ] as const;
 
+/** Tayga's `tun-ip`: an IPv4 or IPv6 address with an optional /length (host bits allowed). */
+function parseInterfaceAddress(text: string): { value: string } | string {
+  const slash = text.indexOf('/');
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const v6 = addr.includes(':');
+  const max = v6 ? 128 : 32;
+  const lenText = slash < 0 ? String(max) : text.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > max) return `bad prefix length "/${lenText}"`;
+  const parsed = v6 ? parseIpv6(addr) : parseIpv4(addr);
+  if (!parsed.ok) return parsed.reason;
+  return { value: `${addr}/${lenText}` };
+}
+
 /** `host:port`, `[v6]:port` or `off`: returns null for off, a reason string when invalid. */
 export function parseListenAddress(value: string): { host: string; port: number } | null | string {
   if (value === 'off' || value === 'no') return null;
@@ -451,6 +559,51 @@ function parseMap(args: readonly string[], line: number, fail: (r: string) => vo
 export interface ParseOptions {
   /** Used when the file has no data-dir, like Tayga (systemd's StateDirectory=). */
   readonly stateDirectory?: string | undefined;
+  /** Reads `map-file` (default: readFileSync). */
+  readonly readFile?: (path: string) => string;
+}
+
+/**
+ * Tayga's `map-file`: more `map` lines in their own file, absolute or relative to data-dir
+ * (or STATE_DIRECTORY). Its lines join the map lines of the main file (and are re-read with
+ * it on SIGHUP); problems are reported as `map-file:line: reason`.
+ */
+function readMapFile(
+  draft: Draft,
+  file: string,
+  issues: ConfigIssue[],
+  options: ParseOptions,
+): string | null {
+  const given = draft.mapFile;
+  if (given === undefined) return null;
+  const confLine = draft.lines.get('map-file') ?? 0;
+  const base = draft.dataDir ?? options.stateDirectory?.split(':')[0];
+  if (!isAbsolute(given) && !base) {
+    issues.push({ file, line: confLine, reason: `map-file ${given}: relative, and no data-dir` });
+    return null;
+  }
+  const path = isAbsolute(given) ? given : join(base!, given);
+  let text: string;
+  try {
+    text = (options.readFile ?? ((f: string) => readFileSync(f, 'utf8')))(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    issues.push({ file, line: confLine, reason: `map-file ${path}: cannot read: ${code}` });
+    return null;
+  }
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = index + 1;
+    const fail = (reason: string) => issues.push({ file: path, line, reason });
+    const hash = raw.search(/(^|\s)#/);
+    const [key, ...args] = (hash >= 0 ? raw.slice(0, hash) : raw).split(/\s+/).filter(Boolean);
+    if (key === undefined) return;
+    if (key.toLowerCase() !== 'map')
+      return fail(`only map lines belong in a map-file, found "${key}"`);
+    if (args.length !== 2) return fail(`map: expects 2 values, found ${args.length}`);
+    const entry = parseMap(args, line, fail);
+    if (entry) draft.maps.push(entry);
+  });
+  return path;
 }
 
 /** Parses and validates the text of a tayga.conf. Throws ConfigError with every issue found. */
@@ -460,7 +613,15 @@ export function parseTaygaConf(
   options: ParseOptions = {},
 ): Nat64dConfig {
   const issues: ConfigIssue[] = [];
-  const draft: Draft = { maps: [], pool4: [], bib: [], lines: new Map() };
+  const draft: Draft = {
+    maps: [],
+    pool4: [],
+    bib: [],
+    tunIps: [],
+    tunRoutes: [],
+    warnings: [],
+    lines: new Map(),
+  };
   /** Lines of repeatable stateful directives, for "only with pool4" messages. */
   const bibLines: number[] = [];
   const lines = text.split(/\r?\n/);
@@ -512,9 +673,10 @@ export function parseTaygaConf(
     }
     issues.sort((a, b) => a.line - b.line);
   }
+  const mapFile = issues.length === 0 ? readMapFile(draft, file, issues, options) : null;
   if (issues.length === 0) validate(draft, file, issues, options);
   if (issues.length > 0) throw new ConfigError(issues);
-  return finish(draft, file, options);
+  return finish(draft, file, options, mapFile);
 }
 
 export function readTaygaConf(file: string, options: ParseOptions = {}): Nat64dConfig {
@@ -705,7 +867,12 @@ function embeddedAddress(prefix: Nat64Prefix, ipv4: number): Uint8Array {
   return out;
 }
 
-function finish(draft: Draft, file: string, options: ParseOptions): Nat64dConfig {
+function finish(
+  draft: Draft,
+  file: string,
+  options: ParseOptions,
+  mapFile: string | null,
+): Nat64dConfig {
   // validate() guarantees these.
   const prefix = draft.prefix as Nat64Prefix;
   const ipv4Addr = draft.ipv4Addr as number;
@@ -729,5 +896,11 @@ function finish(draft: Draft, file: string, options: ParseOptions): Nat64dConfig
     tunMtu: draft.tunMtu ?? DEFAULT_TUN_MTU,
     metrics: draft.metrics === undefined ? DEFAULT_METRICS : draft.metrics,
     stateful: finishStateful(draft),
+    icmpErrorRate: draft.icmpErrorRate ?? DEFAULT_ICMP_ERROR_RATE,
+    icmpErrorBurst: draft.icmpErrorBurst ?? DEFAULT_ICMP_ERROR_RATE,
+    tunIps: draft.tunIps,
+    tunRoutes: draft.tunRoutes,
+    mapFile,
+    warnings: draft.warnings.map((w) => ({ ...w, file })),
   };
 }

@@ -12,5 +12,7 @@ export function toTranslatorConfig(config: Nat64dConfig): TranslatorConfig {
     strictFragHdr: config.strictFragHdr,
     ipv6Mtu: config.offlinkMtu,
     tunMtu: config.tunMtu,
+    icmpErrorRate: config.icmpErrorRate,
+    icmpErrorBurst: config.icmpErrorBurst,
   };
 }

@@ -1,5 +1,6 @@
 import type { Nat64Prefix, UdpChecksumMode } from '../core/types.js';
 import type { Ipv4Net, Ipv6Net } from './addr.js';
+import type { ConfigIssue } from './errors.js';
 
 /** A `map` line: a host (/32 <-> /128) or Tayga's network form of equal sizes. */
 export interface StaticMapEntry {
@@ -34,6 +35,17 @@ export interface Nat64dConfig {
   readonly metrics: string | null;
   /** Stateful NAT64 (RFC 6146) settings: present when the file has `pool4` lines. */
   readonly stateful: StatefulSettings | null;
+  /** `icmp-error-rate`: ICMP errors the translator originates per second and family, and burst. */
+  readonly icmpErrorRate: number;
+  readonly icmpErrorBurst: number;
+  /** Tayga's `tun-ip` lines (`addr/len`), added to the device with `tun-up`. */
+  readonly tunIps: readonly string[];
+  /** Tayga's `tun-route` lines (`net/len`), routed into the device with `tun-up`. */
+  readonly tunRoutes: readonly string[];
+  /** Tayga's `map-file`, resolved to an absolute path (its map lines are in `maps`), or null. */
+  readonly mapFile: string | null;
+  /** Keys accepted for Tayga compatibility without the behaviour: reported at start. */
+  readonly warnings: readonly ConfigIssue[];
 }
 
 export type NatProtocol = 'tcp' | 'udp' | 'icmp';

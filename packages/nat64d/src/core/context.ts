@@ -2,6 +2,7 @@
 import { createCounters, type Counters } from './counters.js';
 import { Ipv6Chain } from './ipv6.js';
 import { embedIpv4, extractIpv4, isGlobalIpv4, isWellKnownPrefix, matchesPrefix } from 'nat64-addr';
+import { StatefulFragments } from './stateful-fragments.js';
 import type { AddressMapper, StatefulMapper, TranslatorConfig } from './types.js';
 
 /** Largest IPv4 packet (65535) grown by IPv6 header (+20) and a Fragment header (+8). */
@@ -10,6 +11,9 @@ export const OUT_CAPACITY = 65535 + 28 + 8;
 export const ICMP6_ERROR_MAX = 1280;
 /** ICMPv4 errors never exceed 576 bytes (RFC 1812 §4.3.2.3). */
 export const ICMP4_ERROR_MAX = 576;
+
+/** ICMP errors the translator may originate per second (and at once), per address family. */
+export const DEFAULT_ICMP_ERROR_RATE = 100;
 
 export const ADDR_OK = 0;
 export const ADDR_NO_MAPPING = -1;
@@ -25,16 +29,37 @@ export class TranslatorContext {
   readonly err = new Uint8Array(ICMP6_ERROR_MAX);
   readonly chain = new Ipv6Chain();
   readonly innerChain = new Ipv6Chain();
-  /** Largest IPv6 packet to emit: offlink-mtu, bounded by the TUN MTU, never below 1280. */
-  readonly ipv6Mtu: number;
-  /** Largest IPv4 packet to emit (the TUN MTU). */
-  readonly ipv4Mtu: number;
+  /**
+   * RFC 7915 §4.1 "lowest-ipv6-mtu" (offlink-mtu, bounded by the TUN MTU, never below 1280):
+   * DF-clear IPv4 packets whose translation is larger are fragmented to it.
+   */
+  readonly lowestIpv6Mtu: number;
+  /** MTU of the IPv6 next hop (the TUN device): DF-set packets only have to fit it. */
+  readonly ipv6NextHopMtu: number;
+  /** MTU of the IPv4 next hop (the TUN device), as reported to IPv6 senders. */
+  readonly ipv4NextHopMtu: number;
+  /** Largest IPv4 packet to emit: the IPv4 next-hop MTU, or 65535 with TCP offload. */
+  readonly ipv4MaxPacket: number;
+  /** ICMP error rate limit: tokens per millisecond and bucket size (RFC 4443 §2.4 (f)). */
+  private readonly icmpRate: number;
+  private readonly icmpBurst: number;
+  private readonly clock: () => number;
+  private icmp4Tokens: number;
+  private icmp4Time = -1;
+  private icmp6Tokens: number;
+  private icmp6Time = -1;
   /** wkpf-strict in effect: the prefix is 64:ff9b::/96 (RFC 8215 64:ff9b:1::/48 is exempt). */
   readonly wkpfStrict: boolean;
+  /** IPv6 -> IPv4: the IPv4 destination of the packet being translated (checked unicast). */
+  dst4 = 0;
   /** Stateful NAT64: the port (ICMP identifier) the stateful mapper chose for this packet, or -1. */
   statefulPort = -1;
   /** Stateful NAT64: a copy of an IPv4 packet being hairpinned back to IPv6. */
   readonly hairpin: Uint8Array;
+  /** Stateful NAT64: fragment identities -> translations of their first fragment (RFC 6146 §3.4). */
+  readonly fragments: StatefulFragments | null;
+  /** Stateful NAT64: the packet just translated was a first fragment; release its held ones. */
+  releaseFragments = false;
   private lastId = 0;
 
   constructor(
@@ -43,9 +68,44 @@ export class TranslatorContext {
     readonly stateful: StatefulMapper | null = null,
   ) {
     this.hairpin = new Uint8Array(stateful ? OUT_CAPACITY : 0);
-    this.ipv4Mtu = Math.min(Math.max(config.tunMtu, 68), 65535);
-    this.ipv6Mtu = Math.max(Math.min(config.ipv6Mtu, config.tunMtu, 65535), 1280);
+    this.ipv4NextHopMtu = Math.min(Math.max(config.tunMtu, 68), 65535);
+    this.ipv4MaxPacket = Math.min(Math.max(config.ipv4MaxPacket ?? config.tunMtu, 68), 65535);
+    this.ipv6NextHopMtu = Math.max(Math.min(config.tunMtu, 65535), 1280);
+    this.lowestIpv6Mtu = Math.max(Math.min(config.ipv6Mtu, this.ipv6NextHopMtu), 1280);
+    const rate = config.icmpErrorRate ?? DEFAULT_ICMP_ERROR_RATE;
+    this.icmpRate = Math.max(rate, 0) / 1000;
+    this.icmpBurst = rate > 0 ? Math.max(config.icmpErrorBurst ?? rate, 1) : 0;
+    this.icmp4Tokens = this.icmpBurst;
+    this.icmp6Tokens = this.icmpBurst;
+    this.clock = config.clock ?? (() => performance.now());
+    this.fragments = stateful
+      ? new StatefulFragments(Math.max(config.tunMtu, 1280), this.clock, this.counters)
+      : null;
     this.wkpfStrict = config.wkpfStrict && isWellKnownPrefix(config.prefix);
+  }
+
+  /**
+   * Takes a token for an ICMPv4 (family 4) or ICMPv6 error the translator originates; false
+   * when the bucket is empty (RFC 4443 §2.4 (f) token bucket, RFC 1812 §4.3.2.8). Reads the
+   * clock only when an error is about to be sent.
+   */
+  allowIcmpError(family: 4 | 6): boolean {
+    if (this.icmpBurst === 0) return false;
+    const now = this.clock();
+    let tokens = family === 4 ? this.icmp4Tokens : this.icmp6Tokens;
+    const last = family === 4 ? this.icmp4Time : this.icmp6Time;
+    if (last >= 0 && now > last)
+      tokens = Math.min(this.icmpBurst, tokens + (now - last) * this.icmpRate);
+    const ok = tokens >= 1;
+    if (ok) tokens -= 1;
+    if (family === 4) {
+      this.icmp4Tokens = tokens;
+      this.icmp4Time = now;
+    } else {
+      this.icmp6Tokens = tokens;
+      this.icmp6Time = now;
+    }
+    return ok;
   }
 
   /** RFC 7915 §5.1 "Fragment Identification generator" for IPv4 packets with no Fragment header. */
@@ -81,6 +141,11 @@ export class TranslatorContext {
     }
     const v4 = this.mapper.map6to4(addr, off, false);
     return v4 < 0 ? ADDR_NO_MAPPING : v4;
+  }
+
+  /** True when the IPv6 address at addr[off..off+16) lies inside the NAT64 prefix. */
+  inPrefix(addr: Uint8Array, off: number): boolean {
+    return matchesPrefix(this.config.prefix, addr, off);
   }
 
   /** Counts a failed address translation by its ADDR_ code. */

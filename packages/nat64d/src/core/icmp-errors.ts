@@ -2,7 +2,8 @@
  * ICMP errors originated by the translator itself (time exceeded, fragmentation needed,
  * unreachable, parameter problem), sent back toward the packet's source. Never in response
  * to an ICMP error, a non-first IPv4 fragment, or multicast/broadcast (RFC 1122 §3.2.2,
- * RFC 1812 §4.3.2.7, RFC 4443 §2.4 (e)).
+ * RFC 1812 §4.3.2.7, RFC 4443 §2.4 (e)), and at most at the configured rate (RFC 4443
+ * §2.4 (f), RFC 1812 §4.3.2.8, RFC 7915 §5.4): the rest are counted and not sent.
  */
 import { copyBytes, rd16, rd32, wr16, wr32 } from './bytes.js';
 import { finish, sumWords } from './checksum.js';
@@ -38,6 +39,10 @@ export function sendIcmp4Error(
   if ((rd16(pkt, 6) & IPV4_OFFSET_MASK) !== 0) return;
   if (!isIcmpErrorTarget(src) || dst >>> 28 >= 0xe) return;
   if (pkt[9] === PROTO_ICMP && (total <= ihl || !isIcmp4Informational(pkt[ihl]!))) return;
+  if (!ctx.allowIcmpError(4)) {
+    ctx.counters.icmpErrorsRateLimited++;
+    return;
+  }
   const e = ctx.err;
   const quoted = Math.min(total, ICMP4_ERROR_MAX - IPV4_HEADER_LEN - ICMP_HEADER_LEN);
   const length = IPV4_HEADER_LEN + ICMP_HEADER_LEN + quoted;
@@ -68,6 +73,10 @@ export function sendIcmp6Error(
   chain.walk(pkt, 0, total);
   if (chain.status === CHAIN_OK && chain.upper === PROTO_ICMPV6 && chain.fragOffset === 0) {
     if (chain.l4Offset >= total || isIcmp6Error(pkt[chain.l4Offset]!)) return;
+  }
+  if (!ctx.allowIcmpError(6)) {
+    ctx.counters.icmpErrorsRateLimited++;
+    return;
   }
   const e = ctx.err;
   const quoted = Math.min(total, ICMP6_ERROR_MAX - IPV6_HEADER_LEN - ICMP_HEADER_LEN);

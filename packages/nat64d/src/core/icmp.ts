@@ -121,8 +121,8 @@ export const IPV6_MIN_MTU = 1280;
 export function mtu4to6(
   advertised: number,
   innerTotalLength: number,
-  ipv6Mtu: number,
-  ipv4Mtu: number,
+  ipv6NextHopMtu: number,
+  ipv4NextHopMtu: number,
 ): number {
   let v4 = advertised;
   if (v4 === 0) {
@@ -135,7 +135,7 @@ export function mtu4to6(
       }
     }
   }
-  const mtu = Math.min(v4 + 20, ipv6Mtu, ipv4Mtu + 20);
+  const mtu = Math.min(v4 + 20, ipv6NextHopMtu, ipv4NextHopMtu + 20);
   return Math.max(mtu, IPV6_MIN_MTU);
 }
 
@@ -147,10 +147,10 @@ export function mtu4to6(
 export function mtu6to4(
   advertised: number,
   innerHasFragmentHeader: boolean,
-  ipv6Mtu: number,
-  ipv4Mtu: number,
+  ipv6NextHopMtu: number,
+  ipv4NextHopMtu: number,
 ): number {
   const fromPtb = advertised - 20 - (innerHasFragmentHeader ? 8 : 0);
-  const mtu = Math.min(fromPtb, ipv4Mtu, ipv6Mtu - 20, 0xffff);
+  const mtu = Math.min(fromPtb, ipv4NextHopMtu, ipv6NextHopMtu - 20, 0xffff);
   return Math.max(mtu, 68);
 }

@@ -44,6 +44,12 @@ export const CHAIN_TRUNCATED = 1;
 export const CHAIN_MALFORMED = 2;
 /** A Routing header with Segments Left != 0; `errorPointer` locates that field. */
 export const CHAIN_ROUTING = 3;
+/**
+ * A Fragment header followed by Hop-by-Hop, Destination Options or Routing: those headers sit
+ * in the fragmentable part, so only the first fragment carries them and no fragment can be
+ * translated on its own (RFC 7915 §5.1: drop).
+ */
+export const CHAIN_EXT_AFTER_FRAGMENT = 4;
 
 /** Result of walking the extension headers, kept in a reused object (no per-packet garbage). */
 export class Ipv6Chain {
@@ -101,6 +107,9 @@ export class Ipv6Chain {
         this.fragId = rd32(b, o + 4);
         nh = b[o]!;
         o += FRAG_HEADER_LEN;
+        if (nh === NH_HOP_BY_HOP || nh === NH_DEST_OPTS || nh === NH_ROUTING) {
+          return this.fail(CHAIN_EXT_AFTER_FRAGMENT);
+        }
         if (this.fragOffset !== 0) break;
       } else {
         break;

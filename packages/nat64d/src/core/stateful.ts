@@ -37,8 +37,19 @@ export function statefulSource6(
   const st = ctx.stateful!;
   const c = ctx.counters;
   const l4 = chain.l4Offset;
-  if (chain.hasFragment && (chain.fragOffset !== 0 || chain.more)) {
+  if (upper !== PROTO_TCP && upper !== PROTO_UDP && upper !== PROTO_ICMPV6) {
     c.dropStatefulNoPorts++;
+    return -1;
+  }
+  if (chain.fragOffset !== 0) {
+    // RFC 6146 §3.4: a non-first fragment has no ports; it takes its first fragment's
+    // translation, or waits for it.
+    const frags = ctx.fragments!;
+    frags.key6(pkt, chain.fragId, upper);
+    const addr4 = frags.lookupAddr4();
+    if (addr4 >= 0) return addr4;
+    if (frags.hold(pkt, 8, 16)) c.statefulFragmentsHeld++;
+    else c.dropStatefulFragmentLimit++;
     return -1;
   }
   let ok: boolean;
@@ -56,6 +67,13 @@ export function statefulSource6(
     return -1;
   }
   ctx.statefulPort = st.resultPort;
+  if (chain.more) {
+    // A first fragment: the rest of the datagram goes from the same pool4 address.
+    const frags = ctx.fragments!;
+    frags.key6(pkt, chain.fragId, upper);
+    if (frags.recordAddr4(st.resultAddr4, pkt, 8)) ctx.releaseFragments = true;
+    else c.dropStatefulFragmentLimit++;
+  }
   return st.resultAddr4;
 }
 
@@ -71,8 +89,18 @@ export function statefulDest4(
 ): boolean {
   const st = ctx.stateful!;
   const c = ctx.counters;
-  if ((rd16(pkt, 6) & (IPV4_MF | IPV4_OFFSET_MASK)) !== 0) {
+  const flags = rd16(pkt, 6);
+  if (proto !== PROTO_TCP && proto !== PROTO_UDP && proto !== PROTO_ICMP) {
     c.dropStatefulNoPorts++;
+    return false;
+  }
+  if ((flags & IPV4_OFFSET_MASK) !== 0) {
+    // RFC 6146 §3.4: a non-first fragment goes to its first fragment's IPv6 host.
+    const frags = ctx.fragments!;
+    frags.key4(pkt);
+    if (frags.lookupHost6(ctx.out, 24)) return true;
+    if (frags.hold(pkt, 12, 4)) c.statefulFragmentsHeld++;
+    else c.dropStatefulFragmentLimit++;
     return false;
   }
   const src4 = rd32(pkt, 12);
@@ -84,14 +112,20 @@ export function statefulDest4(
   } else if (proto === PROTO_ICMP) {
     ok = st.inbound(PROTO_ICMP, src4, 0, dst4, rd16(pkt, ihl + 4), 0, ctx.out, 24);
   } else {
-    c.dropStatefulNoPorts++;
-    return false;
+    return false; // not reached: checked above
   }
   if (!ok) {
     c.dropStateful++;
     return false;
   }
   ctx.statefulPort = st.resultPort;
+  if ((flags & IPV4_MF) !== 0) {
+    // A first fragment: the rest of the datagram goes to the same IPv6 host.
+    const frags = ctx.fragments!;
+    frags.key4(pkt);
+    if (frags.record(ctx.out, 24, 16, ctx.out, 24)) ctx.releaseFragments = true;
+    else c.dropStatefulFragmentLimit++;
+  }
   return true;
 }
 

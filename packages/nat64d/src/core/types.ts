@@ -23,10 +23,31 @@ export interface TranslatorConfig {
   readonly udpChecksumMode: UdpChecksumMode;
   /** `strict-frag-hdr`: add a Fragment header to IPv4 packets with DF clear (RFC 7915 §4.1). */
   readonly strictFragHdr: boolean;
-  /** `offlink-mtu`: the IPv6 path MTU assumed for destinations off the link (>= 1280). */
+  /**
+   * `offlink-mtu`: RFC 7915 §4.1's user-defined length ("lowest-ipv6-mtu", >= 1280). An IPv4
+   * packet with DF clear whose translation is larger is fragmented to it. It does not apply
+   * to DF-set packets, which only have to fit the next hop (`tunMtu`).
+   */
   readonly ipv6Mtu: number;
-  /** MTU of the TUN device: the largest packet the translator may emit. */
+  /**
+   * MTU of the TUN device: the next-hop MTU of both families (RFC 7915 §4.1, §4.2, §5.2) and
+   * the largest packet the translator emits.
+   */
   readonly tunMtu: number;
+  /**
+   * Largest IPv4 packet to emit when it differs from `tunMtu` (TCP offload: 65535, the kernel
+   * segments). Never used as an MTU reported to a sender.
+   */
+  readonly ipv4MaxPacket?: number;
+  /**
+   * ICMP errors the translator originates (RFC 4443 §2.4 (f), RFC 1812 §4.3.2.8, RFC 7915
+   * §5.4): a token bucket per family, `icmpErrorRate` per second and `icmpErrorBurst` at once.
+   * Rate 0 sends none. Default 100 per second, burst 100.
+   */
+  readonly icmpErrorRate?: number;
+  readonly icmpErrorBurst?: number;
+  /** Milliseconds clock for the rate limit (tests); default performance.now(). */
+  readonly clock?: () => number;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   pointer4to6,
 } from './icmp.js';
 import { sendIcmp4Error } from './icmp-errors.js';
+import { isNonUnicastIpv4 } from './forwardable.js';
 import { rewritePort, statefulDest4, statefulError4 } from './stateful.js';
 import {
   IPV4_DF,
@@ -60,6 +61,15 @@ export function translate4to6(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
   }
   if (finish(sumWords(pkt, 0, ihl)) !== 0) {
     c.dropChecksum++;
+    return;
+  }
+  if (isNonUnicastIpv4(rd32(pkt, 12))) {
+    // RFC 1812 §5.3.7, RFC 3927 §7: a router must not forward these sources.
+    c.dropMartianSource++;
+    return;
+  }
+  if (isNonUnicastIpv4(rd32(pkt, 16))) {
+    c.dropNonUnicastDestination++; // RFC 1812 §5.3.5.1, §5.3.7
     return;
   }
   const proto = pkt[9]!;
@@ -145,6 +155,11 @@ export function translate4to6(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     }
   }
   emit6(ctx, l4, payloadLen, emit);
+  if (ctx.releaseFragments) {
+    // Stateful: fragments of this datagram that came before it follow it (RFC 6146 §3.4).
+    ctx.releaseFragments = false;
+    ctx.fragments!.releaseHeld((held) => translate4to6(ctx, held, emit));
+  }
 }
 
 /**
@@ -185,18 +200,30 @@ function forward4to6(
   const more = (flags & IPV4_MF) !== 0;
   const fragOffset = (flags & IPV4_OFFSET_MASK) * 8;
   const payloadLen = total - ihl;
-  const mtu = ctx.ipv6Mtu;
   // RFC 7915 §4.1: a Fragment header for IPv4 fragments, for DF-clear packets that have to be
-  // fragmented, and with strict-frag-hdr for every DF-clear packet (an "atomic fragment").
+  // fragmented to lowest-ipv6-mtu, and with strict-frag-hdr for every DF-clear packet (an
+  // "atomic fragment").
   const needFragHdr =
     fragOffset !== 0 ||
     more ||
-    (!df && (ctx.config.strictFragHdr || IPV6_HEADER_LEN + payloadLen > mtu));
+    (!df && (ctx.config.strictFragHdr || IPV6_HEADER_LEN + payloadLen > ctx.lowestIpv6Mtu));
   const l4 = IPV6_HEADER_LEN + (needFragHdr ? FRAG_HEADER_LEN : 0);
-  if (df && l4 + payloadLen > mtu) {
-    // RFC 7915 §4.1 / RFC 1191: Fragmentation Needed with the MTU the IPv4 side sees.
+  const nextHop = ctx.ipv6NextHopMtu;
+  if (df && l4 + payloadLen > nextHop) {
+    // RFC 7915 §4.1: DF set and the next-hop MTU below the IPv4 length + 20 (+ 8 with a
+    // Fragment header): Fragmentation Needed with the MTU as the IPv4 side sees it (RFC 1191).
+    // lowest-ipv6-mtu is for DF-clear packets only.
     c.dropTooBig++;
-    sendIcmp4Error(ctx, pkt, ihl, total, ICMP4_DEST_UNREACH, 4, mtu - (l4 - IPV4_HEADER_LEN), emit);
+    sendIcmp4Error(
+      ctx,
+      pkt,
+      ihl,
+      total,
+      ICMP4_DEST_UNREACH,
+      4,
+      nextHop - (l4 - IPV4_HEADER_LEN),
+      emit,
+    );
     return -1;
   }
   const nextHeader = proto === PROTO_ICMP ? PROTO_ICMPV6 : proto;
@@ -217,16 +244,19 @@ function forward4to6(
   return l4;
 }
 
-/** Emits ctx.out as one packet or, when it exceeds the IPv6 MTU, as fragments. */
+/**
+ * Emits ctx.out as one packet or, when it has a Fragment header and exceeds lowest-ipv6-mtu,
+ * as fragments (a DF-set packet has no Fragment header and already fits the next hop).
+ */
 function emit6(ctx: TranslatorContext, l4: number, payloadLen: number, emit: Emit): void {
   const c = ctx.counters;
   const size = l4 + payloadLen;
   c.translated4to6++;
-  if (size <= ctx.ipv6Mtu) {
+  if (size <= ctx.lowestIpv6Mtu || ctx.out[6] !== NH_FRAGMENT) {
     emit(ctx.out.subarray(0, size));
     return;
   }
-  const n = emitIpv6Fragments(ctx.out, payloadLen, ctx.ipv6Mtu, ctx.frag, emit);
+  const n = emitIpv6Fragments(ctx.out, payloadLen, ctx.lowestIpv6Mtu, ctx.frag, emit);
   c.fragmentsCreated6 += n - 1;
 }
 
@@ -310,7 +340,7 @@ function translateIcmp4Error(
       return;
     }
   } else if (type6 === ICMP6_PACKET_TOO_BIG) {
-    param = mtu4to6(rd16(pkt, ihl + 6), itotal, ctx.ipv6Mtu, ctx.ipv4Mtu);
+    param = mtu4to6(rd16(pkt, ihl + 6), itotal, ctx.ipv6NextHopMtu, ctx.ipv4NextHopMtu);
   }
   let code = ctx.map4to6(rd32(pkt, 12), out, 8);
   if (code !== ADDR_OK) {

@@ -30,7 +30,9 @@ import {
   PROTO_UDP,
   writeIpv4Header,
 } from './ipv4.js';
+import { isNonUnicastIpv4, isNonUnicastIpv6Source } from './forwardable.js';
 import {
+  CHAIN_EXT_AFTER_FRAGMENT,
   CHAIN_MALFORMED,
   CHAIN_OK,
   CHAIN_ROUTING,
@@ -68,10 +70,21 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     c.dropTruncated++;
     return;
   }
+  if (ctx.inPrefix(pkt, 8)) {
+    // RFC 6146 §3.5: a source inside the prefix is silently discarded. The stateless
+    // translator does the same: it would spoof an IPv4 host (and take a pool address).
+    c.dropSourceInPrefix++;
+    return;
+  }
+  if (isNonUnicastIpv6Source(pkt, 8)) {
+    c.dropMartianSource++; // RFC 4291 §2.5.2, §2.5.3, §2.5.6, §2.7
+    return;
+  }
   const chain = ctx.chain;
   chain.walk(pkt, 0, total);
   if (chain.status !== CHAIN_OK) {
-    if (chain.status === CHAIN_ROUTING) {
+    if (chain.status === CHAIN_EXT_AFTER_FRAGMENT) c.dropExtensionAfterFragment++;
+    else if (chain.status === CHAIN_ROUTING) {
       // RFC 7915 §5.1: Parameter Problem pointing at Segments Left.
       c.dropSourceRoute++;
       sendIcmp6Error(ctx, pkt, total, ICMP6_PARAM_PROBLEM, 0, chain.errorPointer, emit);
@@ -84,6 +97,19 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     c.dropUnsupported++;
     return;
   }
+  // The IPv4 destination, before anything that could answer with an ICMPv6 error.
+  const dst = ctx.map6to4(pkt, 24);
+  if (dst < 0) {
+    ctx.countAddressFailure(dst);
+    return;
+  }
+  if (isNonUnicastIpv4(dst)) {
+    // RFC 1812 §5.3.5.1 (limited broadcast), §5.3.7 (martians), RFC 3927 §7 (link-local):
+    // never forwarded; silently discarded and counted.
+    c.dropNonUnicastDestination++;
+    return;
+  }
+  ctx.dst4 = dst;
   // RFC 4443 §3.3 / RFC 7915 §5.1: Hop Limit 0 or 1 would be 0 after forwarding.
   if (pkt[7]! <= 1) {
     c.dropHopLimit++;
@@ -132,6 +158,11 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
   }
   c.translated6to4++;
   emit(out.subarray(0, IPV4_HEADER_LEN + payloadLen));
+  if (ctx.releaseFragments) {
+    // Stateful: fragments of this datagram that came before it follow it (RFC 6146 §3.4).
+    ctx.releaseFragments = false;
+    ctx.fragments!.releaseHeld((held) => translate6to4(ctx, held, emit));
+  }
 }
 
 /**
@@ -150,18 +181,14 @@ function forward6to4(
   const l4 = chain.l4Offset;
   const length = IPV4_HEADER_LEN + total - l4;
   ctx.statefulPort = -1;
-  if (length > ctx.ipv4Mtu) {
+  if (length > ctx.ipv4MaxPacket) {
     // RFC 7915 §5.1: behave as a router; report the MTU as the IPv6 sender will see it.
     c.dropTooBig++;
-    const mtu = Math.max(ctx.ipv4Mtu + l4 - IPV4_HEADER_LEN, 1280);
+    const mtu = Math.max(ctx.ipv4NextHopMtu + l4 - IPV4_HEADER_LEN, 1280);
     sendIcmp6Error(ctx, pkt, total, ICMP6_PACKET_TOO_BIG, 0, mtu, emit);
     return false;
   }
-  const dst = ctx.map6to4(pkt, 24);
-  if (dst < 0) {
-    ctx.countAddressFailure(dst);
-    return false;
-  }
+  const dst = ctx.dst4;
   let src = ctx.mapper.map6to4(pkt, 8, true);
   if (src < 0 && ctx.stateful !== null) {
     src = statefulSource6(ctx, pkt, chain, upper, dst);
@@ -269,6 +296,7 @@ function translateIcmp6Error(
   if (ic.status !== CHAIN_OK) {
     if (ic.status === CHAIN_TRUNCATED) c.dropTruncated++;
     else if (ic.status === CHAIN_MALFORMED) c.dropMalformed++;
+    else if (ic.status === CHAIN_EXT_AFTER_FRAGMENT) c.dropExtensionAfterFragment++;
     else c.dropUnsupported++;
     return;
   }
@@ -278,13 +306,9 @@ function translateIcmp6Error(
     return;
   }
   if (type4 === ICMP4_DEST_UNREACH && code4 === 4) {
-    rest = mtu6to4(rd32(pkt, l4 + 4), ic.hasFragment, ctx.ipv6Mtu, ctx.ipv4Mtu);
+    rest = mtu6to4(rd32(pkt, l4 + 4), ic.hasFragment, ctx.ipv6NextHopMtu, ctx.ipv4NextHopMtu);
   }
-  const dst = ctx.map6to4(pkt, 24);
-  if (dst < 0) {
-    ctx.countAddressFailure(dst);
-    return;
-  }
+  const dst = ctx.dst4;
   let src = ctx.mapper.map6to4(pkt, 8, false);
   if (src < 0 && ctx.stateful === null) {
     // RFC 6791: an IPv6 router with no IPv4 address; use the translator's own (as Tayga).

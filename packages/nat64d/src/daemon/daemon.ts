@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import type { Server } from 'node:http';
 import { parseListenAddress, readTaygaConf, toTranslatorConfig } from '../config/index.js';
 import { formatIpv4, formatIpv4Net, formatIpv6, formatIpv6Net } from '../config/addr.js';
+import { formatIssue } from '../config/errors.js';
 import type { Nat64dConfig, StatefulSettings } from '../config/types.js';
 import { COUNTER_NAMES, Translator } from '../core/index.js';
 import { TaygaAddressMapper, loadMappings, saveMappings } from '../mapping/index.js';
@@ -94,6 +95,8 @@ export class Daemon {
 
   async start(): Promise<void> {
     const c = this.config;
+    // Tayga keys accepted without the behaviour: named, never a start failure.
+    for (const w of c.warnings) this.log.info(`warning: ${formatIssue(w)}`);
     this.restoreDynamicTable();
     const { tun, slot, offload, fallback } = openTun(
       c.tunDevice,
@@ -344,6 +347,13 @@ function changedKeys(a: Nat64dConfig, b: Nat64dConfig): string[] {
     ['tun-up', a.tunUp, b.tunUp],
     ['tun-mtu', a.tunMtu, b.tunMtu],
     ['metrics', a.metrics, b.metrics],
+    [
+      'icmp-error-rate',
+      `${a.icmpErrorRate}/${a.icmpErrorBurst}`,
+      `${b.icmpErrorRate}/${b.icmpErrorBurst}`,
+    ],
+    ['tun-ip', a.tunIps.join(' '), b.tunIps.join(' ')],
+    ['tun-route', a.tunRoutes.join(' '), b.tunRoutes.join(' ')],
     ['stateful keys', statefulSummary(a), statefulSummary(b)],
   ];
   return keys.filter(([, x, y]) => x !== y).map(([k]) => k);

@@ -1,8 +1,9 @@
 /**
  * Host-side setup of the TUN device with iproute2 (skipped with `tun-up no`): link up and
- * routes toward the translator for everything it answers for. No address is added: the
- * translator's own `ipv4-addr` / `ipv6-addr` live behind the device (adding them to the host
- * would make the kernel deliver their traffic locally instead of to the translator).
+ * routes toward the translator for everything it answers for. No address is added of its own:
+ * the translator's `ipv4-addr` / `ipv6-addr` live behind the device (adding them to the host
+ * would make the kernel deliver their traffic locally instead of to the translator); Tayga's
+ * `tun-ip` / `tun-route` lines are applied as given.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -49,6 +50,16 @@ export function interfaceCommands(config: Nat64dConfig): IpCommand[] {
     ['link', 'set', 'dev', dev, 'mtu', String(config.tunMtu), 'up'],
     ...ipv6Routes(config).map((r) => ['-6', 'route', 'replace', r, 'dev', dev]),
     ...ipv4Routes(config).map((r) => ['-4', 'route', 'replace', r, 'dev', dev]),
+    // Tayga's tun-ip and tun-route lines, as written by the operator.
+    ...config.tunIps.map((a) => ['addr', 'replace', a, 'dev', dev]),
+    ...config.tunRoutes.map((r) => [
+      r.includes(':') ? '-6' : '-4',
+      'route',
+      'replace',
+      r,
+      'dev',
+      dev,
+    ]),
   ];
 }
 

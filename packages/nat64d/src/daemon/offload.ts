@@ -11,14 +11,14 @@ import { GSO_SLOT, TunDevice } from '../tun/index.js';
 
 /**
  * The translator's configuration with offload: the core answers Packet Too Big for an IPv6
- * packet whose translation exceeds `tunMtu`, so it gets 65535, and `ipv6Mtu` keeps the bound
- * by the TUN MTU that the core otherwise applies through `tunMtu`. Nothing changes for ordinary
- * packets: one read from the device is at most the TUN MTU, so its IPv4 translation (20 bytes
- * shorter) always fitted, and the MTUs the core reports in translated PTB / Fragmentation
- * Needed messages were already bound by ipv6Mtu (<= TUN MTU), never by the IPv4 MTU.
+ * packet whose translation exceeds its largest IPv4 packet, so that becomes 65535 (a GSO
+ * super-packet, segmented by the kernel). The next-hop MTUs, which the core reports in Packet
+ * Too Big / Fragmentation Needed messages and uses for DF-set IPv4 packets, stay the TUN MTU.
+ * Nothing changes for ordinary packets: one read from the device is at most the TUN MTU, so its
+ * IPv4 translation (20 bytes shorter) always fitted.
  */
 export function offloadTranslatorConfig(base: TranslatorConfig): TranslatorConfig {
-  return { ...base, ipv6Mtu: Math.min(base.ipv6Mtu, base.tunMtu), tunMtu: 65535 };
+  return { ...base, ipv4MaxPacket: 65535 };
 }
 
 /** Offload unless the environment says NAT64D_OFFLOAD=off, in stateless mode only. */

@@ -453,3 +453,84 @@ describe('tayga.conf parser: every error with file:line: reason', () => {
     expect(formatIpv6(c.ipv6Addr)).toBe('64:ff9b::c0a8:1');
   });
 });
+
+describe('tayga.conf from Tayga 0.9.4 and later (issue 13)', () => {
+  it('a current Tayga file starts: log/workers warn by name, the rest is mapped', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nat64d-conf-'));
+    try {
+      writeFileSync(
+        join(dir, 'static.map'),
+        '# more maps\nmap 192.0.2.20 2001:db8:1::20\nMAP 192.0.2.21 2001:db8:1::21 # c\n',
+      );
+      const path = join(dir, 'tayga.conf');
+      writeFileSync(
+        path,
+        conf(
+          'wkpf-strict no',
+          'dynamic-pool 198.18.0.0/24',
+          `data-dir ${dir}`,
+          'udp-cksum-mode fwd',
+          'log drop reject icmp self',
+          'offlink-mtu 1492',
+          'workers 4',
+          'map-file static.map',
+          'tun-up up',
+          'tun-ip 192.0.0.1/29',
+          'tun-ip 2001:db8::1/128',
+          'tun-route 198.51.100.0/24',
+          'tun-route 2001:db8:46::/96',
+          'strict-frag-hdr 1',
+        ),
+      );
+      const c = readTaygaConf(path);
+      expect(c.warnings.map((w) => `${w.file}:${w.line}: ${w.reason}`)).toEqual([
+        `${path}:8: log drop reject icmp self: nat64d does not log packets; ` +
+          '`nat64d stats` and /metrics count every drop, ICMP error and local packet by reason',
+        `${path}:10: workers 4: ignored, nat64d translates in one packet loop`,
+      ]);
+      expect(c.mapFile).toBe(join(dir, 'static.map'));
+      expect(c.maps.map((m) => `${formatIpv4(m.ipv4.addr)} ${formatIpv6(m.ipv6.bytes)}`)).toEqual([
+        '192.0.2.20 2001:db8:1::20',
+        '192.0.2.21 2001:db8:1::21',
+      ]);
+      expect(c.tunUp).toBe(true);
+      expect(c.tunIps).toEqual(['192.0.0.1/29', '2001:db8::1/128']);
+      expect(c.tunRoutes).toEqual(['198.51.100.0/24', '2001:db8:46::/96']);
+      expect(c.offlinkMtu).toBe(1492);
+      expect(c.udpChecksumMode).toBe('forward');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses what Tayga refuses: a log value it does not know, a bad map-file line', () => {
+    expect(errorsOf(conf('log drop everything'))).toEqual([
+      '/etc/tayga.conf:4: log everything: expected drop, reject, icmp, self, dyn',
+    ]);
+    expect(errorsOf(conf('map-file maps.txt'))).toEqual([
+      '/etc/tayga.conf:4: map-file maps.txt: relative, and no data-dir',
+    ]);
+    const files: Record<string, string> = {
+      '/srv/m.map': 'map 192.0.2.20 2001:db8:1::20\nprefix x\n',
+    };
+    try {
+      parseTaygaConf(conf('map-file /srv/m.map'), FILE, { readFile: (p) => files[p]! });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect((err as Error).message).toBe(
+        '/srv/m.map:2: only map lines belong in a map-file, found "prefix"',
+      );
+    }
+  });
+
+  it('icmp-error-rate: per second and burst, into the translator config', () => {
+    const d = parseTaygaConf(conf(), FILE);
+    expect([d.icmpErrorRate, d.icmpErrorBurst]).toEqual([100, 100]);
+    const c = parseTaygaConf(conf('icmp-error-rate 20 50'), FILE);
+    expect(toTranslatorConfig(c)).toMatchObject({ icmpErrorRate: 20, icmpErrorBurst: 50 });
+    expect(parseTaygaConf(conf('icmp-error-rate 0'), FILE).icmpErrorRate).toBe(0);
+    expect(errorsOf(conf('icmp-error-rate fast'))).toEqual([
+      '/etc/tayga.conf:4: icmp-error-rate fast: must be errors per second from 0 to 1000000',
+    ]);
+  });
+});

@@ -144,36 +144,83 @@ describe('IPv4 fragments -> IPv6 (RFC 7915 §4.1)', () => {
     );
   });
 
-  it('DF-set packet too big for ipv6Mtu -> Fragmentation Needed with MTU ipv6Mtu - 20', () => {
-    const t = new Translator(config({ ipv6Mtu: 1280 }), defaultMapper());
+  it('DF-set packet too big for the next hop (TUN MTU) -> Fragmentation Needed with MTU tunMtu - 20', () => {
+    const t = new Translator(config({ ipv6Mtu: 1280, tunMtu: 1500 }), defaultMapper());
+    // 1481 bytes of IPv4: 1501 as IPv6, one byte over the next hop (RFC 7915 §4.1).
     const input = ipv4({
       src: V4SERVER,
       dst: V6POOL,
       proto: 17,
       df: true,
-      payload: udp4(V4SERVER, V6POOL, bytes(1300)),
+      payload: udp4(V4SERVER, V6POOL, bytes(1453)),
     });
     const out = run(t, input);
     expect(out).toHaveLength(1);
     const e = out[0]!;
     expect(checkIpv4(e) && checkL4v4(e)).toBe(true);
-    expect([e[20], e[21], u16(e, 24), u16(e, 26)]).toEqual([3, 4, 0, 1260]);
+    expect([e[20], e[21], u16(e, 24), u16(e, 26)]).toEqual([3, 4, 0, 1480]);
     expect(u32(e, 16)).toBe(ip4(V4SERVER));
     expect(e.length).toBe(576);
     expect(Array.from(e.subarray(28))).toEqual(Array.from(input.subarray(0, 548)));
     expect(t.counters.dropTooBig).toBe(1);
   });
 
-  it('DF-set packet of exactly ipv6Mtu after translation passes', () => {
-    const t = new Translator(config({ ipv6Mtu: 1280 }), defaultMapper());
+  it('issue 13: DF-set 1400-byte packet with offlink-mtu 1280 goes through whole (1420 bytes)', () => {
+    const t = new Translator(config({ ipv6Mtu: 1280, tunMtu: 1500 }), defaultMapper());
+    const data = bytes(1372);
+    const out = run(
+      t,
+      ipv4({
+        src: V4SERVER,
+        dst: V6POOL,
+        proto: 17,
+        df: true,
+        payload: udp4(V4SERVER, V6POOL, data),
+      }),
+    );
+    expect(out).toHaveLength(1);
+    expect(Array.from(out[0]!)).toEqual(
+      Array.from(
+        ipv6({
+          src: V4SERVER_AS6,
+          dst: V6HOST,
+          nh: 17,
+          hop: 63,
+          payload: udp6(V4SERVER_AS6, V6HOST, data),
+        }),
+      ),
+    );
+    expect(t.counters.dropTooBig).toBe(0);
+  });
+
+  it('DF-set packet of exactly the next-hop MTU after translation passes', () => {
+    const t = new Translator(config({ ipv6Mtu: 1280, tunMtu: 1500 }), defaultMapper());
     const input = ipv4({
       src: V4SERVER,
       dst: V6POOL,
       proto: 17,
       df: true,
-      payload: udp4(V4SERVER, V6POOL, bytes(1232)),
+      payload: udp4(V4SERVER, V6POOL, bytes(1452)),
     });
-    expect(run(t, input)[0]!.length).toBe(1280);
+    expect(run(t, input)[0]!.length).toBe(1500);
+  });
+
+  it('DF-clear packets follow offlink-mtu (RFC 7915 §4.1 lowest-ipv6-mtu), DF-set ones do not', () => {
+    // offlink-mtu 1500: 1420 bytes fit, one packet with no Fragment header (as Tayga).
+    const t = new Translator(config({ ipv6Mtu: 1500, tunMtu: 1500 }), defaultMapper());
+    const data = bytes(1372);
+    const out = run(
+      t,
+      ipv4({ src: V4SERVER, dst: V6POOL, proto: 17, payload: udp4(V4SERVER, V6POOL, data) }),
+    );
+    expect(out.map((p) => p.length)).toEqual([1420]);
+    // offlink-mtu 1280: fragments of at most 1280 bytes.
+    const t2 = new Translator(config({ ipv6Mtu: 1280, tunMtu: 1500 }), defaultMapper());
+    const out2 = run(
+      t2,
+      ipv4({ src: V4SERVER, dst: V6POOL, proto: 17, payload: udp4(V4SERVER, V6POOL, data) }),
+    );
+    expect(out2.map((p) => p.length)).toEqual([1280, 196]);
   });
 
   it('strict-frag-hdr: DF-clear packets get an atomic Fragment header, DF-set ones do not', () => {

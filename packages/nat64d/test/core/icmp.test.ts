@@ -251,6 +251,8 @@ describe('ICMPv4 errors -> ICMPv6 (RFC 7915 §4.2, §4.3)', () => {
       ['1280 floor', 576, 1500, 1500, 1500, 1280],
       ['MTU 0: plateau below the total length', 0, 1500, 9000, 9000, 1512],
       ['MTU 0: no plateau >= 1280 below it', 0, 1200, 9000, 9000, 1300],
+      // Issue 13: offlink-mtu (1280) is no next hop; 1400 + 20 fits the TUN MTU.
+      ['default offlink-mtu 1280 does not bound it', 1400, 1500, 1280, 1500, 1420],
     ];
     for (const [name, adv, itotal, v6mtu, tun, mtu6] of cases) {
       it(name, () => {
@@ -460,13 +462,19 @@ describe('ICMPv6 errors -> ICMPv4 (RFC 7915 §5.2, §5.3)', () => {
       const o = run(t, icmp6Error(2, 0, 1400, sent6()))[0]!;
       expect(Array.from(o)).toEqual(Array.from(expected4(o, 3, 4, 1380, sent4())));
     });
-    it('bounded by the IPv6 MTU - 20 (the TUN MTU bounds the IPv6 MTU too)', () => {
+    it('bounded by the next-hop MTUs (the TUN device), never by offlink-mtu', () => {
       const a = new Translator(config({ ipv6Mtu: 9000, tunMtu: 1400 }), defaultMapper());
       const oa = run(a, icmp6Error(2, 0, 8000, sent6()))[0]!;
       expect(u32(oa, 24)).toBe(1380);
+      // offlink-mtu is RFC 7915 §4.1's fragmentation size for DF-clear packets, not a next hop.
       const b = new Translator(config({ ipv6Mtu: 1300, tunMtu: 9000 }), defaultMapper());
       const ob = run(b, icmp6Error(2, 0, 8000, sent6()))[0]!;
-      expect(u32(ob, 24)).toBe(1280);
+      expect(u32(ob, 24)).toBe(7980);
+    });
+    it('issue 13: Packet Too Big 1400 with the default offlink-mtu 1280 -> 1380, not 1260', () => {
+      const t = new Translator(config({ ipv6Mtu: 1280, tunMtu: 1500 }), defaultMapper());
+      const o = run(t, icmp6Error(2, 0, 1400, sent6()))[0]!;
+      expect(Array.from(o)).toEqual(Array.from(expected4(o, 3, 4, 1380, sent4())));
     });
     it('MTU - 28 when the packet in error carried a Fragment header', () => {
       const t = new Translator(config({ ipv6Mtu: 1500 }), defaultMapper());

@@ -591,10 +591,14 @@ describe('every RFC 6052 prefix length end to end', () => {
   ];
   for (const [p, len, embedded] of cases) {
     it(`/${len}`, () => {
-      const t = new Translator(config({ prefix: prefix(p, len) }), defaultMapper());
+      // 2001:db8::/32 holds V6HOST, a source the translator must refuse (RFC 6146 §3.5): the
+      // /32 case maps its IPv6 host in 3fff::/20, the other documentation prefix (RFC 9637).
+      const host = len === 32 ? '3fff::10' : V6HOST;
+      const mapper = new TestMapper([[host, V6POOL]]);
+      const t = new Translator(config({ prefix: prefix(p, len) }), mapper);
       const v4 = run(
         t,
-        ipv6({ src: V6HOST, dst: embedded, nh: 17, payload: udp6(V6HOST, embedded, data) }),
+        ipv6({ src: host, dst: embedded, nh: 17, payload: udp6(host, embedded, data) }),
       )[0]!;
       expect(Array.from(v4)).toEqual(
         Array.from(
@@ -622,10 +626,10 @@ describe('every RFC 6052 prefix length end to end', () => {
         Array.from(
           ipv6({
             src: embedded,
-            dst: V6HOST,
+            dst: host,
             nh: 17,
             hop: 63,
-            payload: udp6(embedded, V6HOST, data),
+            payload: udp6(embedded, host, data),
           }),
         ),
       );

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTaygaConf } from '../../src/config/index.js';
 import { main, USAGE } from '../../src/cli.js';
@@ -35,6 +38,21 @@ describe('interface setup commands', () => {
       ['-4', 'route', 'replace', '198.51.100.1/32', 'dev', 'nat64'],
       ['-4', 'route', 'replace', '198.18.0.0/24', 'dev', 'nat64'],
       ['-4', 'route', 'replace', '203.0.113.5/32', 'dev', 'nat64'],
+    ]);
+  });
+
+  it("Tayga's tun-ip and tun-route lines are applied as given", () => {
+    const c = conf(
+      'tun-ip 192.0.0.1/29',
+      'tun-ip 2001:db8:2::1',
+      'tun-route 203.0.113.0/24',
+      'tun-route 2001:db8:46::/96',
+    );
+    expect(interfaceCommands(c).slice(-4)).toEqual([
+      ['addr', 'replace', '192.0.0.1/29', 'dev', 'nat64'],
+      ['addr', 'replace', '2001:db8:2::1/128', 'dev', 'nat64'],
+      ['-4', 'route', 'replace', '203.0.113.0/24', 'dev', 'nat64'],
+      ['-6', 'route', 'replace', '2001:db8:46::/96', 'dev', 'nat64'],
     ]);
   });
 
@@ -187,6 +205,26 @@ describe('command line', () => {
     const t = io();
     expect(await main(['-c', '/nonexistent/tayga.conf', '--check'], t.io)).toBe(1);
     expect(t.err.join('')).toBe('/nonexistent/tayga.conf: cannot read: ENOENT\n');
+  });
+
+  it('--check accepts a Tayga 0.9.4 file and names the keys it only accepts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nat64d-cli-'));
+    try {
+      const file = join(dir, 'tayga.conf');
+      writeFileSync(
+        file,
+        'tun-device nat64\nipv4-addr 192.0.2.1\nprefix 2001:db8:64::/96\nlog drop reject icmp self\n',
+      );
+      const t = io();
+      expect(await main(['-c', file, '--check'], t.io)).toBe(0);
+      expect(t.out.join('')).toBe(
+        `warning: ${file}:4: log drop reject icmp self: nat64d does not log packets; ` +
+          '`nat64d stats` and /metrics count every drop, ICMP error and local packet by reason\n' +
+          `${file}: OK (tun-device nat64, 0 map line(s))\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stats reports an unreachable daemon', async () => {

@@ -135,6 +135,8 @@ export interface Nat64Topology {
   readonly server: string;
   /** The client's veth device (extra addresses may be added to it). */
   readonly clientDev: string;
+  /** The server's veth device. */
+  readonly serverDev: string;
   destroy(): void;
 }
 
@@ -177,5 +179,5 @@ export function makeNat64Topology(clientAddrs: readonly string[]): Nat64Topology
     destroy();
     throw err;
   }
-  return { client, gateway, server, clientDev: `c${id}`, destroy };
+  return { client, gateway, server, clientDev: `c${id}`, serverDev: `s${id}`, destroy };
 }

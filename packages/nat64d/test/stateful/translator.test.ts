@@ -154,11 +154,13 @@ describe('stateful translation of whole packets', () => {
     expect(nat.sessionCount).toBe(0);
   });
 
-  it('fragments cannot be translated statefully: counted', () => {
+  it('a first fragment with no session is refused like any unsolicited packet (fragments: fragments.test.ts)', () => {
     const { t } = setup();
-    const frag = ipv4({ src: SERVER, dst: POOL4, proto: 17, payload: data, mf: true });
+    const seg = udp(53, 61000, data, pseudo4(ip4(SERVER), ip4(POOL4), 17, 8 + data.length));
+    const frag = ipv4({ src: SERVER, dst: POOL4, proto: 17, payload: seg, mf: true });
     expect(run(t, frag)).toEqual([]);
-    expect(t.counters.dropStatefulNoPorts).toBe(1);
+    expect(t.counters.dropStateful).toBe(1);
+    expect(t.counters.statefulFragmentsHeld).toBe(0);
   });
 });
 
