@@ -34,6 +34,8 @@ export interface AppOptions {
   readonly clientAddress?: (req: Request) => Uint8Array | null;
   /** The engine (the Node server shares one between DoH and classic DNS); default: a new one. */
   readonly engine?: Engine;
+  /** The clock gateway reports are stamped and judged with (tests move it). */
+  readonly now?: () => number;
 }
 
 const kvStores = new WeakMap<KVNamespace, TenantStore>();
@@ -74,13 +76,14 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
           : options.cache,
       fetch: options.fetch,
       health: options.health,
+      now: options.now,
     });
 
   app.use('*', openCors());
-  app.route('/admin', adminRoutes(storeOf));
+  app.route('/admin', adminRoutes(storeOf, options.now));
   app.all(
     '/t/:id/gateways/:gateway',
-    gatewayReport((c) => storeOf((c.env ?? {}) as Env)),
+    gatewayReport((c) => storeOf((c.env ?? {}) as Env), options.now),
   );
 
   /** The tenant a page is for, or the HTTP error its DoH URL would give. */

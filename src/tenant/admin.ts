@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { plainError } from '../doh/errors';
+import { healthOf } from './gateways';
 import { TENANT_ID, checkTenantRecord } from './schema';
 import { sameSecret } from './secret';
 import type { TenantStore } from './store';
@@ -10,6 +11,7 @@ import type { TenantStore } from './store';
  */
 export function adminRoutes(
   storeOf: (env: AdminEnv) => TenantStore | null,
+  now: () => number = Date.now,
 ): Hono<{ Bindings: AdminEnv }> {
   const admin = new Hono<{ Bindings: AdminEnv }>();
 
@@ -67,7 +69,37 @@ export function adminRoutes(
     return c.json(check.record, replaced ? 200 : 201);
   });
 
-  admin.all('*', () => plainError(404, 'not found: the admin API is /admin/tenants[/{id}]'));
+  // Each gateway's health and last report (issue 15).
+  admin.get('/tenants/:id/gateways', async (c) => {
+    const id = c.req.param('id');
+    const s = store(c.env);
+    if (s instanceof Response) return s;
+    const found = await s.lookup(id);
+    if (found.kind !== 'found') return plainError(404, `unknown tenant ${id}`);
+    const { tenant, gateways } = found;
+    const at = now();
+    const view = Object.fromEntries(
+      tenant.gateways.map((name) => {
+        const state = gateways.get(name);
+        return [
+          name,
+          {
+            state: healthOf(state, tenant.gatewayTimeoutMs, at),
+            lastReport: state ? new Date(state.at).toISOString() : null,
+            report: state?.report ?? null,
+            prefixes: tenant.policy.prefixes
+              .filter((p) => p.gateway === name)
+              .map((p) => p.prefix.text),
+          },
+        ];
+      }),
+    );
+    return c.json({ gatewayTimeout: tenant.gatewayTimeoutMs / 1000, gateways: view });
+  });
+
+  admin.all('*', () =>
+    plainError(404, 'not found: the admin API is /admin/tenants[/{id}[/gateways]]'),
+  );
   return admin;
 }
 
