@@ -11,6 +11,7 @@ import {
   ipv6,
   prefix,
   run,
+  TestMapper,
   u32,
   udp4,
   udp6,
@@ -20,8 +21,8 @@ import {
 
 const data = Uint8Array.of(1, 2, 3, 4);
 
-function send6(t: Translator, dst: string): Uint8Array[] {
-  return run(t, ipv6({ src: V6HOST, dst, nh: 17, payload: udp6(V6HOST, dst, data) }));
+function send6(t: Translator, dst: string, src = V6HOST): Uint8Array[] {
+  return run(t, ipv6({ src, dst, nh: 17, payload: udp6(src, dst, data) }));
 }
 function send4(t: Translator, src: string): Uint8Array[] {
   return run(t, ipv4({ src, dst: V6POOL, proto: 17, payload: udp4(src, V6POOL, data) }));
@@ -46,10 +47,17 @@ describe('RFC 6052 §2.2 bits 64-71 on packets from IPv6', () => {
   ];
   for (const [p, len, dst] of under) {
     it(`/${len}: drops ${dst} (192.0.2.33 with byte 8 set)`, () => {
-      const t = new Translator(config({ prefix: prefix(p, len) }), defaultMapper());
+      // 2001:db8::/32 holds V6HOST, a source refused for being inside the prefix (RFC 6146
+      // §3.5): the /32 case maps its host in 3fff::/20, the other documentation prefix.
+      const host = len === 32 ? '3fff::10' : V6HOST;
+      const t = new Translator(
+        config({ prefix: prefix(p, len) }),
+        new TestMapper([[host, V6POOL]]),
+      );
       expect(ip6(dst)[8]).not.toBe(0);
-      expect(send6(t, dst)).toHaveLength(0);
+      expect(send6(t, dst, host)).toHaveLength(0);
       expect(t.counters.dropNoMapping).toBe(1);
+      expect(t.counters.dropSourceInPrefix).toBe(0);
     });
   }
 
@@ -87,7 +95,6 @@ describe('wkpf-strict follows the IANA registry (RFC 6052 §3.1)', () => {
     ['192.0.0.8', '64:ff9b::c000:8'],
     ['192.0.0.171', '64:ff9b::c000:ab'],
     ['192.88.99.1', '64:ff9b::c058:6301'],
-    ['224.0.0.251', '64:ff9b::e000:fb'],
   ] as const) {
     it(`drops ${v4} (not global) both ways`, () => {
       const t = strict();
@@ -96,4 +103,13 @@ describe('wkpf-strict follows the IANA registry (RFC 6052 §3.1)', () => {
       expect(t.counters.dropWkpfNonGlobal).toBe(2);
     });
   }
+
+  it('drops 224.0.0.251 both ways: non-global under the WKP, a martian source from IPv4', () => {
+    const t = strict();
+    expect(send6(t, '64:ff9b::e000:fb')).toHaveLength(0);
+    expect(t.counters.dropWkpfNonGlobal).toBe(1);
+    // From IPv4, a multicast source is never forwarded (RFC 1812 §5.3.7), whatever the prefix.
+    expect(send4(t, '224.0.0.251')).toHaveLength(0);
+    expect(t.counters.dropMartianSource).toBe(1);
+  });
 });
