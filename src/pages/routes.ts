@@ -45,7 +45,8 @@ export function pageRoutes(getInfo: (c: Context) => Promise<SetupInfo | Response
     const info = await getInfo(c);
     if (info instanceof Response) return info;
     if (!isHttps(info.dohUrl)) return plainError(404, PROFILE_NEEDS_HTTPS);
-    const ssids = parseSsids(c.req.queries('ssid') ?? []);
+    const raw = ssidParams(new URL(c.req.url).search);
+    const ssids = 'error' in raw ? raw : parseSsids(raw);
     if ('error' in ssids) return plainError(400, ssids.error);
     return new Response(await appleProfile(info, { ssids }), {
       status: 200,
@@ -70,4 +71,23 @@ export function profileHref(pathname: string): string {
   if (pathname.endsWith('/')) return PROFILE_PATH;
   const last = pathname.slice(pathname.lastIndexOf('/') + 1);
   return `./${last}/${PROFILE_PATH}`;
+}
+
+/**
+ * The `ssid` values of a query string, decoded strictly (form encoding: `+` is a space): a value
+ * that is not percent-encoded UTF-8 is an error, not kept as raw text.
+ */
+export function ssidParams(search: string): string[] | { readonly error: string } {
+  const values: string[] = [];
+  for (const pair of search.replace(/^\?/, '').split('&')) {
+    const eq = pair.indexOf('=');
+    const name = eq < 0 ? pair : pair.slice(0, eq);
+    if (name !== 'ssid') continue;
+    try {
+      values.push(decodeURIComponent((eq < 0 ? '' : pair.slice(eq + 1)).replace(/\+/g, ' ')));
+    } catch {
+      return { error: 'ssid: not valid percent-encoded UTF-8' };
+    }
+  }
+  return values;
 }

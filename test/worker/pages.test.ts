@@ -682,6 +682,9 @@ describe('page routes: profile only for https://, ?ssid=', () => {
       ['ssid=', 'ssid: empty; give the Wi-Fi network name'],
       [`ssid=${'x'.repeat(33)}`, 'ssid: a Wi-Fi network name is 1 to 32 octets, this one is 33'],
       ['ssid=a%0Ab', 'ssid: control characters are not allowed in a network name'],
+      ['ssid=%E0%A4%A', 'ssid: not valid percent-encoded UTF-8'],
+      ['ssid=%ED%A0%80', 'ssid: not valid percent-encoded UTF-8'],
+      ['ssid=ok&ssid', 'ssid: empty; give the Wi-Fi network name'],
     ]) {
       const res = await app.request(`https://doh.example/apple.mobileconfig?${query}`);
       expect([res.status, await res.text()], query).toEqual([400, `${reason}\n`]);
