@@ -66,7 +66,7 @@ export function renderSetupPage(info: SetupInfo, options: SetupPageOptions = {})
 <main>
 <header>
 <h1>Set up ${name}</h1>
-<p class="lede">${name} is a DNS64 resolver reached over HTTPS (DoH, RFC 8484). Set its URL once
+<p class="lede">${name} is a DNS64 resolver reached over ${https ? 'HTTPS' : 'HTTP'} (DoH, RFC 8484). Set its URL once
 in your browser or operating system; the steps for each are below.</p>
 </header>
 ${https ? '' : httpsNotice(host, info.transports)}

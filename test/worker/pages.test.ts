@@ -471,6 +471,10 @@ describe('the page tells the truth about http:// URLs', () => {
     );
     // before the platform steps
     expect(page.indexOf('id="https-needed"')).toBeLessThan(page.indexOf('<nav'));
+    expect(page).toContain('is a DNS64 resolver reached over HTTP (DoH, RFC 8484).');
+    expect(renderSetupPage(DEFAULT)).toContain(
+      'is a DNS64 resolver reached over HTTPS (DoH, RFC 8484).',
+    );
     // on a Worker nothing else is served
     expect(notice).toContain(
       '<li>Nothing else: a Cloudflare Worker speaks only HTTP, so it serves neither classic ' +
