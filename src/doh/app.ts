@@ -3,8 +3,9 @@ import { parseAddress } from '../acl/address';
 import { defaultEdgeCache } from '../cache/edge-cache';
 import { ResponseCache } from '../cache/response-cache';
 import type { ResolverEnv } from '../config/env';
+import { refusalPage, wantsHtml } from '../pages/error-page';
 import { pageRoutes } from '../pages/routes';
-import type { SetupInfo } from '../pages/types';
+import type { ServedTransports, SetupInfo } from '../pages/types';
 import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
 import { type AdminEnv, adminRoutes } from '../tenant/admin';
 import { gatewayReport } from '../tenant/gateway-api';
@@ -36,6 +37,10 @@ export interface AppOptions {
   readonly engine?: Engine;
   /** The clock gateway reports are stamped and judged with (tests move it). */
   readonly now?: () => number;
+  /** What the server serves besides DoH, for the setup page; default: nothing (a Worker). */
+  readonly transports?: ServedTransports;
+  /** Believe X-Forwarded-Proto for the setup page's URLs (the Node server's TRUST_PROXY). */
+  readonly trustProxy?: boolean;
 }
 
 const kvStores = new WeakMap<KVNamespace, TenantStore>();
@@ -86,21 +91,32 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
     gatewayReport((c) => storeOf((c.env ?? {}) as Env), options.now),
   );
 
-  /** The tenant a page is for, or the HTTP error its DoH URL would give. */
+  /**
+   * The tenant a page is for, or the HTTP error its DoH URL would give: a one-line text/plain
+   * reason, or for a browser (Accept: text/html) a short HTML page with the same 403 or 404.
+   */
   const pageTenant = async (c: Context, ref: TenantRef): Promise<Tenant | Response> => {
     const env = (c.env ?? {}) as EngineEnv;
     const settings = engine.settings(env);
     if (!('policy' in settings)) return toResponse(verdictReply(settings), 'GET');
     const tenant = await engine.tenant(ref, env, settings);
-    return 'policy' in tenant ? tenant : toResponse(verdictReply(tenant), 'GET');
+    if ('policy' in tenant) return tenant;
+    const status = tenant.kind === 'forbidden' ? 403 : tenant.kind === 'unknown-tenant' ? 404 : 0;
+    if (status !== 0 && ref.kind === 'tenant' && wantsHtml(c.req.header('accept'))) {
+      const keyGiven = ref.key !== null && ref.key !== undefined;
+      return refusalPage({ status, tenantId: ref.id, keyGiven, reason: tenant.reason });
+    }
+    return toResponse(verdictReply(tenant), 'GET');
   };
+  const pageInfo = (c: Context, tenant: Tenant, path: string) =>
+    setupInfo(c, tenant, path, options);
   // The client setup page and Apple profile: for each tenant beside its DoH URL, and at `/`.
   const tenantPage = (withKey: boolean) => async (c: Context) => {
     const id = c.req.param('id') ?? '';
     const key = withKey ? (c.req.param('key') ?? '') : null;
     const tenant = await pageTenant(c, { kind: 'tenant', id, key });
     if (tenant instanceof Response) return tenant;
-    return setupInfo(c, tenant, `/t/${id}${key === null ? '' : `/${key}`}/dns-query`);
+    return pageInfo(c, tenant, `/t/${id}${key === null ? '' : `/${key}`}/dns-query`);
   };
   app.route('/t/:id', pageRoutes(tenantPage(false)));
   app.route('/t/:id/:key', pageRoutes(tenantPage(true)));
@@ -108,7 +124,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
     '/',
     pageRoutes(async (c) => {
       const tenant = await pageTenant(c, { kind: 'default' });
-      return tenant instanceof Response ? tenant : setupInfo(c, tenant, '/dns-query');
+      return tenant instanceof Response ? tenant : pageInfo(c, tenant, '/dns-query');
     }),
   );
   app.notFound(() => plainError(404, 'not found: DoH is served at /dns-query'));
@@ -165,13 +181,24 @@ function backgroundOf(executionCtx: ExecutionContext | undefined): (p: Promise<u
   };
 }
 
-function setupInfo(c: Context, tenant: Tenant, path: string): SetupInfo {
+/**
+ * What the page shows for a tenant. The DoH URL has the scheme and authority the page was
+ * reached with; behind a proxy that terminates TLS (TRUST_PROXY) the first X-Forwarded-Proto
+ * value gives the scheme, so the page does not call an https:// URL http://.
+ */
+function setupInfo(c: Context, tenant: Tenant, path: string, options: AppOptions): SetupInfo {
   const url = new URL(c.req.url);
+  let origin = url.origin;
+  if (options.trustProxy) {
+    const proto = c.req.header('x-forwarded-proto')?.split(',')[0]?.trim().toLowerCase();
+    if (proto === 'https' || proto === 'http') origin = `${proto}://${url.host}`;
+  }
   return {
     tenantId: tenant.id,
     displayName: tenant.name ?? url.hostname,
-    dohUrl: `${url.origin}${path}`,
+    dohUrl: `${origin}${path}`,
     prefixes: tenant.policy.prefixes.map((p) => p.prefix.text),
     host: url.hostname,
+    ...(options.transports ? { transports: options.transports } : {}),
   };
 }

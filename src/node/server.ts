@@ -36,7 +36,14 @@ export async function startServer(
     cache: new ResponseCache(),
     fetch: upstreamFetch,
   });
-  const app = createApp({ engine, store: () => store, clientAddress: addresses.clientAddress });
+  const app = createApp({
+    engine,
+    store: () => store,
+    clientAddress: addresses.clientAddress,
+    // The setup page says what works besides DoH: classic DNS, and DoT when TLS is configured.
+    transports: { dnsPort: cfg.dnsPort, dotPort: cfg.tls ? cfg.dotPort : null },
+    trustProxy: cfg.trustProxy,
+  });
   const env: EngineEnv = { ...cfg.appEnv, ...memoryRateLimits() };
 
   // Classic DNS and DoT answer as the default tenant, or DNS_TENANT (its allowQuery applies).

@@ -1,4 +1,4 @@
-import { build } from 'plist';
+import { build, type PlistValue } from 'plist';
 import type { SetupInfo } from './types';
 
 /** The media type Apple devices install configuration profiles from. */
@@ -70,43 +70,97 @@ export async function profileIds(info: Pick<SetupInfo, 'host' | 'tenantId'>): Pr
   return { identifier, uuid, dnsIdentifier: `${identifier}.dns`, dnsUuid };
 }
 
+/** How many `?ssid=` a profile takes (each one a Wi-Fi network it applies on). */
+export const MAX_SSIDS = 8;
+
+export interface ProfileOptions {
+  /**
+   * Wi-Fi network names (SSIDs) the DNS settings apply on; elsewhere they do not. Empty or
+   * absent: everywhere. Check them with `parseSsids` first.
+   */
+  readonly ssids?: readonly string[];
+}
+
+/**
+ * The `?ssid=` values of a profile URL, checked: at most MAX_SSIDS, each 1 to 32 octets of
+ * UTF-8 (the IEEE 802.11 SSID limit) without control characters (an XML property list cannot
+ * carry most of them, and no one types them). Returns the SSIDs (duplicates dropped), or a
+ * one-line reason.
+ */
+export function parseSsids(values: readonly string[]): string[] | { readonly error: string } {
+  if (values.length > MAX_SSIDS) return { error: `ssid: at most ${MAX_SSIDS} networks` };
+  const encoder = new TextEncoder();
+  for (const ssid of values) {
+    const octets = encoder.encode(ssid).length;
+    if (octets === 0) return { error: 'ssid: empty; give the Wi-Fi network name' };
+    if (octets > 32) {
+      return { error: `ssid: a Wi-Fi network name is 1 to 32 octets, this one is ${octets}` };
+    }
+    if (CONTROL.test(ssid) || LONE_SURROGATE.test(ssid)) {
+      return { error: 'ssid: control characters are not allowed in a network name' };
+    }
+  }
+  return [...new Set(values)];
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\ufffe\uffff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
  * An Apple configuration profile (XML property list) that sets the device's system DNS to the
  * tenant's DoH URL: a `Configuration` profile holding one `com.apple.dnsSettings.managed` payload
  * with `DNSSettings` = { `DNSProtocol`: `HTTPS`, `ServerURL`: the DoH URL }. iOS/iPadOS 14 and
  * macOS 11 or later. The profile is unsigned; devices show it as "Unverified".
+ *
+ * With `ssids`, the payload also gets `OnDemandRules` (beside `DNSSettings`; evaluated in order,
+ * the first match wins): `Connect` (the settings apply) on Wi-Fi whose SSID is one of them,
+ * then `Disconnect` (they do not apply) everywhere else. Apple documents these for the
+ * DNSSettings payload and NEDNSSettingsManager.onDemandRules: "An On Demand rule with the action
+ * connect defines a network on which the DNS settings apply".
  */
-export async function appleProfile(info: SetupInfo): Promise<string> {
+export async function appleProfile(info: SetupInfo, options: ProfileOptions = {}): Promise<string> {
   const ids = await profileIds(info);
   const name = plainText(info.displayName);
   const url = plainText(info.dohUrl);
   const prefixes = info.prefixes.map(plainText);
+  const ssids = options.ssids ?? [];
   const prefixNote =
     prefixes.length === 0
       ? ''
       : ` Names that have only IPv4 addresses get IPv6 addresses inside the NAT64 ` +
         `prefix ${prefixes.join(', ')}: use it on a network whose NAT64 gateway uses that prefix.`;
+  const ssidNote =
+    ssids.length === 0
+      ? ''
+      : ` It applies only on the Wi-Fi network${ssids.length > 1 ? 's' : ''} ` +
+        `${ssids.map((s) => `"${s}"`).join(', ')}.`;
+  const dnsPayload: { [key: string]: PlistValue } = {
+    PayloadType: 'com.apple.dnsSettings.managed',
+    PayloadVersion: 1,
+    PayloadIdentifier: ids.dnsIdentifier,
+    PayloadUUID: ids.dnsUuid,
+    PayloadDisplayName: `${name} (DNS over HTTPS)`,
+    PayloadDescription: `Encrypted DNS (DNS over HTTPS) with ${url}`,
+    DNSSettings: {
+      DNSProtocol: 'HTTPS',
+      ServerURL: url,
+    },
+  };
+  if (ssids.length > 0) {
+    dnsPayload.OnDemandRules = [
+      { Action: 'Connect', InterfaceTypeMatch: 'WiFi', SSIDMatch: [...ssids] },
+      { Action: 'Disconnect' },
+    ];
+  }
   return build({
-    PayloadContent: [
-      {
-        PayloadType: 'com.apple.dnsSettings.managed',
-        PayloadVersion: 1,
-        PayloadIdentifier: ids.dnsIdentifier,
-        PayloadUUID: ids.dnsUuid,
-        PayloadDisplayName: `${name} (DNS over HTTPS)`,
-        PayloadDescription: `Encrypted DNS (DNS over HTTPS) with ${url}`,
-        DNSSettings: {
-          DNSProtocol: 'HTTPS',
-          ServerURL: url,
-        },
-      },
-    ],
+    PayloadContent: [dnsPayload],
     PayloadType: 'Configuration',
     PayloadVersion: 1,
     PayloadIdentifier: ids.identifier,
     PayloadUUID: ids.uuid,
     PayloadDisplayName: `${name}: DNS64 over HTTPS`,
-    PayloadDescription: `Sends this device's DNS queries to ${name} over HTTPS (${url}).${prefixNote}`,
+    PayloadDescription: `Sends this device's DNS queries to ${name} over HTTPS (${url}).${prefixNote}${ssidNote}`,
     PayloadOrganization: name,
     PayloadRemovalDisallowed: false,
   });

@@ -10,4 +10,17 @@ export interface SetupInfo {
   readonly prefixes: readonly string[];
   /** The host the page was served from, e.g. doh.example. */
   readonly host: string;
+  /**
+   * What the server serves besides DoH. Absent: a Cloudflare Worker, which speaks HTTP only
+   * (no classic DNS, no DoT).
+   */
+  readonly transports?: ServedTransports;
+}
+
+/** The self-hosted server's other transports, for the page's "what works here". */
+export interface ServedTransports {
+  /** Classic DNS port (UDP and TCP). */
+  readonly dnsPort: number;
+  /** DNS over TLS port, or null when DoT is not served (no TLS certificate configured). */
+  readonly dotPort: number | null;
 }

@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,8 @@ import { appleProfile } from '../../src/pages/mobileconfig';
 import { SETUP_HEADINGS } from '../../src/pages/setup-page';
 import { pagesApp } from './fixtures/pages-app';
 import { SAMPLE_DEFAULT, SAMPLE_TENANTS } from './fixtures/pages-sample';
-import { freePort, requireCommand, waitFor } from './servers';
+import { REFUSAL_HEADINGS } from '../../src/pages/error-page';
+import { type NodeServer, freePort, requireCommand, startNodeServer, waitFor } from './servers';
 
 // The setup page as a real browser sees it: served over HTTP by the page routes (through a small
 // node:http adapter), rendered by Debian's headless Chromium, its screenshot's QR code decoded by
@@ -235,6 +236,147 @@ describe('the same routes in workerd (wrangler dev)', () => {
       expect(profile.PayloadUUID).toBe(nodeProfile.PayloadUUID);
       expect(dns.PayloadUUID).toBe(dnsPayload(nodeProfile).PayloadUUID);
     }
+  });
+});
+
+// The self-hosted server's own page, as Chromium gets it: over plain HTTP (no TLS, so no DoT) by
+// address, and over HTTPS (TLS_CERT/TLS_KEY, so DoT too) by name. Nothing here asks an
+// upstream, so UPSTREAMS points at a closed loopback port.
+describe("the self-hosted server's page in headless Chromium, http and https", () => {
+  const KEY = 'lab-key-0123456789abcdef';
+  let plain: NodeServer;
+  let tls: NodeServer;
+
+  beforeAll(async () => {
+    requireCommand('openssl', 'openssl');
+    requireCommand('curl', 'curl');
+    const dir = mkdtempSync(join(work, 'servers-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+    ], { stdio: 'ignore' }); // prettier-ignore
+    const tenants = join(dir, 'tenants.json');
+    writeFileSync(
+      tenants,
+      JSON.stringify({ lab: { name: 'Lab', prefixes: ['2001:db8:64::/96'], key: KEY } }),
+    );
+    const common = { UPSTREAMS: 'http://127.0.0.1:9/dns-query', TENANTS_FILE: tenants };
+    [plain, tls] = await Promise.all([
+      startNodeServer(common),
+      startNodeServer({ ...common, TLS_CERT: cert, TLS_KEY: key }),
+    ]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([plain?.stop(), tls?.stop()]);
+  });
+
+  /** curl's status, content type and body (-k: the test certificate). */
+  async function curl(url: string, ...args: string[]): Promise<[number, string, string]> {
+    const { stdout } = await run(
+      'curl',
+      ['-sk', '--max-time', '10', '-w', '\n%{http_code} %{content_type}', ...args, url],
+      { timeout: 20_000 },
+    );
+    const cut = stdout.lastIndexOf('\n');
+    const tail = stdout.slice(cut + 1);
+    const space = tail.indexOf(' ');
+    return [Number(tail.slice(0, space)), tail.slice(space + 1), stdout.slice(0, cut)];
+  }
+
+  it('http://: says HTTPS is needed, shows classic DNS, no profile link and no DoT host', async () => {
+    const dom = await chromium(['--dump-dom', `http://127.0.0.1:${plain.port}/`]);
+    expect(dom).toContain('<code>http://127.0.0.1:' + plain.port + '/dns-query</code>');
+    expect(dom).toContain(
+      '<b>This DNS over HTTPS URL is http://, and browsers and operating systems take DNS over ' +
+        'HTTPS\nonly from an https:// URL.</b>',
+    );
+    expect(dom).toContain(
+      `<li id="works-dns"><b>Classic DNS</b> (UDP and TCP, not encrypted) at ` +
+        `<code>127.0.0.1</code>, port <code>${plain.dnsPort}</code>`,
+    );
+    expect(dom).not.toContain('id="works-dot"');
+    expect(dom.match(/class="warn needs-https"/g)).toHaveLength(4); // Firefox, Chrome, Windows, Apple
+    expect(dom).not.toContain('class="button"');
+    expect(dom).not.toContain('apple.mobileconfig');
+    expect(dom).not.toContain('id="dot-host"');
+    expect(dom).toContain('This server does not serve DoT');
+    // Windows: the URL names the server by address, so no lookup step
+    expect(dom).toContain(
+      `netsh dns add encryption server=127.0.0.1 dohtemplate=http://127.0.0.1:${plain.port}/dns-query`,
+    );
+    expect(dom).not.toContain('Resolve-DnsName');
+
+    const [status, type, body] = await curl(`http://127.0.0.1:${plain.port}/apple.mobileconfig`);
+    expect([status, type, body]).toEqual([
+      404,
+      'text/plain; charset=utf-8',
+      'no Apple profile for an http:// DoH URL: Apple devices take DNS over HTTPS only from an ' +
+        'https:// URL; open this page over HTTPS\n',
+    ]);
+  });
+
+  it('https://: no notice, the profile link, and the DoT host name for Android', async () => {
+    const base = `https://localhost:${tls.port}`;
+    const dom = await chromium([
+      '--ignore-certificate-errors',
+      '--dump-dom',
+      `${base}/t/lab/${KEY}/`,
+    ]);
+    expect(dom).toContain(`<code>${base}/t/lab/${KEY}/dns-query</code>`);
+    expect(dom).not.toContain('https-needed');
+    expect(dom).not.toContain('needs-https');
+    expect(dom).toContain('<a class="button" href="apple.mobileconfig">');
+    expect(dom).toContain('<pre class="copy" id="dot-host"><code>localhost</code></pre>');
+    // DOT_PORT is a free port here, not 853: the page says Private DNS needs 853
+    expect(dom).toContain(
+      `<p class="warn" id="dot-port">This server serves DoT on port <code>${tls.dotPort}</code>`,
+    );
+    expect(dom).toContain('<code>Resolve-DnsName localhost</code>');
+  });
+
+  it('serves the profile for ?ssid=Lab-v6 with the exact OnDemandRules (plistlib)', async () => {
+    const base = `https://localhost:${tls.port}`;
+    const file = join(work, 'lab-ssid.mobileconfig');
+    const { stdout } = await run(
+      'curl',
+      ['-sk', '--max-time', '10', '-o', file, '-w', '%{http_code} %{content_type}',
+        `${base}/t/lab/${KEY}/apple.mobileconfig?ssid=Lab-v6`],
+      { timeout: 20_000 },
+    ); // prettier-ignore
+    expect(stdout).toBe('200 application/x-apple-aspen-config');
+    const profile = await plistlib(file);
+    const dns = dnsPayload(profile);
+    expect(dns.DNSSettings).toEqual({
+      DNSProtocol: 'HTTPS',
+      ServerURL: `${base}/t/lab/${KEY}/dns-query`,
+    });
+    expect(dns.OnDemandRules).toEqual([
+      { Action: 'Connect', InterfaceTypeMatch: 'WiFi', SSIDMatch: ['Lab-v6'] },
+      { Action: 'Disconnect' },
+    ]);
+    const [status, , reason] = await curl(`${base}/t/lab/${KEY}/apple.mobileconfig?ssid=`);
+    expect([status, reason]).toEqual([400, 'ssid: empty; give the Wi-Fi network name\n']);
+  });
+
+  it('gives a browser an HTML page (403) for the keyed tenant without its key', async () => {
+    const base = `https://localhost:${tls.port}`;
+    const dom = await chromium(['--ignore-certificate-errors', '--dump-dom', `${base}/t/lab/`]);
+    expect(dom).toContain(`<h1>${REFUSAL_HEADINGS.needsKey}</h1>`);
+    expect(dom).toContain(
+      '<p class="reason">HTTP 403: tenant lab needs its key: /t/lab/{key}/dns-query</p>',
+    );
+    expect(dom).not.toContain(KEY);
+    const accept = 'text/html,application/xhtml+xml,*/*;q=0.8';
+    const [status, type] = await curl(`${base}/t/lab/`, '-H', `accept: ${accept}`);
+    expect([status, type]).toEqual([403, 'text/html; charset=utf-8']);
+    expect(await curl(`${base}/t/lab/`)).toEqual([
+      403,
+      'text/plain; charset=utf-8',
+      'tenant lab needs its key: /t/lab/{key}/dns-query\n',
+    ]);
   });
 });
 

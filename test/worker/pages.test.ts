@@ -1,18 +1,24 @@
 import { DOMParser as XmlDomParser } from '@xmldom/xmldom';
+import { env } from 'cloudflare:test';
 import { Hono, type Context } from 'hono';
 import { parse, type PlistValue } from 'plist';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { type AppOptions, createApp } from '../../src/doh/app';
+import { REFUSAL_HEADINGS, wantsHtml } from '../../src/pages/error-page';
 import {
   appleProfile,
   MOBILECONFIG_TYPE,
+  parseSsids,
   profileFilename,
   profileIds,
   uuidV5,
 } from '../../src/pages/mobileconfig';
 import { QR_QUIET_ZONE, qrMatrix, qrSvg } from '../../src/pages/qr';
-import { pageRoutes, profileHref } from '../../src/pages/routes';
+import { pageRoutes, PROFILE_NEEDS_HTTPS, profileHref } from '../../src/pages/routes';
 import { renderSetupPage, SETUP_HEADINGS } from '../../src/pages/setup-page';
-import type { SetupInfo } from '../../src/pages/types';
+import type { ServedTransports, SetupInfo } from '../../src/pages/types';
+import { UpstreamHealth } from '../../src/upstream/health';
+import { ENV } from './setup';
 
 const ACME: SetupInfo = {
   tenantId: 'acme',
@@ -35,6 +41,13 @@ const HOSTILE: SetupInfo = {
   prefixes: ['<img src=x onerror=alert(1)>/96'],
   host: 'doh.example',
 };
+
+/** One `<section id=...>` of a page. */
+function section(page: string, id: string): string {
+  const start = page.indexOf(`<section id="${id}">`);
+  if (start < 0) throw new Error(`no section ${id}`);
+  return page.slice(start, page.indexOf('</section>', start) + '</section>'.length);
+}
 
 const UUID_V5 = /^[0-9A-F]{8}-[0-9A-F]{4}-5[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}$/;
 
@@ -119,21 +132,51 @@ describe('setup page', () => {
     const android = page.slice(page.indexOf('<section id="android">'));
     expect(android).toContain("<b>Android's system setting cannot use this URL.</b>");
     expect(android).toContain('speaks DNS over TLS\n(DoT, port 853) to it, not DNS over HTTPS');
+    // no transports: a Worker, which never serves DoT
+    expect(android).toContain(
+      'This resolver runs on Cloudflare Workers, which speak HTTP only, so it cannot serve DoT: ' +
+        'on Android, use DNS over HTTPS as below.',
+    );
+    expect(android).not.toContain('id="dot-host"');
     for (const app of ['Intra', 'Nebulo', 'Firefox', 'Chrome']) {
       expect(android).toContain(`<b>${app}</b>`);
     }
     expect(android).toContain('<code>https://doh.example/t/acme/dns-query</code>');
   });
 
-  it('tells Windows 11 users to enter the server addresses and the template', () => {
-    const win = page.slice(
-      page.indexOf('<section id="windows">'),
-      page.indexOf('<section id="apple">'),
-    );
+  it('tells Windows 11 users to look up the host name, then enter addresses and template', () => {
+    const win = section(page, 'windows');
     expect(win).toContain('<code>Resolve-DnsName doh.example</code>');
+    expect(win).toContain('<code>nslookup doh.example</code>');
     expect(win).toContain('<b>On (manual template)</b>');
     expect(win).toContain('<b>DNS over HTTPS template</b>');
-    expect(win).toContain('-DohTemplate\nhttps://doh.example/t/acme/dns-query');
+    // Microsoft's documented syntax: netsh dns add encryption server=<IP> dohtemplate=<URL>
+    expect(win).toContain(
+      '<code class="netsh">netsh dns add encryption server=&lt;address&gt; ' +
+        'dohtemplate=https://doh.example/t/acme/dns-query autoupgrade=yes udpfallback=no</code>',
+    );
+  });
+
+  it('gives Windows 11 the address itself when the URL names its server by IP', () => {
+    for (const [url, address, family] of [
+      ['https://192.0.2.53/dns-query', '192.0.2.53', 'IPv4'],
+      ['https://[2001:db8::53]:8443/dns-query', '2001:db8::53', 'IPv6'],
+    ] as const) {
+      const win = section(renderSetupPage({ ...DEFAULT, dohUrl: url }), 'windows');
+      expect(win, url).not.toContain('Resolve-DnsName');
+      expect(win, url).not.toContain('nslookup');
+      expect(win).toContain(
+        `This URL names its server by address, so that address,\n<code>${address}</code>, ` +
+          'is the DNS server to enter.',
+      );
+      expect(win).toContain(
+        `<li>Turn on <b>${family}</b> and enter <code>${address}</code> as <b>Preferred DNS</b>.</li>`,
+      );
+      expect(win).toContain(
+        `<code class="netsh">netsh dns add encryption server=${address} dohtemplate=${url} ` +
+          'autoupgrade=yes udpfallback=no</code>',
+      );
+    }
   });
 
   it('links the Apple profile beside the page, or where the routes say', () => {
@@ -410,5 +453,362 @@ describe('page routes on a Hono app', () => {
     expect(profileHref('/t/acme/')).toBe('apple.mobileconfig');
     expect(profileHref('/t/acme')).toBe('./acme/apple.mobileconfig');
     expect(profileHref('/t/a:b')).toBe('./a:b/apple.mobileconfig');
+  });
+});
+
+describe('the page tells the truth about http:// URLs', () => {
+  const HTTP: SetupInfo = { ...DEFAULT, dohUrl: 'http://doh.example:8787/dns-query' };
+  const SELF_HOSTED: ServedTransports = { dnsPort: 53, dotPort: null };
+
+  it('says at the top that browsers and operating systems need HTTPS', () => {
+    const page = renderSetupPage(HTTP);
+    const notice = /<aside class="warn" id="https-needed">[^]*?<\/aside>/.exec(page)?.[0] ?? '';
+    expect(notice).toContain(
+      '<p><b>This DNS over HTTPS URL is http://, and browsers and operating systems take DNS ' +
+        'over HTTPS\nonly from an https:// URL.</b> Firefox, Chrome, Edge, Windows 11, Apple ' +
+        'devices and Android apps\nrefuse a plain-HTTP DoH URL, so the DoH steps below do not ' +
+        'work with this one.</p>',
+    );
+    // before the platform steps
+    expect(page.indexOf('id="https-needed"')).toBeLessThan(page.indexOf('<nav'));
+    expect(page).toContain('is a DNS64 resolver reached over HTTP (DoH, RFC 8484).');
+    expect(renderSetupPage(DEFAULT)).toContain(
+      'is a DNS64 resolver reached over HTTPS (DoH, RFC 8484).',
+    );
+    // on a Worker nothing else is served
+    expect(notice).toContain(
+      '<li>Nothing else: a Cloudflare Worker speaks only HTTP, so it serves neither classic ' +
+        'DNS nor DNS over TLS.</li>',
+    );
+    expect(notice).not.toContain('id="works-dns"');
+  });
+
+  it('marks every DoH section and offers no Apple profile', () => {
+    const page = renderSetupPage(HTTP);
+    for (const id of ['firefox', 'chrome', 'windows']) {
+      expect(section(page, id), id).toContain(
+        '<p class="warn needs-https"><b>Not with this URL:</b> this takes only an https:// DoH ' +
+          'URL, and this one is http:// (see the note at the top).</p>',
+      );
+    }
+    const apple = section(page, 'apple');
+    expect(apple).toContain(
+      '<p class="warn needs-https" id="no-profile"><b>No profile for this URL:</b> Apple ' +
+        'devices take DNS over HTTPS only from an https:// URL',
+    );
+    expect(apple).not.toContain('mobileconfig');
+    expect(apple).not.toContain('<form');
+    expect(page).not.toContain('class="button"');
+    expect(section(page, 'android')).toContain('(They too need an https:// URL.)');
+  });
+
+  it('lists classic DNS (and DoT when served) as what works on the self-hosted server', () => {
+    const onName = renderSetupPage({ ...HTTP, transports: { dnsPort: 5353, dotPort: null } });
+    expect(onName).toContain(
+      '<li id="works-dns"><b>Classic DNS</b> (UDP and TCP, not encrypted) at the addresses of ' +
+        "<code>doh.example</code>, port <code>5353</code>: as a network's DNS server " +
+        "(DHCP, router advertisements) or a device's manual DNS server. Devices and DHCP " +
+        'use port 53 only, and this server answers on 5353 (<code>DNS_PORT</code>): tools such ' +
+        'as <code>dig -p 5353</code> reach it, devices need <code>DNS_PORT=53</code>.</li>',
+    );
+    expect(onName).not.toContain('id="works-dot"');
+    expect(onName).toContain('give this server a certificate for its name (<code>TLS_CERT</code>');
+
+    const onAddress = renderSetupPage({
+      ...HTTP,
+      dohUrl: 'http://[2001:db8::53]/dns-query',
+      transports: { dnsPort: 53, dotPort: 853 },
+    });
+    expect(onAddress).toContain(
+      '<li id="works-dns"><b>Classic DNS</b> (UDP and TCP, not encrypted) at ' +
+        "<code>2001:db8::53</code>, port <code>53</code>: as a network's DNS server " +
+        "(DHCP, router advertisements) or a device's manual DNS server.</li>",
+    );
+    expect(onAddress).toContain(
+      '<li id="works-dot"><b>DNS over TLS</b> at <code>[2001:db8::53]</code>, port ' +
+        '<code>853</code>',
+    );
+  });
+
+  it('shows no notice and no needs-https line for an https:// URL, and the profile link', () => {
+    for (const transports of [undefined, SELF_HOSTED]) {
+      const page = renderSetupPage({ ...DEFAULT, transports });
+      expect(page).not.toContain('https-needed');
+      expect(page).not.toContain('needs-https');
+      expect(section(page, 'apple')).toContain(
+        '<p><a class="button" href="apple.mobileconfig">Download the configuration profile</a></p>',
+      );
+      expect(section(page, 'apple')).toContain(
+        '<form class="ssid" method="get" action="apple.mobileconfig">',
+      );
+    }
+  });
+});
+
+describe('Android Private DNS', () => {
+  it('gives the host name, with what it needs, when the server serves DoT on 853', () => {
+    const page = renderSetupPage({ ...DEFAULT, transports: { dnsPort: 53, dotPort: 853 } });
+    const android = section(page, 'android');
+    expect(android).toContain('<pre class="copy" id="dot-host"><code>doh.example</code></pre>');
+    expect(android).toContain(
+      '<b>Private DNS</b> (Android 9 or later) speaks DNS over TLS (DoT), and this server serves',
+    );
+    expect(android).toContain(
+      'It needs a certificate for <code>doh.example</code> from a certificate authority Android\n' +
+        'trusts',
+    );
+    expect(android).toContain('on port 853, the only port Private DNS uses.');
+    expect(android).not.toContain('id="dot-port"');
+    expect(android).not.toContain('id="no-dot"');
+    expect(android).not.toContain('cannot use this URL');
+  });
+
+  it('warns when DoT is on another port than 853, or the URL host is an address', () => {
+    const other = section(
+      renderSetupPage({ ...DEFAULT, transports: { dnsPort: 53, dotPort: 8853 } }),
+      'android',
+    );
+    expect(other).toContain(
+      '<p class="warn" id="dot-port">This server serves DoT on port <code>8853</code> ' +
+        '(<code>DOT_PORT</code>), and Private DNS uses port 853 only: it reaches this server ' +
+        'once port 853 leads there.</p>',
+    );
+    const byAddress = section(
+      renderSetupPage({
+        ...DEFAULT,
+        dohUrl: 'https://192.0.2.53/dns-query',
+        transports: { dnsPort: 53, dotPort: 853 },
+      }),
+      'android',
+    );
+    expect(byAddress).toContain(
+      'Private DNS takes a host name, not an IP address such as <code>192.0.2.53</code>',
+    );
+  });
+
+  it('says the self-hosted server needs a certificate for DoT when it serves none', () => {
+    const android = section(
+      renderSetupPage({ ...DEFAULT, transports: { dnsPort: 53, dotPort: null } }),
+      'android',
+    );
+    expect(android).toContain(
+      'This server does not serve DoT: it needs a certificate for its name ' +
+        '(<code>TLS_CERT</code> and <code>TLS_KEY</code>), then it serves DoT on ' +
+        '<code>DOT_PORT</code> (853).',
+    );
+    expect(android).not.toContain('id="dot-host"');
+  });
+});
+
+describe('the profile for one Wi-Fi network (?ssid=)', () => {
+  it('adds OnDemandRules: Connect on that SSID over Wi-Fi, Disconnect elsewhere', async () => {
+    const { outer, dns } = parseProfile(await appleProfile(ACME, { ssids: ['Lab-v6'] }));
+    expect(dns.OnDemandRules).toEqual([
+      { Action: 'Connect', InterfaceTypeMatch: 'WiFi', SSIDMatch: ['Lab-v6'] },
+      { Action: 'Disconnect' },
+    ]);
+    expect(dns.DNSSettings).toEqual({ DNSProtocol: 'HTTPS', ServerURL: ACME.dohUrl });
+    expect(String(outer.PayloadDescription)).toMatch(
+      / It applies only on the Wi-Fi network "Lab-v6"\.$/,
+    );
+    // same identifiers as without: installing it replaces the everywhere profile
+    const plain = parseProfile(await appleProfile(ACME));
+    expect(outer.PayloadUUID).toBe(plain.outer.PayloadUUID);
+    expect(plain.dns.OnDemandRules).toBeUndefined();
+  });
+
+  it('checks the names: 1 to 32 octets, no control characters, at most 8', () => {
+    expect(parseSsids(['Lab-v6'])).toEqual(['Lab-v6']);
+    expect(parseSsids(['a', 'b', 'a'])).toEqual(['a', 'b']);
+    expect(parseSsids(['é'.repeat(16)])).toEqual(['é'.repeat(16)]); // 32 octets
+    expect(parseSsids([''])).toEqual({ error: 'ssid: empty; give the Wi-Fi network name' });
+    expect(parseSsids(['€'.repeat(11)])).toEqual({
+      error: 'ssid: a Wi-Fi network name is 1 to 32 octets, this one is 33',
+    });
+    expect(parseSsids(['lab\u0000'])).toEqual({
+      error: 'ssid: control characters are not allowed in a network name',
+    });
+    expect(parseSsids(Array.from({ length: 9 }, (_, i) => `n${i}`))).toEqual({
+      error: 'ssid: at most 8 networks',
+    });
+  });
+
+  it('carries a hostile network name as exact text', async () => {
+    const evil = `<b>&"'`;
+    const xml = await appleProfile(ACME, { ssids: [evil] });
+    expect(xml).not.toContain('<b>');
+    const { dns } = parseProfile(xml);
+    expect(dns.OnDemandRules).toEqual([
+      { Action: 'Connect', InterfaceTypeMatch: 'WiFi', SSIDMatch: [evil] },
+      { Action: 'Disconnect' },
+    ]);
+  });
+});
+
+describe('page routes: profile only for https://, ?ssid=', () => {
+  function testApp(info: SetupInfo): Hono {
+    const app = new Hono();
+    app.route(
+      '/',
+      pageRoutes(async () => info),
+    );
+    return app;
+  }
+
+  it('answers the profile URL of an http:// DoH URL with 404 and the reason', async () => {
+    const app = testApp({ ...DEFAULT, dohUrl: 'http://doh.example/dns-query' });
+    const res = await app.request('http://doh.example/apple.mobileconfig');
+    expect(res.status).toBe(404);
+    expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await res.text()).toBe(
+      'no Apple profile for an http:// DoH URL: Apple devices take DNS over HTTPS only from an ' +
+        'https:// URL; open this page over HTTPS\n',
+    );
+    expect(PROFILE_NEEDS_HTTPS).toContain('https:// URL');
+  });
+
+  it('takes ?ssid= (the page form sends it with + for spaces) and refuses a bad one', async () => {
+    const app = testApp(DEFAULT);
+    for (const [query, ssids] of [
+      ['ssid=Lab-v6', ['Lab-v6']],
+      ['ssid=Lab+v6', ['Lab v6']],
+      ['ssid=Caf%C3%A9%20v6&ssid=Lab-v6', ['Café v6', 'Lab-v6']],
+    ] as const) {
+      const res = await app.request(`https://doh.example/apple.mobileconfig?${query}`);
+      expect(res.status, query).toBe(200);
+      const { dns } = parseProfile(utf8(await res.arrayBuffer()));
+      expect(dns.OnDemandRules, query).toEqual([
+        { Action: 'Connect', InterfaceTypeMatch: 'WiFi', SSIDMatch: ssids },
+        { Action: 'Disconnect' },
+      ]);
+    }
+    for (const [query, reason] of [
+      ['ssid=', 'ssid: empty; give the Wi-Fi network name'],
+      [`ssid=${'x'.repeat(33)}`, 'ssid: a Wi-Fi network name is 1 to 32 octets, this one is 33'],
+      ['ssid=a%0Ab', 'ssid: control characters are not allowed in a network name'],
+      ['ssid=%E0%A4%A', 'ssid: not valid percent-encoded UTF-8'],
+      ['ssid=%ED%A0%80', 'ssid: not valid percent-encoded UTF-8'],
+      ['ssid=ok&ssid', 'ssid: empty; give the Wi-Fi network name'],
+    ]) {
+      const res = await app.request(`https://doh.example/apple.mobileconfig?${query}`);
+      expect([res.status, await res.text()], query).toEqual([400, `${reason}\n`]);
+    }
+  });
+});
+
+describe('Accept: text/html', () => {
+  it('is wanted only when text/html is named with q above 0', () => {
+    const chrome =
+      'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
+    expect(wantsHtml(chrome)).toBe(true);
+    expect(wantsHtml('TEXT/HTML; charset=utf-8')).toBe(true);
+    expect(wantsHtml('text/html;q=0.5')).toBe(true);
+    expect(wantsHtml('text/html;q=0')).toBe(false);
+    expect(wantsHtml('*/*')).toBe(false);
+    expect(wantsHtml('text/plain')).toBe(false);
+    expect(wantsHtml(null)).toBe(false);
+    expect(wantsHtml('')).toBe(false);
+  });
+});
+
+describe('the worker app: keyed tenants in a browser, transports, X-Forwarded-Proto', () => {
+  const TOKEN = 'admin-secret-token-for-pages';
+  const KEY = 'page-key-0123456789abcdef';
+  const BROWSER = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+  const ENVS = { ...env, ...ENV, ADMIN_TOKEN: TOKEN };
+
+  async function appWith(options: AppOptions = {}) {
+    const app = createApp({ cache: null, health: new UpstreamHealth(), ...options });
+    const put = await app.request(
+      'https://doh.test/admin/tenants/keyed',
+      {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Keyed ISP', prefixes: ['2001:db8:82::/96'], key: KEY }),
+      },
+      ENVS,
+    );
+    expect(put.status).toBeLessThan(300);
+    return (url: string, headers: Record<string, string> = {}) =>
+      app.request(url, { headers }, ENVS);
+  }
+
+  it('gives a browser a short HTML page (403) when the key is missing, text/plain otherwise', async () => {
+    const get = await appWith();
+    for (const path of ['/t/keyed/', '/t/keyed', '/t/keyed/apple.mobileconfig']) {
+      const res = await get(`https://doh.test${path}`, BROWSER);
+      expect(res.status, path).toBe(403);
+      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(res.headers.get('vary')).toBe('Accept');
+      const html = await res.text();
+      expect(html).toContain(`<h1>${REFUSAL_HEADINGS.needsKey}</h1>`);
+      expect(html).toContain(
+        '<p>Tenant <code>keyed</code> keeps its DNS over HTTPS URL secret: the URL carries a ' +
+          'key, <code>/t/keyed/<i>key</i>/</code>, and so does the address of this setup page.</p>',
+      );
+      expect(html).toContain(
+        '<p class="reason">HTTP 403: tenant keyed needs its key: /t/keyed/{key}/dns-query</p>',
+      );
+      expect(html).not.toContain(KEY);
+
+      const plain = await get(`https://doh.test${path}`);
+      expect([plain.status, plain.headers.get('content-type'), await plain.text()]).toEqual([
+        403,
+        'text/plain; charset=utf-8',
+        'tenant keyed needs its key: /t/keyed/{key}/dns-query\n',
+      ]);
+    }
+  });
+
+  it('says a wrong key is not accepted, and an unknown tenant is unknown, in HTML', async () => {
+    const get = await appWith();
+    const wrong = await get('https://doh.test/t/keyed/wrong-key-0123456789abc/', BROWSER);
+    expect(wrong.status).toBe(403);
+    const html = await wrong.text();
+    expect(html).toContain(`<h1>${REFUSAL_HEADINGS.badKey}</h1>`);
+    expect(html).toContain('<p class="reason">HTTP 403: wrong key for tenant keyed</p>');
+    expect(html).not.toContain('wrong-key-0123456789abc');
+
+    const unknown = await get('https://doh.test/t/nobody/', BROWSER);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await unknown.text()).toContain(
+      `<h1>${REFUSAL_HEADINGS.unknown}</h1>\n<p>There is no tenant <code>nobody</code> on this server.`,
+    );
+    const plain = await get('https://doh.test/t/nobody/');
+    expect([plain.status, await plain.text()]).toEqual([404, 'unknown tenant nobody\n']);
+    // the keyed tenant's page with its key is the page itself
+    const ok = await get(`https://doh.test/t/keyed/${KEY}/`, BROWSER);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain(`https://doh.test/t/keyed/${KEY}/dns-query`);
+  });
+
+  it('passes the transports to the page: DoT host name only when DoT is served', async () => {
+    const withDot = await appWith({ transports: { dnsPort: 53, dotPort: 853 } });
+    const a = await (await withDot('https://doh.test/')).text();
+    expect(a).toContain('<pre class="copy" id="dot-host"><code>doh.test</code></pre>');
+    const noDot = await appWith({ transports: { dnsPort: 53, dotPort: null } });
+    const b = await (await noDot('https://doh.test/')).text();
+    expect(b).not.toContain('id="dot-host"');
+    expect(b).toContain('This server does not serve DoT');
+  });
+
+  it('serves the http:// page with the notice and a 404 profile, unless a trusted proxy says https', async () => {
+    const direct = await appWith({ transports: { dnsPort: 53, dotPort: null } });
+    const page = await (await direct('http://doh.test/', { 'x-forwarded-proto': 'https' })).text();
+    expect(page).toContain('id="https-needed"');
+    expect(page).toContain('<code>http://doh.test/dns-query</code>');
+    expect((await direct('http://doh.test/apple.mobileconfig')).status).toBe(404);
+
+    const proxied = await appWith({ transports: { dnsPort: 53, dotPort: null }, trustProxy: true });
+    const https = { 'x-forwarded-proto': 'https' };
+    const behind = await (await proxied('http://doh.test/', https)).text();
+    expect(behind).not.toContain('https-needed');
+    expect(behind).toContain('<code>https://doh.test/dns-query</code>');
+    const profile = await proxied('http://doh.test/apple.mobileconfig', https);
+    expect(profile.status).toBe(200);
+    expect(dict(parseProfile(await profile.text()).dns.DNSSettings).ServerURL).toBe(
+      'https://doh.test/dns-query',
+    );
   });
 });
