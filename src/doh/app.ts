@@ -5,10 +5,11 @@ import { ResponseCache } from '../cache/response-cache';
 import type { ResolverEnv } from '../config/env';
 import { refusalPage, wantsHtml } from '../pages/error-page';
 import { pageRoutes } from '../pages/routes';
-import type { ServedTransports, SetupInfo } from '../pages/types';
+import type { GatewayView, ServedTransports, SetupInfo } from '../pages/types';
 import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
 import { type AdminEnv, adminRoutes } from '../tenant/admin';
 import { gatewayReport } from '../tenant/gateway-api';
+import { type GatewayState, healthOf } from '../tenant/gateways';
 import type { RateLimitEnv } from '../tenant/rate-limit';
 import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant } from '../tenant/tenant';
@@ -109,7 +110,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
     return toResponse(verdictReply(tenant), 'GET');
   };
   const pageInfo = (c: Context, tenant: Tenant, path: string) =>
-    setupInfo(c, tenant, path, options);
+    setupInfo(c, tenant, path, options, storeOf((c.env ?? {}) as Env));
   // The client setup page and Apple profile: for each tenant beside its DoH URL, and at `/`.
   const tenantPage = (withKey: boolean) => async (c: Context) => {
     const id = c.req.param('id') ?? '';
@@ -186,7 +187,14 @@ function backgroundOf(executionCtx: ExecutionContext | undefined): (p: Promise<u
  * reached with; behind a proxy that terminates TLS (TRUST_PROXY) the first X-Forwarded-Proto
  * value gives the scheme, so the page does not call an https:// URL http://.
  */
-function setupInfo(c: Context, tenant: Tenant, path: string, options: AppOptions): SetupInfo {
+function setupInfo(
+  c: Context,
+  tenant: Tenant,
+  path: string,
+  options: AppOptions,
+  store: TenantStore | null,
+): SetupInfo {
+  const gateways = gatewayViews(store, tenant, (options.now ?? Date.now)());
   const url = new URL(c.req.url);
   let origin = url.origin;
   if (options.trustProxy) {
@@ -200,5 +208,26 @@ function setupInfo(c: Context, tenant: Tenant, path: string, options: AppOptions
     prefixes: tenant.policy.prefixes.map((p) => p.prefix.text),
     host: url.hostname,
     ...(options.transports ? { transports: options.transports } : {}),
+    ...(gateways ? { gateways } : {}),
   };
+}
+
+/** The tenant's gateways as its memo holds them (the page's tenant lookup has just filled it). */
+function gatewayViews(
+  store: TenantStore | null,
+  tenant: Tenant,
+  now: number,
+): GatewayView[] | undefined {
+  if (!tenant.id || tenant.gateways.length === 0) return undefined;
+  const found = store?.remembered(tenant.id);
+  const states = found?.kind === 'found' ? found.gateways : new Map<string, GatewayState>();
+  return tenant.gateways.map((name) => {
+    const state = states.get(name);
+    return {
+      name,
+      state: healthOf(state, tenant.gatewayTimeoutMs, now),
+      lastReport: state ? new Date(state.at).toISOString() : null,
+      prefixes: tenant.allPrefixes.filter((p) => p.gateway === name).map((p) => p.prefix.text),
+    };
+  });
 }

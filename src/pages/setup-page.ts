@@ -37,6 +37,21 @@ export function isHttps(url: string): boolean {
  * name when the server serves DoT. Windows steps fit a URL naming its server by address or by
  * name.
  */
+/** The gateways behind the prefixes and their health: a prefix is in use while its gateway is up. */
+function gatewayList(info: SetupInfo): string {
+  if (!info.gateways?.length) return '';
+  const rows = info.gateways
+    .map(
+      (g) =>
+        `<li><code>${h(g.name)}</code> (${g.prefixes.map((p) => `<code>${h(p)}</code>`).join(', ')}): ` +
+        `<span class="gw-${h(g.state)}">${h(g.state)}</span>` +
+        `${g.lastReport ? `, last report ${h(g.lastReport)}` : ', no report yet'}</li>`,
+    )
+    .join('');
+  return `<p>NAT64 gateways (a prefix is used while its gateway reports; all are used when none does):</p>
+<ul class="gateways">${rows}</ul>`;
+}
+
 export function renderSetupPage(info: SetupInfo, options: SetupPageOptions = {}): string {
   const name = h(info.displayName);
   const url = h(info.dohUrl);
@@ -88,6 +103,7 @@ prefixes (RFC 6052, RFC 6147):</p>
 ${prefixList}
 <p class="note">Use this resolver on a network whose NAT64 gateway translates these prefixes.
 Elsewhere, sites that have only IPv4 addresses will not load.</p>
+${gatewayList(info)}
 </section>
 
 <section id="qr">

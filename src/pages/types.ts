@@ -15,6 +15,18 @@ export interface SetupInfo {
    * (no classic DNS, no DoT).
    */
   readonly transports?: ServedTransports;
+  /** The NAT64 gateways behind the tenant's prefixes and what they last said (issue 15). */
+  readonly gateways?: readonly GatewayView[];
+}
+
+/** One gateway on the setup page. */
+export interface GatewayView {
+  readonly name: string;
+  /** up, down (silent past the tenant's gatewayTimeout), stopped (said so), unknown (never reported). */
+  readonly state: string;
+  /** ISO 8601 time of its last report, or null. */
+  readonly lastReport: string | null;
+  readonly prefixes: readonly string[];
 }
 
 /** The self-hosted server's other transports, for the page's "what works here". */

@@ -1,6 +1,6 @@
 import { parseAddress } from '../acl/address';
 import { CidrSet } from '../acl/cidr';
-import { DEFAULT_EXCLUDE, type Dns64Policy } from '../dns64/policy';
+import { DEFAULT_EXCLUDE, type Dns64Policy, type PrefixRule } from '../dns64/policy';
 import { literalName } from '../dns/name';
 import { prefixOf } from '../dns64/prefix';
 import type { RateLimitTier, TenantRecord } from './schema';
@@ -24,6 +24,8 @@ export interface Tenant {
   readonly gatewayTimeoutMs: number;
   /** The gateways its prefixes name, each once, in order. */
   readonly gateways: readonly string[];
+  /** Every prefix of the record (policy.prefixes holds those in use now). */
+  readonly allPrefixes: readonly PrefixRule[];
 }
 
 /** RFC 6147 §5.1.7 allows any TTL; while gateways come and go, answers must not outlive them. */
@@ -32,6 +34,15 @@ export const DEFAULT_GATEWAY_TIMEOUT_S = 90;
 
 /** Compiles a validated record (see checkTenantRecord). */
 export function compileTenant(id: string, rec: TenantRecord): Tenant {
+  const prefixes: PrefixRule[] = rec.prefixes.map((entry) =>
+    typeof entry === 'string'
+      ? { prefix: prefixOf(entry), mapped: CidrSet.EMPTY }
+      : {
+          prefix: prefixOf(entry.prefix),
+          mapped: CidrSet.parse(entry.mapped ?? []),
+          gateway: entry.gateway ?? null,
+        },
+  );
   const gateways = [
     ...new Set(
       rec.prefixes.flatMap((e) => (typeof e !== 'string' && e.gateway ? [e.gateway] : [])),
@@ -41,15 +52,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
     id,
     name: rec.name ?? null,
     policy: {
-      prefixes: rec.prefixes.map((entry) =>
-        typeof entry === 'string'
-          ? { prefix: prefixOf(entry), mapped: CidrSet.EMPTY }
-          : {
-              prefix: prefixOf(entry.prefix),
-              mapped: CidrSet.parse(entry.mapped ?? []),
-              gateway: entry.gateway ?? null,
-            },
-      ),
+      prefixes,
       exclude: CidrSet.parse(rec.exclude ?? DEFAULT_EXCLUDE),
       suffix: rec.suffix ? parseAddress(rec.suffix, false) : null,
       synthAll: rec.synthAll ?? false,
@@ -68,6 +71,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
     gatewayKey: rec.gatewayKey ?? null,
     gatewayTimeoutMs: (rec.gatewayTimeout ?? DEFAULT_GATEWAY_TIMEOUT_S) * 1000,
     gateways,
+    allPrefixes: prefixes,
   };
 }
 
@@ -85,6 +89,7 @@ export function openTenant(policy: Dns64Policy): Tenant {
     gatewayKey: null,
     gatewayTimeoutMs: DEFAULT_GATEWAY_TIMEOUT_S * 1000,
     gateways: [],
+    allPrefixes: policy.prefixes,
   };
 }
 

@@ -109,6 +109,24 @@ describe('synthesis follows the gateways (issue 15)', () => {
   });
 });
 
+describe('the setup page', () => {
+  it('lists each gateway with its state and last report, and the prefixes in use', async () => {
+    const { report, req, clock } = site();
+    await report('ams-1');
+    const at = new Date(clock.now).toISOString();
+    const html = await (await req('/t/acme/')).text();
+    expect(html).toContain(
+      `<li><code>ams-1</code> (<code>2001:db8:a::/96</code>): <span class="gw-up">up</span>, last report ${at}</li>`,
+    );
+    expect(html).toContain(
+      '<li><code>fra-1</code> (<code>2001:db8:b::/96</code>): <span class="gw-unknown">unknown</span>, no report yet</li>',
+    );
+    // Only the prefixes in use are listed as such.
+    expect(html).toContain('<li><code>2001:db8:a::/96</code></li>');
+    expect(html).not.toContain('<li><code>2001:db8:b::/96</code></li>');
+  });
+});
+
 describe('PUT and DELETE /t/{id}/gateways/{gateway}', () => {
   it('shows each gateway state and last report in the admin API', async () => {
     const { report, req, clock } = site();
