@@ -31,7 +31,9 @@ Options:
   -d, --debug              verbose logging
   -h, --help               this text
 
-Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT save the dynamic table and exit 0.
+Environment: NAT64D_REPORT_URL, NAT64D_REPORT_KEY override report-url, report-key.
+Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT withdraw from report-url (DELETE,
+at most 2 s), save the dynamic table and exit 0.
 `;
 
 interface Io {
@@ -84,21 +86,27 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     if (command === 'stats') {
       let listen = values.metrics;
       if (listen === undefined) {
-        listen = values.config ? (readTaygaConf(configFile).metrics ?? 'off') : DEFAULT_METRICS;
+        listen = values.config
+          ? (readTaygaConf(configFile, { env: process.env }).metrics ?? 'off')
+          : DEFAULT_METRICS;
       }
       const stats = await fetchStats(listen);
       io.out(values.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatStats(stats)}\n`);
       return 0;
     }
     if (values.mktun || values.rmtun || values.check) {
-      const config = readTaygaConf(configFile, { stateDirectory: process.env.STATE_DIRECTORY });
+      const config = readTaygaConf(configFile, {
+        stateDirectory: process.env.STATE_DIRECTORY,
+        env: process.env,
+      });
       if (values.check) {
         const st = config.stateful;
         const stateful = st
           ? `, stateful: ${st.pool4.length} pool4 line(s), ${st.bib.length} bib line(s)`
           : '';
+        const report = config.report ? `, reports to ${config.report.url}` : '';
         io.out(
-          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful})\n`,
+          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful}${report})\n`,
         );
         return 0;
       }

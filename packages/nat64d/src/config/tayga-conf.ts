@@ -32,6 +32,12 @@ import {
 } from './addr.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
+  reportKeyProblem,
+  reportUrlProblem,
+  resolveReport,
+  type ReportSettings,
+} from './report.js';
+import {
   NAT_PROTOCOLS,
   type Nat64dConfig,
   type NatProtocol,
@@ -74,6 +80,10 @@ interface Draft {
   maxSessions?: number;
   maxSessionsPerHost?: number;
   logMappings?: boolean | string;
+  reportUrl?: string;
+  reportKey?: string;
+  /** report-url/report-key merged with the environment (src/config/report.ts). */
+  report?: ReportSettings | null;
   /** Line of each single-instance directive seen, to report duplicates and cross-checks. */
   lines: Map<string, number>;
 }
@@ -345,6 +355,23 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
       else draft.metrics = r === null ? null : value;
     },
   },
+  // Reports to the resolver that this gateway is alive (src/config/report.ts).
+  'report-url': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const problem = reportUrlProblem(value);
+      if (problem) fail(`report-url ${value}: ${problem}`);
+      else draft.reportUrl = value;
+    },
+  },
+  'report-key': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const problem = reportKeyProblem(value);
+      if (problem) fail(`report-key: ${problem}`);
+      else draft.reportKey = value;
+    },
+  },
   // Stateful NAT64 (RFC 6146).
   pool4: {
     args: 2,
@@ -451,6 +478,8 @@ function parseMap(args: readonly string[], line: number, fail: (r: string) => vo
 export interface ParseOptions {
   /** Used when the file has no data-dir, like Tayga (systemd's StateDirectory=). */
   readonly stateDirectory?: string | undefined;
+  /** NAT64D_REPORT_URL and NAT64D_REPORT_KEY, which win over report-url and report-key. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /** Parses and validates the text of a tayga.conf. Throws ConfigError with every issue found. */
@@ -512,6 +541,13 @@ export function parseTaygaConf(
     }
     issues.sort((a, b) => a.line - b.line);
   }
+  const reportLines = {
+    url: draft.reportUrl,
+    urlLine: draft.lines.get('report-url'),
+    key: draft.reportKey,
+    keyLine: draft.lines.get('report-key'),
+  };
+  draft.report = resolveReport(file, reportLines, options.env ?? {}, issues);
   if (issues.length === 0) validate(draft, file, issues, options);
   if (issues.length > 0) throw new ConfigError(issues);
   return finish(draft, file, options);
@@ -729,5 +765,6 @@ function finish(draft: Draft, file: string, options: ParseOptions): Nat64dConfig
     tunMtu: draft.tunMtu ?? DEFAULT_TUN_MTU,
     metrics: draft.metrics === undefined ? DEFAULT_METRICS : draft.metrics,
     stateful: finishStateful(draft),
+    report: draft.report ?? null,
   };
 }

@@ -1,5 +1,6 @@
 import type { Nat64Prefix, UdpChecksumMode } from '../core/types.js';
 import type { Ipv4Net, Ipv6Net } from './addr.js';
+import type { ReportSettings } from './report.js';
 
 /** A `map` line: a host (/32 <-> /128) or Tayga's network form of equal sizes. */
 export interface StaticMapEntry {
@@ -34,6 +35,8 @@ export interface Nat64dConfig {
   readonly metrics: string | null;
   /** Stateful NAT64 (RFC 6146) settings: present when the file has `pool4` lines. */
   readonly stateful: StatefulSettings | null;
+  /** Our extension: `report-url`/`report-key` (or the environment), or null when not set. */
+  readonly report: ReportSettings | null;
 }
 
 export type NatProtocol = 'tcp' | 'udp' | 'icmp';
