@@ -122,8 +122,28 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     }
 
     const daemon = new Daemon({ configFile, metrics: values.metrics, log });
+    // The handlers come first: a SIGTERM during start-up (right after "translating on", say)
+    // still stops in order, once start() is done, instead of killing the process.
+    let started: Promise<void> = Promise.resolve();
+    const shutdown = (signal: string) => {
+      log.info(`${signal}: saving state and exiting`);
+      started.then(
+        () =>
+          daemon.stop().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              log.error(String(err));
+              process.exit(1);
+            },
+          ),
+        () => undefined, // a failed start stops the daemon and exits 1 below
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    started = daemon.start();
     try {
-      await daemon.start();
+      await started;
     } catch (err) {
       await daemon.stop().catch(() => undefined);
       throw err;
@@ -132,18 +152,6 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     process.on('SIGHUP', () => {
       reloading = reloading.then(() => daemon.reload());
     });
-    const shutdown = (signal: string) => {
-      log.info(`${signal}: saving state and exiting`);
-      daemon.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error(String(err));
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
     return null;
   } catch (err) {
     if (err instanceof ConfigError) io.err(`${err.message}\n`);
