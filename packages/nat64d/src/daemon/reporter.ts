@@ -114,6 +114,7 @@ function describe(err: unknown, timeoutMs: number): string {
 function statusProblem(status: number): string | null {
   if (status >= 200 && status <= 299) return null;
   if (status === 401) return 'HTTP 401 (wrong report-key?)';
+  if (status === 404) return 'HTTP 404 (unknown tenant or gateway in report-url?)';
   if (status >= 300 && status <= 399) {
     return `HTTP ${status} (redirects are not followed: set report-url to the final URL)`;
   }

@@ -279,6 +279,19 @@ describe('Reporter against an HTTP server on 127.0.0.1', () => {
     expect(log.lines.join('\n')).not.toContain(KEY);
   });
 
+  it('404: the tenant or gateway in the URL is unknown to the resolver', async () => {
+    const log = memoryLog();
+    const { reporter } = make({ log });
+    server.script.push(404);
+    reporter.start();
+    await reporter.settled();
+    expect(log.lines[1]).toBe(
+      `error: report to ${server.url} failed: HTTP 404 (unknown tenant or gateway in report-url?); ` +
+        'retrying after 20 s, backing off to 300 s (failures are counted in ' +
+        'nat64d_reports_failed_total, not logged one by one)',
+    );
+  });
+
   it('a redirect is a failure and is not followed', async () => {
     const log = memoryLog();
     const { reporter } = make({ log });
