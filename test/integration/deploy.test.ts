@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requireCommand } from './servers';
@@ -26,11 +26,31 @@ describe('deploy/', () => {
     });
   });
 
-  it('radvd.conf passes radvd -c', () => {
+  it('radvd.conf passes radvd -c (radvd 2.20 or newer: nat64prefix)', () => {
     requireCommand('radvd', 'radvd');
+    const version = /Version:\s*(\d+)\.(\d+)/.exec(run('radvd', ['--version']).out);
+    expect(version, 'radvd --version').not.toBeNull();
+    const [major, minor] = [Number(version![1]), Number(version![2])];
+    expect(
+      major > 2 || (major === 2 && minor >= 20),
+      `radvd ${major}.${minor} predates nat64prefix (RFC 8781): install 2.20 or newer ` +
+        '(bookworm-backports, as .ci/run does)',
+    ).toBe(true);
     const r = run('radvd', ['-c', '-C', join(DEPLOY, 'gateway/radvd.conf')]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/syntax ok/);
+  });
+
+  it('one NAT64 prefix: radvd PREF64, nat64d prefix and the resolver DNS64_PREFIX agree', () => {
+    const read = (file: string) => readFileSync(join(DEPLOY, 'gateway', file), 'utf8');
+    const pref64 = [...read('radvd.conf').matchAll(/^\s*nat64prefix\s+(\S+)/gm)].map((m) => m[1]);
+    const nat64d = [...read('tayga.conf').matchAll(/^prefix\s+(\S+)/gm)].map((m) => m[1]);
+    const resolver = [...read('resolver.env').matchAll(/^DNS64_PREFIX=(\S+)/gm)].map((m) => m[1]);
+    expect({ pref64, nat64d, resolver }).toEqual({
+      pref64: ['64:ff9b::/96'],
+      nat64d: ['64:ff9b::/96'],
+      resolver: ['64:ff9b::/96'],
+    });
   });
 
   it('nftables.conf passes nft -c', () => {
