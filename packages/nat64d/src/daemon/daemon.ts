@@ -18,7 +18,7 @@ import type { Logger } from './log.js';
 import { snakeCase, startMetricsServer, type Metric } from './metrics.js';
 import { offloadTranslatorConfig, offloadWanted, openTun } from './offload.js';
 import { PacketLoop } from './packet-loop.js';
-import { Reporter, gatewayReport } from './reporter.js';
+import { Reporter, gatewayReport, type GatewayReport } from './reporter.js';
 import { NAT64D_VERSION } from './version.js';
 
 export interface DaemonOptions {
@@ -151,7 +151,7 @@ export class Daemon {
   }
 
   /** The body of a report to the resolver: version, uptime and the free capacity. */
-  gatewayReport() {
+  gatewayReport(): GatewayReport {
     return gatewayReport({
       version: NAT64D_VERSION,
       startedAt: this.startedAt,

@@ -1,5 +1,9 @@
 /** report-url and report-key (issue 15): file keys, the environment over them, both or neither. */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli.js';
 import { ConfigError, parseTaygaConf } from '../../src/config/index.js';
 
 const FILE = '/etc/tayga.conf';
@@ -143,5 +147,45 @@ describe('report-url and report-key', () => {
       'environment: NAT64D_REPORT_URL gopher://doh.example/: must be an http:// or https:// URL',
       'environment: NAT64D_REPORT_KEY: must be 16 to 128 characters of A-Z a-z 0-9 _ - (found " ")',
     ]);
+  });
+});
+
+describe('nat64d --check with reporting', () => {
+  const saved = { url: process.env.NAT64D_REPORT_URL, key: process.env.NAT64D_REPORT_KEY };
+  const dir = mkdtempSync(join(tmpdir(), 'nat64d-report-conf-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => {
+    for (const [name, value] of [
+      ['NAT64D_REPORT_URL', saved.url],
+      ['NAT64D_REPORT_KEY', saved.key],
+    ] as const) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+
+  async function check(text: string): Promise<{ code: number | null; out: string }> {
+    const file = join(dir, 'tayga.conf');
+    writeFileSync(file, text);
+    const out: string[] = [];
+    const code = await main(['-c', file, '--check'], {
+      out: (t) => out.push(t),
+      err: (t) => out.push(t),
+    });
+    return { code, out: out.join('').replaceAll(file, 'FILE') };
+  }
+
+  it('names the URL; the key may come from the environment; a missing one exits 1', async () => {
+    delete process.env.NAT64D_REPORT_URL;
+    delete process.env.NAT64D_REPORT_KEY;
+    expect(await check(conf(`report-url ${URL1}`))).toEqual({
+      code: 1,
+      out: 'FILE:4: report-url: needs report-key (or NAT64D_REPORT_KEY)\n',
+    });
+    process.env.NAT64D_REPORT_KEY = KEY2;
+    expect(await check(conf(`report-url ${URL1}`))).toEqual({
+      code: 0,
+      out: `FILE: OK (tun-device nat64, 0 map line(s), reports to ${URL1})\n`,
+    });
   });
 });
