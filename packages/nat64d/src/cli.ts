@@ -32,7 +32,9 @@ Options:
   -d, --debug              verbose logging
   -h, --help               this text
 
-Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT save the dynamic table and exit 0.
+Environment: NAT64D_REPORT_URL, NAT64D_REPORT_KEY override report-url, report-key.
+Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT withdraw from report-url (DELETE,
+at most 2 s), save the dynamic table and exit 0.
 `;
 
 interface Io {
@@ -85,22 +87,28 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     if (command === 'stats') {
       let listen = values.metrics;
       if (listen === undefined) {
-        listen = values.config ? (readTaygaConf(configFile).metrics ?? 'off') : DEFAULT_METRICS;
+        listen = values.config
+          ? (readTaygaConf(configFile, { env: process.env }).metrics ?? 'off')
+          : DEFAULT_METRICS;
       }
       const stats = await fetchStats(listen);
       io.out(values.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatStats(stats)}\n`);
       return 0;
     }
     if (values.mktun || values.rmtun || values.check) {
-      const config = readTaygaConf(configFile, { stateDirectory: process.env.STATE_DIRECTORY });
+      const config = readTaygaConf(configFile, {
+        stateDirectory: process.env.STATE_DIRECTORY,
+        env: process.env,
+      });
       if (values.check) {
         const st = config.stateful;
         const stateful = st
           ? `, stateful: ${st.pool4.length} pool4 line(s), ${st.bib.length} bib line(s)`
           : '';
         for (const w of config.warnings) io.out(`warning: ${formatIssue(w)}\n`);
+        const report = config.report ? `, reports to ${config.report.url}` : '';
         io.out(
-          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful})\n`,
+          `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful}${report})\n`,
         );
         return 0;
       }
@@ -116,8 +124,28 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     }
 
     const daemon = new Daemon({ configFile, metrics: values.metrics, log });
+    // The handlers come first: a SIGTERM during start-up (right after "translating on", say)
+    // still stops in order, once start() is done, instead of killing the process.
+    let started: Promise<void> = Promise.resolve();
+    const shutdown = (signal: string) => {
+      log.info(`${signal}: saving state and exiting`);
+      started.then(
+        () =>
+          daemon.stop().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              log.error(String(err));
+              process.exit(1);
+            },
+          ),
+        () => undefined, // a failed start stops the daemon and exits 1 below
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    started = daemon.start();
     try {
-      await daemon.start();
+      await started;
     } catch (err) {
       await daemon.stop().catch(() => undefined);
       throw err;
@@ -126,18 +154,6 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     process.on('SIGHUP', () => {
       reloading = reloading.then(() => daemon.reload());
     });
-    const shutdown = (signal: string) => {
-      log.info(`${signal}: saving state and exiting`);
-      daemon.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error(String(err));
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
     return null;
   } catch (err) {
     if (err instanceof ConfigError) io.err(`${err.message}\n`);

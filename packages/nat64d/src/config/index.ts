@@ -9,6 +9,13 @@ export {
   readTaygaConf,
   type ParseOptions,
 } from './tayga-conf.js';
+export {
+  REPORT_KEY_ENV,
+  REPORT_URL_ENV,
+  reportKeyProblem,
+  reportUrlProblem,
+  type ReportSettings,
+} from './report.js';
 export { toTranslatorConfig } from './translator-config.js';
 export {
   NAT_PROTOCOLS,

@@ -33,6 +33,12 @@ import {
 } from './addr.js';
 import { ConfigError, type ConfigIssue } from './errors.js';
 import {
+  reportKeyProblem,
+  reportUrlProblem,
+  resolveReport,
+  type ReportSettings,
+} from './report.js';
+import {
   NAT_PROTOCOLS,
   type Nat64dConfig,
   type NatProtocol,
@@ -87,6 +93,10 @@ interface Draft {
   mapFile?: string;
   /** Accepted Tayga keys nat64d does not act on, with the reason (reported as warnings). */
   warnings: ConfigIssue[];
+  reportUrl?: string;
+  reportKey?: string;
+  /** report-url/report-key merged with the environment (src/config/report.ts). */
+  report?: ReportSettings | null;
   /** Line of each single-instance directive seen, to report duplicates and cross-checks. */
   lines: Map<string, number>;
 }
@@ -440,6 +450,23 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
         );
     },
   },
+  // Reports to the resolver that this gateway is alive (src/config/report.ts).
+  'report-url': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const problem = reportUrlProblem(value);
+      if (problem) fail(`report-url ${value}: ${problem}`);
+      else draft.reportUrl = value;
+    },
+  },
+  'report-key': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const problem = reportKeyProblem(value);
+      if (problem) fail(`report-key: ${problem}`);
+      else draft.reportKey = value;
+    },
+  },
   // Stateful NAT64 (RFC 6146).
   pool4: {
     args: 2,
@@ -559,6 +586,8 @@ function parseMap(args: readonly string[], line: number, fail: (r: string) => vo
 export interface ParseOptions {
   /** Used when the file has no data-dir, like Tayga (systemd's StateDirectory=). */
   readonly stateDirectory?: string | undefined;
+  /** NAT64D_REPORT_URL and NAT64D_REPORT_KEY, which win over report-url and report-key. */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /** Reads `map-file` (default: readFileSync). */
   readonly readFile?: (path: string) => string;
 }
@@ -674,6 +703,13 @@ export function parseTaygaConf(
     issues.sort((a, b) => a.line - b.line);
   }
   const mapFile = issues.length === 0 ? readMapFile(draft, file, issues, options) : null;
+  const reportLines = {
+    url: draft.reportUrl,
+    urlLine: draft.lines.get('report-url'),
+    key: draft.reportKey,
+    keyLine: draft.lines.get('report-key'),
+  };
+  draft.report = resolveReport(file, reportLines, options.env ?? {}, issues);
   if (issues.length === 0) validate(draft, file, issues, options);
   if (issues.length > 0) throw new ConfigError(issues);
   return finish(draft, file, options, mapFile);
@@ -902,5 +938,6 @@ function finish(
     tunRoutes: draft.tunRoutes,
     mapFile,
     warnings: draft.warnings.map((w) => ({ ...w, file })),
+    report: draft.report ?? null,
   };
 }

@@ -1,6 +1,7 @@
 import type { Nat64Prefix, UdpChecksumMode } from '../core/types.js';
 import type { Ipv4Net, Ipv6Net } from './addr.js';
 import type { ConfigIssue } from './errors.js';
+import type { ReportSettings } from './report.js';
 
 /** A `map` line: a host (/32 <-> /128) or Tayga's network form of equal sizes. */
 export interface StaticMapEntry {
@@ -46,6 +47,8 @@ export interface Nat64dConfig {
   readonly mapFile: string | null;
   /** Keys accepted for Tayga compatibility without the behaviour: reported at start. */
   readonly warnings: readonly ConfigIssue[];
+  /** Our extension: `report-url`/`report-key` (or the environment), or null when not set. */
+  readonly report: ReportSettings | null;
 }
 
 export type NatProtocol = 'tcp' | 'udp' | 'icmp';

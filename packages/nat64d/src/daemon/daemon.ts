@@ -19,6 +19,8 @@ import type { Logger } from './log.js';
 import { snakeCase, startMetricsServer, type Metric } from './metrics.js';
 import { offloadTranslatorConfig, offloadWanted, openTun } from './offload.js';
 import { PacketLoop } from './packet-loop.js';
+import { Reporter, gatewayReport, type GatewayReport } from './reporter.js';
+import { NAT64D_VERSION } from './version.js';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -47,6 +49,8 @@ export class Daemon {
   private tun: TunDevice | null = null;
   private loop: PacketLoop | null = null;
   private server: Server | null = null;
+  /** Reports to the resolver (report-url), started once the TUN device is up. */
+  private reporter: Reporter | null = null;
   private timers: NodeJS.Timeout[] = [];
   private saveTimer: NodeJS.Timeout | null = null;
   private readonly startedAt = Date.now() / 1000;
@@ -59,7 +63,7 @@ export class Daemon {
     this.options = options;
     this.log = options.log;
     const env = options.env ?? process.env;
-    this.config = readTaygaConf(options.configFile, { stateDirectory: env.STATE_DIRECTORY });
+    this.config = readTaygaConf(options.configFile, { stateDirectory: env.STATE_DIRECTORY, env });
     this.offload = offloadWanted(env, this.config.stateful !== null);
     const stateful = this.config.stateful;
     this.mapper = new TaygaAddressMapper(this.config, { countUnmapped: stateful === null });
@@ -138,6 +142,26 @@ export class Daemon {
         `, ${c.maps.length} map line(s)` +
         (listen ? `, metrics on http://${metrics}/metrics` : ''),
     );
+    if (c.report) {
+      this.reporter = new Reporter({
+        url: c.report.url,
+        key: c.report.key,
+        log: this.log,
+        report: () => this.gatewayReport(),
+      });
+      this.reporter.start();
+    }
+  }
+
+  /** The body of a report to the resolver: version, uptime and the free capacity. */
+  gatewayReport(): GatewayReport {
+    return gatewayReport({
+      version: NAT64D_VERSION,
+      startedAt: this.startedAt,
+      now: Date.now() / 1000,
+      nat: this.nat,
+      dynamic: this.mapper.dynamic,
+    });
   }
 
   /** SIGHUP: re-reads the file and applies its `map` lines; other changes need a restart. */
@@ -145,7 +169,10 @@ export class Daemon {
     let next: Nat64dConfig;
     try {
       const env = this.options.env ?? process.env;
-      next = readTaygaConf(this.options.configFile, { stateDirectory: env.STATE_DIRECTORY });
+      next = readTaygaConf(this.options.configFile, {
+        stateDirectory: env.STATE_DIRECTORY,
+        env,
+      });
     } catch (err) {
       this.reloadFailures++;
       this.log.error(
@@ -174,6 +201,9 @@ export class Daemon {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    // Withdraw first (bounded by its deadline), while packets are still translated: the
+    // resolver stops handing out this prefix before the gateway stops carrying it.
+    await this.reporter?.stop();
     for (const t of this.timers) clearInterval(t);
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.loop?.stop();
@@ -275,6 +305,20 @@ export class Daemon {
     counter('reloads_total', 'Successful SIGHUP reloads.', this.reloads);
     counter('reload_failures_total', 'SIGHUP reloads refused (bad file).', this.reloadFailures);
     counter('state_save_failures_total', 'Failed saves of the dynamic table.', this.saveFailures);
+    const r = this.reporter?.counters;
+    if (r) {
+      counter('reports_sent_total', 'Reports (PUT) sent to report-url.', r.sent);
+      counter(
+        'reports_failed_total',
+        'Reports that failed: network error, time-out or an answer other than 2xx.',
+        r.failed,
+      );
+      gauge(
+        'report_last_success_time_seconds',
+        'Unix time of the last report answered 2xx (0: none yet).',
+        Math.floor(r.lastSuccess),
+      );
+    }
     gauge('start_time_seconds', 'Start time, unix seconds.', Math.floor(this.startedAt));
     return out;
   }
@@ -355,6 +399,8 @@ function changedKeys(a: Nat64dConfig, b: Nat64dConfig): string[] {
     ['tun-ip', a.tunIps.join(' '), b.tunIps.join(' ')],
     ['tun-route', a.tunRoutes.join(' '), b.tunRoutes.join(' ')],
     ['stateful keys', statefulSummary(a), statefulSummary(b)],
+    ['report-url', a.report?.url, b.report?.url],
+    ['report-key', a.report?.key, b.report?.key],
   ];
   return keys.filter(([, x, y]) => x !== y).map(([k]) => k);
 }
