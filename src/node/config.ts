@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { type ResolverEnv, type ResolverSettings, parseSettings } from '../config/env';
+import { textToName } from '../dns/name';
 import { TENANT_ID, checkTenantRecord } from '../tenant/schema';
 
 /** The self-hosted server's settings, read from the process environment at start. */
@@ -21,6 +22,8 @@ export interface ServerConfig {
   readonly dnsTenant: string | null;
   readonly trustProxy: boolean;
   readonly workers: number;
+  /** SERVER_NAME: the server's DNS name, for DDR's `_dns.<name>` (RFC 9462 §5); null: none. */
+  readonly serverName: Uint8Array | null;
 }
 
 export const DEFAULT_HTTP_PORT = 8787;
@@ -76,7 +79,10 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
     );
   }
 
+  const serverName = parseServerName(env.SERVER_NAME);
+
   return {
+    serverName,
     appEnv,
     settings,
     host,
@@ -194,4 +200,17 @@ function loadTenants(path: string | undefined): Record<string, unknown> {
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** SERVER_NAME: a domain name in master-file form (RFC 1035 §5.1). */
+function parseServerName(text: string | undefined): Uint8Array | null {
+  const trimmed = text?.trim();
+  if (!trimmed) return null;
+  const parsed = textToName(trimmed);
+  if (!parsed.ok || parsed.name.length <= 1) {
+    throw new ConfigError(
+      `SERVER_NAME: ${parsed.ok ? 'the root' : parsed.reason} is not a server name`,
+    );
+  }
+  return parsed.name;
 }

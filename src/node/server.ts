@@ -1,7 +1,10 @@
+import { X509Certificate } from 'node:crypto';
 import type { Server } from 'node:net';
 import { parseAddress } from '../acl/address';
 import { ResponseCache } from '../cache/response-cache';
+import { ROOT, textToName } from '../dns/name';
 import { createApp } from '../doh/app';
+import type { DdrConfig } from '../resolver/ddr';
 import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
 import { TenantStore } from '../tenant/store';
 import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from './classic';
@@ -35,6 +38,7 @@ export async function startServer(
     store: () => store,
     cache: new ResponseCache(),
     fetch: upstreamFetch,
+    ddr: ddrConfig(cfg),
   });
   const app = createApp({
     engine,
@@ -101,6 +105,22 @@ export async function startServer(
     return stopping;
   };
   return { listening, shutdown };
+}
+
+/**
+ * DDR (RFC 9462) with TLS: DoH and DoT on their ports, under SERVER_NAME or else the first DNS
+ * name of the certificate (the name clients check it against); without TLS, none.
+ */
+export function ddrConfig(cfg: ServerConfig): DdrConfig | null {
+  if (!cfg.tls) return null;
+  const certName = new X509Certificate(cfg.tls.cert).subjectAltName
+    ?.split(',')
+    .map((s) => s.trim())
+    .find((s) => s.startsWith('DNS:'))
+    ?.slice(4);
+  const parsed = certName ? textToName(certName) : null;
+  const target = cfg.serverName ?? (parsed?.ok ? parsed.name : ROOT);
+  return { target, serverName: cfg.serverName, dohPort: cfg.httpPort, dotPort: cfg.dotPort };
 }
 
 /**

@@ -11,6 +11,7 @@ import { type GatewayHealth, type GatewayStates, healthOf, livePrefixes } from '
 import type { TenantLookup, TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
+import type { DdrConfig } from './ddr';
 import { resolve } from './resolve';
 
 /**
@@ -65,6 +66,8 @@ export interface EngineOptions {
   readonly onGatewayChange?: (tenant: string, gateway: string, health: GatewayHealth) => void;
   /** The clock gateway reports are judged by (tests move it). */
   readonly now?: () => number;
+  /** This server's encrypted endpoints, answered to `_dns.resolver.arpa` SVCB (RFC 9462). */
+  readonly ddr?: DdrConfig | null;
 }
 
 export interface EngineQuery {
@@ -191,6 +194,7 @@ export class Engine {
         health: this.opts.health,
       },
       cache: cache ? { store: cache, scope: tenant.cacheScope, defer: q.defer } : undefined,
+      ddr: this.opts.ddr,
     });
   }
 

@@ -11,6 +11,7 @@ import type { Dns64Policy } from '../dns64/policy';
 import { synthesizedPtrTarget } from '../dns64/ptr';
 import { DEFAULT_SYNTH_TTL, type Dns64Outcome, synthesizeAaaa } from '../dns64/synthesize';
 import { Deadline } from '../upstream/deadline';
+import { type DdrConfig, answerDdr } from './ddr';
 import {
   type UpstreamFailure,
   type UpstreamOptions,
@@ -25,6 +26,8 @@ export interface ResolveContext {
   readonly upstream: UpstreamOptions;
   /** The client's address (4 or 16 bytes), for the policy's `clients` list; null if unknown. */
   readonly clientAddress: Uint8Array | null;
+  /** This server's encrypted endpoints for DDR (RFC 9462); none: resolver.arpa has no data. */
+  readonly ddr?: DdrConfig | null;
   /** The answer cache and this tenant's part of it; none = always ask upstream. */
   readonly cache?: {
     readonly store: ResponseCache;
@@ -50,7 +53,9 @@ export function resolve(query: Query, ctx: ResolveContext): Uint8Array | Promise
     return errorResponse(query, RCODE.REFUSED, edns, ede);
   }
 
-  const local = answerIpv4Only(ctx.policy, query.qname, query.qtype);
+  const local =
+    answerIpv4Only(ctx.policy, query.qname, query.qtype) ??
+    answerDdr(ctx.ddr ?? null, query.qname, query.qtype);
   if (local) return writeResponse(query, local, edns);
 
   const synthesis =
