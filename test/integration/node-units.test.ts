@@ -53,7 +53,16 @@ describe('loadConfig', () => {
     );
     expect(refusal({ DNS64_PREFIX: '2001:db8::/33' })).toMatch(/^DNS64_PREFIX: /);
     expect(refusal({ UPSTREAMS: 'ftp://x' })).toBe(
-      'UPSTREAMS: ftp://x must be an http:// or https:// DoH URL',
+      'UPSTREAMS: ftp://x must be an https:// or http:// DoH URL, or udp://, tcp:// or tls:// host[:port]',
+    );
+    expect(refusal({ UPSTREAMS: 'udp://user@192.0.2.53' })).toBe(
+      "UPSTREAMS: udp://user@192.0.2.53: only tls:// takes a name@ (the certificate's name)",
+    );
+    expect(refusal({ UPSTREAM_CA_FILE: cert })).toMatch(
+      /^UPSTREAM_CA_FILE: .*cert\.pem is not PEM certificates: /,
+    );
+    expect(refusal({ SERVER_ID: 'two words' })).toBe(
+      'SERVER_ID: must be 1 to 200 printable ASCII characters without spaces',
     );
     expect(refusal({ UPSTREAM_TIMEOUT_MS: '10' })).toBe(
       'UPSTREAM_TIMEOUT_MS: 10 is not a whole number from 50 to 30000',
