@@ -143,9 +143,14 @@ async function udpExchange(
       finish((msg[2]! & FLAG_TC) !== 0 ? 'truncated' : idZero(msg));
     });
     socket.connect(t.port, to.address, () => {
-      socket.send(packet, (err) => {
-        if (err) finish(fail('network', errorText(err)));
-      });
+      if (done) return; // aborted while connecting: the socket is closed
+      try {
+        socket.send(packet, (err) => {
+          if (err) finish(fail('network', errorText(err)));
+        });
+      } catch (err) {
+        finish(fail('network', errorText(err)));
+      }
     });
   });
 }

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -229,6 +230,92 @@ describe('classic exchangers: random IDs, answers matched by ID (RFC 5452 sec. 9
     expect(answers).toEqual(Array(8).fill('192.0.2.1'));
     // Eight random 16-bit IDs: equal ones would mean no randomness (a 1 in 10^15 fluke).
     expect(new Set(seen).size).toBeGreaterThan(1);
+  });
+});
+
+/**
+ * A TCP DNS server for the exchanger tests: collects `batch` queries, then answers them in
+ * reverse order, each with an A record that names its question; `dropSecond` closes the
+ * connection on its second query instead of answering it.
+ */
+async function tcpUpstream(batch: number, dropSecond = false) {
+  const state = { connections: 0 };
+  const server = createServer((conn) => {
+    state.connections++;
+    let buf = Buffer.alloc(0);
+    let seen = 0;
+    const held: dnsPacket.Packet[] = [];
+    conn.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+        const q = dnsPacket.decode(buf.subarray(2, 2 + buf.readUInt16BE(0)));
+        buf = buf.subarray(2 + buf.readUInt16BE(0));
+        if (dropSecond && ++seen === 2) {
+          conn.destroy();
+          return;
+        }
+        held.push(q);
+        if (held.length < batch) continue;
+        for (const h of held.reverse()) {
+          const n = Number(h.questions![0]!.name.split('.')[0]!.slice(1));
+          const msg = dnsPacket.encode({
+            type: 'response',
+            id: h.id,
+            flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+            questions: h.questions,
+            answers: [{ type: 'A', name: h.questions![0]!.name, ttl: 60, data: `192.0.2.${n}` }],
+          });
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(msg.length);
+          conn.write(Buffer.concat([len, msg]));
+        }
+        held.length = 0;
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return { url: `tcp://127.0.0.1:${port}`, state, close: () => server.close() };
+}
+
+describe('classic exchangers over TCP: pipelining (RFC 7766 sec. 6.2.1.1)', () => {
+  it('three queries at once share one connection; answers out of order are matched by ID', async () => {
+    const up = await tcpUpstream(3);
+    const tcp = classicExchangers()['tcp:']!;
+    const ask = async (n: number) => {
+      const got = await tcp(
+        up.url,
+        query(`q${n}.test`, 'A', { id: 0 }),
+        new AbortController().signal,
+      );
+      if (!(got instanceof Uint8Array)) throw new Error(got.detail);
+      return rows(decode(got).answers).map((r) => `${r[0]} ${String(r[3])}`);
+    };
+    expect(await Promise.all([ask(1), ask(2), ask(3)])).toEqual([
+      ['q1.test 192.0.2.1'],
+      ['q2.test 192.0.2.2'],
+      ['q3.test 192.0.2.3'],
+    ]);
+    expect(up.state.connections).toBe(1);
+    up.close();
+  });
+
+  it('a reused connection that closes under a query: sent again on a new one', async () => {
+    const up = await tcpUpstream(1, true);
+    const ex = classicExchangers()['tcp:']!;
+    const ask = async (n: number) => {
+      const got = await ex(
+        up.url,
+        query(`q${n}.test`, 'A', { id: 0 }),
+        new AbortController().signal,
+      );
+      if (!(got instanceof Uint8Array)) throw new Error(got.detail);
+      return rows(decode(got).answers).map((r) => String(r[3]));
+    };
+    expect(await ask(7)).toEqual(['192.0.2.7']);
+    expect(await ask(8)).toEqual(['192.0.2.8']);
+    expect(up.state.connections).toBe(2);
+    up.close();
   });
 });
 
