@@ -181,6 +181,33 @@ describe('classic DNS wire helpers', () => {
     expect(opt.options.map((o) => o.code)).toEqual([15]); // EDE kept, padding dropped
   });
 
+  it('drops the OPT options when a long EDE alone would pass the limit (issue 12)', () => {
+    const text = Buffer.from(
+      `upstream failed: ${'udp://192.0.2.53: recvmsg ECONNREFUSED; '.repeat(20)}`,
+    );
+    const servfail = dnsPacket.encode({
+      type: 'response',
+      id: 4321,
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | 2,
+      questions: [{ type: 'A', name: 'many.dns64.test' }],
+      additionals: [
+        {
+          type: 'OPT',
+          name: '.',
+          udpPayloadSize: 1232,
+          options: [{ code: 15, data: Buffer.concat([Buffer.from([0, 23]), text]) }],
+        } as unknown as dnsPacket.Answer,
+      ],
+    });
+    expect(servfail.length).toBeGreaterThan(512);
+    const cut = truncateForUdp(servfail, 512);
+    expect(cut.length).toBe(12 + 17 + 4 + 11); // header, question, bare OPT
+    const decoded = dnsPacket.decode(Buffer.from(cut));
+    expect([decoded.flag_tc, (decoded.flags ?? 0) & 0xf]).toEqual([true, 2]);
+    const opt = decoded.additionals![0] as dnsPacket.OptAnswer;
+    expect([opt.type, opt.udpPayloadSize, opt.options]).toEqual(['OPT', 1232, []]);
+  });
+
   it('builds FORMERR from a readable header and question, drops the rest', () => {
     const good = query('a.dns64.test', 'A');
     const broken = Uint8Array.from([...good]);
