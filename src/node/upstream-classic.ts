@@ -22,6 +22,8 @@ export interface ClassicOptions {
 
 /** A connection with nothing in flight is closed after this long. */
 export const IDLE_MS = 5000;
+/** A TCP or TLS connection not established by then is given up (its queries fail over). */
+export const CONNECT_TIMEOUT_MS = 3000;
 /** Queries in flight on one connection at most (IDs must stay unique). */
 const MAX_IN_FLIGHT = 1000;
 
@@ -196,7 +198,9 @@ class StreamUpstream {
     const conn = this.conn;
     const reused = conn.answered > 0;
     const result = await conn.send(query, signal);
-    const retry = !(result instanceof Uint8Array) && reused && result.detail === CLOSED;
+    // Closed or reset under the query (not aborted, not refused for load).
+    const retry =
+      !(result instanceof Uint8Array) && reused && result.kind === 'network' && conn.closed;
     return { result, retry };
   }
 }
@@ -233,6 +237,15 @@ class StreamConnection {
       this.socket = netConnect({ host: address, port: target.port });
     }
     this.socket.setNoDelay(true);
+    const connecting = setTimeout(
+      () => this.close(`no connection within ${CONNECT_TIMEOUT_MS} ms`),
+      CONNECT_TIMEOUT_MS,
+    );
+    connecting.unref();
+    this.socket.once(target.scheme === 'tls' ? 'secureConnect' : 'connect', () =>
+      clearTimeout(connecting),
+    );
+    this.socket.once('close', () => clearTimeout(connecting));
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('error', (err) =>
       this.close(`${target.scheme === 'tls' ? 'TLS: ' : ''}${errorText(err)}`),
