@@ -1,4 +1,4 @@
-import { EDNS_OPTION, EDNS_UDP_SIZE, QTYPE } from './constants';
+import { EDNS_OPTION, EDNS_UDP_SIZE, MAX_MESSAGE_SIZE, QTYPE } from './constants';
 import { Section, readU16, scanMessage } from './scan';
 import type { WireWriter } from './write';
 
@@ -126,6 +126,10 @@ export function paddingLength(length: number, block = RESPONSE_PADDING_BLOCK): n
  * for NSID (RFC 5001 §2.3), which differs per instance and so is added after the cache.
  */
 export function withOption(msg: Uint8Array, option: EdnsOption): Uint8Array {
+  // Room for it (and a new OPT, and more padding) within the largest message, or left out.
+  if (msg.length + 11 + 4 + option.data.length + RESPONSE_PADDING_BLOCK > MAX_MESSAGE_SIZE) {
+    return msg;
+  }
   const layout = scanMessage(msg);
   if (!layout) return msg;
   const opt = layout.records.find((r) => r.type === QTYPE.OPT && r.section === Section.Additional);

@@ -1,5 +1,7 @@
 import { env } from 'cloudflare:test';
+import * as dnsPacket from 'dns-packet';
 import { describe, expect, it } from 'vitest';
+import { withOption } from '../../src/dns/edns';
 import { b64url, decode, edes, nsidOf, query, rcode, rows } from '../helpers/dns';
 import { ENV, UP_B, harness } from './setup';
 
@@ -150,5 +152,49 @@ describe('failure reasons keep every cause', () => {
     expect(rcode(res)).toBe(2);
     const each = `${a}: HTTP 502; ${b}: malformed DNS message`;
     expect(edes(res)).toEqual([{ code: 23, text: `upstream failed: AAAA: ${each}; A: ${each}` }]);
+  });
+});
+
+describe('withOption (the NSID writer)', () => {
+  const response = (opt: boolean) =>
+    new Uint8Array(
+      dnsPacket.encode({
+        type: 'response',
+        id: 7,
+        flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE,
+        questions: [{ type: 'A', name: 'a.test' }],
+        answers: [{ type: 'A', name: 'a.test', ttl: 60, data: '192.0.2.1' }],
+        additionals: opt
+          ? [
+              {
+                type: 'OPT',
+                name: '.',
+                udpPayloadSize: 1232,
+                options: [{ code: 15, data: Buffer.from([0, 29]) }],
+              } as unknown as dnsPacket.Answer,
+            ]
+          : [],
+      }),
+    );
+  const nsid = { code: 3, data: new TextEncoder().encode('gw-1') };
+
+  it('adds the option after those present, the records untouched', () => {
+    const p = decode(withOption(response(true), nsid));
+    expect(rows(p.answers)).toEqual([['a.test', 'A', 60, '192.0.2.1']]);
+    const opt = p.additionals![0] as dnsPacket.OptAnswer;
+    expect((opt.options as { code: number }[]).map((o) => o.code)).toEqual([15, 3]);
+    expect(nsidOf(p)).toBe('gw-1');
+  });
+
+  it('gives a message without OPT one (a relayed answer to an EDNS client)', () => {
+    const p = decode(withOption(response(false), nsid));
+    expect(p.additionals!.map((r) => r.type)).toEqual(['OPT']);
+    expect((p.additionals![0] as dnsPacket.OptAnswer).udpPayloadSize).toBe(1232);
+    expect(nsidOf(p)).toBe('gw-1');
+  });
+
+  it('leaves undecodable bytes as they are', () => {
+    const junk = Uint8Array.of(1, 2, 3);
+    expect(withOption(junk, nsid)).toBe(junk);
   });
 });
