@@ -1,12 +1,15 @@
 import { defaultPolicy, type Dns64Policy } from '../dns64/policy';
 import { parsePrefix } from '../dns64/prefix';
 import { DEFAULT_DEADLINE_MS } from '../upstream/doh-client';
+import { isClassicUpstream, parseUpstream } from '../upstream/target';
 
 /** The variables the resolver reads (wrangler.toml [vars], `--var`, or the process environment). */
 export interface ResolverEnv {
   UPSTREAMS?: string;
   DNS64_PREFIX?: string;
   UPSTREAM_TIMEOUT_MS?: string;
+  /** The server's identity for NSID (RFC 5001) and CH TXT id.server / hostname.bind. */
+  SERVER_ID?: string;
 }
 
 export const DEFAULT_UPSTREAMS = [
@@ -20,12 +23,16 @@ export interface ResolverSettings {
   readonly policy: Dns64Policy;
   readonly upstreams: readonly string[];
   readonly deadlineMs: number;
+  /** SERVER_ID: what NSID and CH TXT id.server / hostname.bind answer; null = not disclosed. */
+  readonly serverId: string | null;
 }
 
 let memo: {
   upstreams: string | undefined;
   prefix: string | undefined;
   timeout: string | undefined;
+  serverId: string | undefined;
+  classic: boolean;
   settings: ResolverSettings;
 } | null = null;
 
@@ -33,28 +40,35 @@ let memo: {
  * Reads and checks the settings once per isolate (and again only when they change). Runs on
  * every request, so the check is three string comparisons.
  */
-export function settingsFromEnv(env: ResolverEnv): ResolverSettings {
+export function settingsFromEnv(env: ResolverEnv, classic = false): ResolverSettings {
   if (
     memo &&
+    memo.classic === classic &&
     memo.upstreams === env.UPSTREAMS &&
     memo.prefix === env.DNS64_PREFIX &&
-    memo.timeout === env.UPSTREAM_TIMEOUT_MS
+    memo.timeout === env.UPSTREAM_TIMEOUT_MS &&
+    memo.serverId === env.SERVER_ID
   ) {
     return memo.settings;
   }
-  const settings = parseSettings(env);
+  const settings = parseSettings(env, classic);
   memo = {
+    classic,
     upstreams: env.UPSTREAMS,
     prefix: env.DNS64_PREFIX,
     timeout: env.UPSTREAM_TIMEOUT_MS,
+    serverId: env.SERVER_ID,
     settings,
   };
   return settings;
 }
 
-/** Throws an Error naming the variable and the rule it breaks. */
-export function parseSettings(env: ResolverEnv): ResolverSettings {
-  const upstreams = parseUpstreams(env.UPSTREAMS);
+/**
+ * Throws an Error naming the variable and the rule it breaks. `classic`: udp://, tcp:// and
+ * tls:// upstreams can be served (the Node server); Workers take DoH URLs only.
+ */
+export function parseSettings(env: ResolverEnv, classic = false): ResolverSettings {
+  const upstreams = parseUpstreams(env.UPSTREAMS, classic);
   const prefixText = env.DNS64_PREFIX?.trim() || DEFAULT_PREFIX;
   const prefix = parsePrefix(prefixText);
   if (!prefix.ok) throw new Error(`DNS64_PREFIX: ${prefix.reason}`);
@@ -63,25 +77,36 @@ export function parseSettings(env: ResolverEnv): ResolverSettings {
   if (!Number.isInteger(deadlineMs) || deadlineMs < 50 || deadlineMs > 30000) {
     throw new Error(`UPSTREAM_TIMEOUT_MS: ${timeoutText} is not a whole number from 50 to 30000`);
   }
-  return { policy: defaultPolicy(prefix.prefix.text), upstreams, deadlineMs };
+  const serverId = parseServerId(env.SERVER_ID);
+  return { policy: defaultPolicy(prefix.prefix.text), upstreams, deadlineMs, serverId };
 }
 
-function parseUpstreams(text: string | undefined): string[] {
+function parseUpstreams(text: string | undefined, classic: boolean): string[] {
   const list = (text ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   if (list.length === 0) return [...DEFAULT_UPSTREAMS];
   for (const url of list) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new Error(`UPSTREAMS: ${url} is not a URL`);
-    }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-      throw new Error(`UPSTREAMS: ${url} must be an http:// or https:// DoH URL`);
+    const parsed = parseUpstream(url);
+    if (!parsed.ok) throw new Error(`UPSTREAMS: ${parsed.reason}`);
+    if (!classic && isClassicUpstream(url)) {
+      throw new Error(`UPSTREAMS: ${url} is not available on Workers (DoH only)`);
     }
   }
   return list;
+}
+
+/** Longest SERVER_ID: a TXT string holds 255 octets, and Workers add `/` and the data centre. */
+export const MAX_SERVER_ID = 200;
+
+function parseServerId(text: string | undefined): string | null {
+  const id = text?.trim();
+  if (!id) return null;
+  if (id.length > MAX_SERVER_ID || !/^[\x21-\x7e]+$/.test(id)) {
+    throw new Error(
+      `SERVER_ID: must be 1 to ${MAX_SERVER_ID} printable ASCII characters without spaces`,
+    );
+  }
+  return id;
 }

@@ -16,6 +16,8 @@ export const QTYPE = {
 } as const;
 
 export const QCLASS_IN = 1;
+/** CHAOS (RFC 1035 §3.2.4), for the server's identity (RFC 4892). */
+export const QCLASS_CH = 3;
 
 export const RCODE = {
   NOERROR: 0,
@@ -43,6 +45,8 @@ export const OPCODE_QUERY = 0;
 
 /** EDNS option codes. */
 export const EDNS_OPTION = {
+  /** RFC 5001 Name Server Identifier */
+  NSID: 3,
   /** RFC 7871 Client Subnet */
   ECS: 8,
   /** RFC 7828 */

@@ -1,4 +1,4 @@
-import { EDNS_OPTION, EDNS_UDP_SIZE, QTYPE } from './constants';
+import { EDNS_OPTION, EDNS_UDP_SIZE, MAX_MESSAGE_SIZE, QTYPE } from './constants';
 import { Section, readU16, scanMessage } from './scan';
 import type { WireWriter } from './write';
 
@@ -10,6 +10,8 @@ export interface ClientEdns {
   readonly dnssecOk: boolean;
   /** The query carried an EDNS(0) Padding option (RFC 7830), so the response is padded too. */
   readonly padding: boolean;
+  /** The query carried an NSID option (RFC 5001 §2.3): the server's identifier is wanted. */
+  readonly nsid: boolean;
   readonly udpSize: number;
 }
 
@@ -18,6 +20,7 @@ export const NO_EDNS: ClientEdns = {
   version: 0,
   dnssecOk: false,
   padding: false,
+  nsid: false,
   udpSize: 512,
 };
 
@@ -114,4 +117,73 @@ export const RESPONSE_PADDING_BLOCK = 468;
 export function paddingLength(length: number, block = RESPONSE_PADDING_BLOCK): number {
   const withHeader = length + 4; // option code + option length
   return (block - (withHeader % block)) % block;
+}
+
+/**
+ * `msg` with one more option in its OPT record, after the others (a Padding option is taken out
+ * and the message padded again to the same block, RFC 8467 §4.1). A message without an OPT
+ * record gets one (a relayed upstream answer without EDNS, to a client that sent EDNS). Used
+ * for NSID (RFC 5001 §2.3), which differs per instance and so is added after the cache.
+ */
+export function withOption(msg: Uint8Array, option: EdnsOption): Uint8Array {
+  // Room for it (and a new OPT, and more padding) within the largest message, or left out.
+  if (msg.length + 11 + 4 + option.data.length + RESPONSE_PADDING_BLOCK > MAX_MESSAGE_SIZE) {
+    return msg;
+  }
+  const layout = scanMessage(msg);
+  if (!layout) return msg;
+  const opt = layout.records.find((r) => r.type === QTYPE.OPT && r.section === Section.Additional);
+  const added = 4 + option.data.length;
+  if (!opt) {
+    const out = new Uint8Array(msg.length + 11 + added);
+    out.set(msg, 0);
+    const arcount = readU16(msg, 10) + 1;
+    out[10] = arcount >> 8;
+    out[11] = arcount & 0xff;
+    let at = msg.length;
+    out.set([0, 0, QTYPE.OPT, EDNS_UDP_SIZE >> 8, EDNS_UDP_SIZE & 0xff, 0, 0, 0, 0], at);
+    at += 9;
+    out.set([added >> 8, added & 0xff, option.code >> 8, option.code & 0xff], at);
+    out.set([option.data.length >> 8, option.data.length & 0xff], at + 4);
+    out.set(option.data, at + 6);
+    return out;
+  }
+  const start = opt.rdataOffset;
+  const end = start + opt.rdlength;
+  const kept: Uint8Array[] = [];
+  let padded = false;
+  for (let at = start; at + 4 <= end;) {
+    const len = readU16(msg, at + 2);
+    if (at + 4 + len > end) break;
+    if (readU16(msg, at) === EDNS_OPTION.PADDING) padded = true;
+    else kept.push(msg.subarray(at, at + 4 + len));
+    at += 4 + len;
+  }
+  const optionBytes = new Uint8Array(added);
+  optionBytes.set([option.code >> 8, option.code & 0xff, option.data.length >> 8], 0);
+  optionBytes[3] = option.data.length & 0xff;
+  optionBytes.set(option.data, 4);
+  kept.push(optionBytes);
+  const rest = msg.subarray(end);
+  let body = kept.reduce((n, o) => n + o.length, 0);
+  const before = start + body + rest.length;
+  const pad = padded ? paddingLength(before) : -1;
+  if (pad >= 0) body += 4 + pad;
+  const out = new Uint8Array(start + body + rest.length);
+  out.set(msg.subarray(0, start), 0);
+  out[start - 2] = body >> 8;
+  out[start - 1] = body & 0xff;
+  let at = start;
+  for (const o of kept) {
+    out.set(o, at);
+    at += o.length;
+  }
+  if (pad >= 0) {
+    out[at + 1] = EDNS_OPTION.PADDING;
+    out[at + 2] = pad >> 8;
+    out[at + 3] = pad & 0xff;
+    at += 4 + pad;
+  }
+  out.set(rest, at);
+  return out;
 }

@@ -55,15 +55,19 @@ export function parseQuery(raw: Uint8Array): ParsedQuery {
     }
     // CLASS is the payload size; TTL is extended RCODE, version, DO and the other flags.
     let padding = false;
+    let nsid = false;
     const end = rec.rdataOffset + rec.rdlength;
     for (let at = rec.rdataOffset; at + 4 <= end; at += 4 + readU16(raw, at + 2)) {
-      if (readU16(raw, at) === EDNS_OPTION.PADDING) padding = true;
+      const code = readU16(raw, at);
+      if (code === EDNS_OPTION.PADDING) padding = true;
+      else if (code === EDNS_OPTION.NSID) nsid = true;
     }
     edns = {
       present: true,
       version: raw[rec.ttlOffset + 1]!,
       dnssecOk: (raw[rec.ttlOffset + 2]! & 0x80) !== 0,
       padding,
+      nsid,
       udpSize: Math.max(512, rec.klass),
     };
   }

@@ -148,6 +148,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
       client: clientOf(request),
       env: (env ?? {}) as EngineEnv,
       defer: backgroundOf(executionCtx),
+      site: coloOf(request),
     };
     const reply = handleDoh(engine, route, exchange);
     return reply instanceof Promise
@@ -155,6 +156,12 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
       : toResponse(reply, request.method);
   };
   return app;
+}
+
+/** The Cloudflare data centre that runs this request (`request.cf.colo`, e.g. `AMS`), if any. */
+function coloOf(request: Request): string | null {
+  const colo = (request as { cf?: { colo?: unknown } }).cf?.colo;
+  return typeof colo === 'string' && /^[A-Za-z0-9-]{1,16}$/.test(colo) ? colo : null;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface DohExchange {
   readonly client: Uint8Array | null;
   readonly env: EngineEnv;
   readonly defer?: (p: Promise<unknown>) => void;
+  /** Where this instance runs (Workers: the data centre), for NSID and CH TXT id.server. */
+  readonly site?: string | null;
 }
 
 /** A complete HTTP response, whatever the protocol: status, lowercase headers, the body. */
@@ -158,6 +160,7 @@ function ask(
     client: ex.client,
     env: ex.env,
     defer: ex.defer,
+    site: ex.site,
   });
 }
 

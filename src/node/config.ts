@@ -24,6 +24,8 @@ export interface ServerConfig {
   readonly workers: number;
   /** SERVER_NAME: the server's DNS name, for DDR's `_dns.<name>` (RFC 9462 §5); null: none. */
   readonly serverName: Uint8Array | null;
+  /** UPSTREAM_CA_FILE: more CA certificates (PEM) trusted for tls:// upstreams. */
+  readonly upstreamCa: Buffer | null;
 }
 
 export const DEFAULT_HTTP_PORT = 8787;
@@ -45,9 +47,11 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
   if (env.DNS64_PREFIX !== undefined) appEnv.DNS64_PREFIX = env.DNS64_PREFIX;
   if (env.UPSTREAM_TIMEOUT_MS !== undefined) appEnv.UPSTREAM_TIMEOUT_MS = env.UPSTREAM_TIMEOUT_MS;
   if (env.ADMIN_TOKEN) appEnv.ADMIN_TOKEN = env.ADMIN_TOKEN;
+  if (env.SERVER_ID !== undefined) appEnv.SERVER_ID = env.SERVER_ID;
   let settings: ResolverSettings;
   try {
-    settings = parseSettings(appEnv);
+    // true: udp://, tcp:// and tls:// upstreams too (src/node/upstream-classic.ts).
+    settings = parseSettings(appEnv, true);
   } catch (err) {
     // parseSettings already names the variable.
     throw new ConfigError(err instanceof Error ? err.message : String(err));
@@ -94,6 +98,7 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
     dnsTenant,
     trustProxy: parseBool('TRUST_PROXY', env.TRUST_PROXY),
     workers: parseWorkers(env.WORKERS),
+    upstreamCa: parseCaFile(env.UPSTREAM_CA_FILE),
   };
 }
 
@@ -162,6 +167,19 @@ function parseTls(certPath: string | undefined, keyPath: string | undefined): Se
     throw new ConfigError(`TLS_KEY: ${k} is not the private key of TLS_CERT: ${errorText(err)}`);
   }
   return { cert, key };
+}
+
+function parseCaFile(path: string | undefined): Buffer | null {
+  const file = path?.trim();
+  if (!file) return null;
+  const ca = readSetting('UPSTREAM_CA_FILE', file);
+  try {
+    if (!ca.toString('utf8').includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM');
+    createSecureContext({ ca });
+  } catch (err) {
+    throw new ConfigError(`UPSTREAM_CA_FILE: ${file} is not PEM certificates: ${errorText(err)}`);
+  }
+  return ca;
 }
 
 /**

@@ -62,7 +62,10 @@ export function truncateForUdp(response: Uint8Array, limit: number): Uint8Array 
   const questionEnd = layout?.questionEnd ?? readHeaderAndQuestion(response)?.questionEnd ?? 12;
   const qdcount = layout ? layout.qdcount : questionEnd > 12 ? 1 : 0;
   const optRecord = layout?.records.find((r) => r.type === OPT_TYPE && r.section === 2);
-  const opt = optRecord ? optWithoutPadding(response, optRecord) : null;
+  let opt = optRecord ? optWithoutPadding(response, optRecord) : null;
+  // A long EDE text (every upstream's failure) must not push the truncated answer past the
+  // limit: then the OPT goes without options, and the full text comes over TCP.
+  if (opt && opt.length > 11 && questionEnd + opt.length > limit) opt = bareOpt(opt);
   const out = new Uint8Array(questionEnd + (opt?.length ?? 0));
   out.set(response.subarray(0, 4), 0);
   out[2] = out[2]! | (FLAG.TC >> 8);
@@ -75,6 +78,14 @@ export function truncateForUdp(response: Uint8Array, limit: number): Uint8Array 
 }
 
 /** The OPT record's bytes with any Padding option (RFC 7830) left out. */
+/** An OPT record (root owner, no compression) without its options. */
+function bareOpt(opt: Uint8Array): Uint8Array {
+  const out = opt.slice(0, 11);
+  out[9] = 0;
+  out[10] = 0;
+  return out;
+}
+
 function optWithoutPadding(
   msg: Uint8Array,
   rec: { ttlOffset: number; rdataOffset: number; rdlength: number },

@@ -11,6 +11,7 @@ import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from 
 import { ConfigError, type ServerConfig, errorText } from './config';
 import { ClientAddresses, HttpFront } from './http';
 import { memoryRateLimits } from './limits';
+import { classicExchangers } from './upstream-classic';
 import { upstreamFetch } from './upstream-fetch';
 import type { SharedRecords } from './tenants';
 
@@ -38,6 +39,7 @@ export async function startServer(
     store: () => store,
     cache: new ResponseCache(),
     fetch: upstreamFetch,
+    exchangers: classicExchangers({ ca: cfg.upstreamCa }),
     ddr: ddrConfig(cfg),
   });
   const app = createApp({

@@ -1,6 +1,7 @@
 import type { ResponseCache } from '../cache/response-cache';
 import { type ResolverEnv, type ResolverSettings, settingsFromEnv } from '../config/env';
-import { EDE, MAX_MESSAGE_SIZE, RCODE } from '../dns/constants';
+import { EDE, EDNS_OPTION, MAX_MESSAGE_SIZE, RCODE } from '../dns/constants';
+import { withOption } from '../dns/edns';
 import { parseQuery } from '../dns/query';
 import { errorResponse } from '../dns/response';
 import { defaultPolicy } from '../dns64/policy';
@@ -10,6 +11,7 @@ import { sameSecret } from '../tenant/secret';
 import { type GatewayHealth, type GatewayStates, healthOf, livePrefixes } from '../tenant/gateways';
 import type { TenantLookup, TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
+import type { Exchangers } from '../upstream/doh-client';
 import type { UpstreamHealth } from '../upstream/health';
 import type { DdrConfig } from './ddr';
 import { resolve } from './resolve';
@@ -68,6 +70,11 @@ export interface EngineOptions {
   readonly now?: () => number;
   /** This server's encrypted endpoints, answered to `_dns.resolver.arpa` SVCB (RFC 9462). */
   readonly ddr?: DdrConfig | null;
+  /**
+   * udp://, tcp:// and tls:// upstreams (the Node server's, src/node/upstream-classic.ts).
+   * Without them the settings take DoH URLs only (Workers cannot open UDP sockets).
+   */
+  readonly exchangers?: Exchangers;
 }
 
 export interface EngineQuery {
@@ -78,6 +85,8 @@ export interface EngineQuery {
   readonly env: EngineEnv;
   /** Keeps background work alive after the answer (Workers' waitUntil). */
   readonly defer?: (p: Promise<unknown>) => void;
+  /** Where this instance runs (Workers: the data centre, `request.cf.colo`), for its identity. */
+  readonly site?: string | null;
 }
 
 export class Engine {
@@ -145,7 +154,7 @@ export class Engine {
   /** The deployment's settings, or what is wrong with them. */
   settings(env: EngineEnv): ResolverSettings | Verdict {
     try {
-      return settingsFromEnv(env);
+      return settingsFromEnv(env, this.opts.exchangers !== undefined);
     } catch (err) {
       return { kind: 'misconfigured', reason: `misconfigured: ${errorText(err)}` };
     }
@@ -179,23 +188,33 @@ export class Engine {
     const parsed = parseQuery(q.wire);
     if (!parsed.ok) return { kind: 'malformed', reason: parsed.reason };
     const query = parsed.query;
+    const identity = identityOf(settings.serverId, q.site);
     if (!tenant.allowQuery.isEmpty && !(q.client && tenant.allowQuery.contains(q.client))) {
       const text = `client not allowed by tenant ${tenant.id ?? '(default)'}`;
       return errorResponse(query, RCODE.REFUSED, query.edns, [{ code: EDE.PROHIBITED, text }]);
     }
     const cache = this.opts.cache;
-    return resolve(query, {
+    const answer = resolve(query, {
       policy: tenant.policy,
       clientAddress: q.client,
+      identity,
       upstream: {
         urls: tenant.upstreams ?? settings.upstreams,
         deadlineMs: settings.deadlineMs,
         fetch: this.opts.fetch,
         health: this.opts.health,
+        exchangers: this.opts.exchangers,
       },
       cache: cache ? { store: cache, scope: tenant.cacheScope, defer: q.defer } : undefined,
       ddr: this.opts.ddr,
     });
+    // RFC 5001 §2.3: the identifier in the response's OPT when the query asked for it; added
+    // after the cache, which instances may share.
+    if (!query.edns.nsid || identity === null) return answer;
+    const nsid = { code: EDNS_OPTION.NSID, data: new TextEncoder().encode(identity) };
+    return answer instanceof Promise
+      ? answer.then((bytes) => withOption(bytes, nsid))
+      : withOption(answer, nsid);
   }
 
   /**
@@ -243,6 +262,15 @@ export class Engine {
     }
     return tenant;
   }
+}
+
+/**
+ * The identity NSID and CH TXT id.server answer with: SERVER_ID, and on Workers the data centre
+ * after it (`edge/AMS`, or `AMS` alone); null when neither is known (not disclosed).
+ */
+function identityOf(serverId: string | null, site: string | null | undefined): string | null {
+  if (!site) return serverId;
+  return serverId === null ? site : `${serverId}/${site}`;
 }
 
 function unknown(reason: string): Verdict {

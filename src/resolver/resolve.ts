@@ -1,8 +1,8 @@
 import type { Asker } from '../cache/entry';
 import type { ResponseCache } from '../cache/response-cache';
-import { EDE, FLAG, OPCODE_QUERY, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
+import { EDE, FLAG, OPCODE_QUERY, QCLASS_CH, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
 import type { ClientEdns, Ede } from '../dns/edns';
-import { nameKey } from '../dns/name';
+import { literalName, nameKey, sameName } from '../dns/name';
 import type { Query } from '../dns/query';
 import { type Rr, rrAt } from '../dns/records';
 import { errorResponse, relayResponse, writeResponse } from '../dns/response';
@@ -28,6 +28,8 @@ export interface ResolveContext {
   readonly clientAddress: Uint8Array | null;
   /** This server's encrypted endpoints for DDR (RFC 9462); none: resolver.arpa has no data. */
   readonly ddr?: DdrConfig | null;
+  /** What CH TXT id.server / hostname.bind answer (SERVER_ID, the data centre); null: REFUSED. */
+  readonly identity?: string | null;
   /** The answer cache and this tenant's part of it; none = always ask upstream. */
   readonly cache?: {
     readonly store: ResponseCache;
@@ -48,6 +50,10 @@ export function resolve(query: Query, ctx: ResolveContext): Uint8Array | Promise
   if (query.opcode !== OPCODE_QUERY) return errorResponse(query, RCODE.NOTIMP, edns);
   if (query.qdcount !== 1 || query.badOpt) return errorResponse(query, RCODE.FORMERR, edns);
   if (edns.present && edns.version > 0) return errorResponse(query, RCODE.BADVERS, edns);
+  if (query.qclass === QCLASS_CH) {
+    const chaos = identityAnswer(query, ctx.identity ?? null);
+    if (chaos) return chaos;
+  }
   if (query.qclass !== QCLASS_IN) {
     const ede = [{ code: EDE.OTHER, text: 'only class IN is served' }];
     return errorResponse(query, RCODE.REFUSED, edns, ede);
@@ -67,6 +73,30 @@ export function resolve(query: Query, ctx: ResolveContext): Uint8Array | Promise
   const key = cacheKey(cache.scope, query, synthesis);
   const asker: Asker = { id: query.id, question: query.question };
   return cache.store.peek(key, asker) ?? cache.store.fill(key, asker, compute, cache.defer);
+}
+
+const IDENTITY_NAMES = [literalName('id.server'), literalName('hostname.bind')];
+
+/**
+ * CH TXT `id.server` (RFC 4892 §2.2) and `hostname.bind` (BIND's older name): the server's
+ * identity, or REFUSED when none is configured (as Unbound's hide-identity answers). Null for
+ * any other CHAOS name (REFUSED like every class but IN).
+ */
+function identityAnswer(query: Query, identity: string | null): Uint8Array | null {
+  if (!IDENTITY_NAMES.some((n) => sameName(n, query.qname))) return null;
+  if (identity === null) {
+    const ede = [{ code: EDE.OTHER, text: 'server identity not disclosed (SERVER_ID is unset)' }];
+    return errorResponse(query, RCODE.REFUSED, query.edns, ede);
+  }
+  const answers: Rr[] = [];
+  if (query.qtype === QTYPE.TXT || query.qtype === QTYPE.ANY) {
+    const text = new TextEncoder().encode(identity).subarray(0, 255);
+    const rdata = new Uint8Array(1 + text.length);
+    rdata[0] = text.length;
+    rdata.set(text, 1);
+    answers.push({ owner: query.qname, type: QTYPE.TXT, klass: QCLASS_CH, ttl: 0, rdata });
+  }
+  return writeResponse(query, { rcode: RCODE.NOERROR, flags: FLAG.AA, answers }, query.edns);
 }
 
 function internalError(query: Query, err: unknown): Uint8Array {
@@ -177,10 +207,15 @@ function upstreamFailure(query: Query, res: UpstreamFailure) {
   return failure(query, res.kind === 'timeout', res.detail);
 }
 
-/** RFC 8914: 22 (No Reachable Authority) when the upstreams timed out, else 23 (Network Error). */
+/**
+ * RFC 8914: 22 (No Reachable Authority) when the upstreams timed out, else 23 (Network Error).
+ * The text keeps every question's and every upstream's cause (each upstream's reason is
+ * shortened instead, src/upstream/doh-client.ts); over UDP a response too large for the client
+ * is truncated and comes whole over TCP.
+ */
 function failure(query: Query, timeout: boolean, detail: string): Uint8Array {
   const code = timeout ? EDE.NO_REACHABLE_AUTHORITY : EDE.NETWORK_ERROR;
-  const text = `upstream ${timeout ? 'timed out' : 'failed'}: ${detail}`.slice(0, 200);
+  const text = `upstream ${timeout ? 'timed out' : 'failed'}: ${detail}`;
   return errorResponse(query, RCODE.SERVFAIL, query.edns, [{ code, text }]);
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseAddress } from '../acl/address';
 import { parseCidr } from '../acl/cidr';
 import { parsePrefix, prefixOf, suffixOverlaps } from '../dns64/prefix';
+import { parseUpstream } from '../upstream/target';
 
 /**
  * A tenant record: one operator's DNS64 settings (BIND's dns64 options) and access rules, as
@@ -31,16 +32,10 @@ const domain = z
   .max(253)
   .regex(/^(\.|([a-z0-9_-]{1,63}\.)*[a-z0-9_-]{1,63}\.?)$/i, 'must be a domain name');
 
+/** A DoH URL; on the self-hosted server also udp://, tcp:// or tls:// (src/upstream/target.ts). */
 const upstreamUrl = z.string().superRefine((s, ctx) => {
-  let url: URL | null = null;
-  try {
-    url = new URL(s);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
-    ctx.addIssue({ code: 'custom', message: `${s} is not an http(s) DoH URL` });
-  }
+  const parsed = parseUpstream(s);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
 });
 
 /** A secret in a URL or an Authorization header: a tenant's key, its gateways' key. */

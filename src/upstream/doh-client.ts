@@ -26,6 +26,28 @@ export interface UpstreamFailure {
 
 export type UpstreamResult = UpstreamAnswer | UpstreamFailure;
 
+/** Why one exchange with one upstream gave no answer. */
+export interface ExchangeFailure {
+  readonly ok: false;
+  readonly kind: UpstreamFailureKind;
+  readonly detail: string;
+}
+
+/**
+ * One query to one non-DoH upstream (`udp:`, `tcp:`, `tls:`). `query` has ID 0; the exchanger
+ * sends it with its own random ID (RFC 5452 §9.2), accepts only an answer with that ID, and
+ * returns it with the ID set back to 0. The Node server supplies these (src/node/); Workers
+ * have none, since they cannot open UDP sockets.
+ */
+export type Exchanger = (
+  url: string,
+  query: Uint8Array,
+  signal: AbortSignal,
+) => Promise<Uint8Array | ExchangeFailure>;
+
+/** Exchangers by URL scheme with its colon, e.g. `udp:`. */
+export type Exchangers = Readonly<Record<string, Exchanger>>;
+
 export interface UpstreamOptions {
   readonly urls: readonly string[];
   /** Time for the whole question, across all upstreams (default 2000 ms). */
@@ -33,6 +55,20 @@ export interface UpstreamOptions {
   readonly fetch?: typeof fetch;
   /** Health table that orders upstreams and sets the hedging delay (default: shared). */
   readonly health?: UpstreamHealth;
+  /** Transports for udp://, tcp:// and tls:// upstreams (none: DoH only). */
+  readonly exchangers?: Exchangers;
+}
+
+/**
+ * The longest reason kept per upstream: a failure's EDE text lists every upstream of both
+ * questions of a DNS64 query, and each keeps its cause within this.
+ */
+export const MAX_REASON_LENGTH = 160;
+
+function clip(reason: string): string {
+  return reason.length <= MAX_REASON_LENGTH
+    ? reason
+    : `${reason.slice(0, MAX_REASON_LENGTH - 3)}...`;
 }
 
 export const DEFAULT_DEADLINE_MS = 2000;
@@ -98,7 +134,7 @@ export function queryUpstreams(
       const started = Date.now();
       // The hedge, when there is an upstream left to hedge with (else its timer would do nothing).
       if (next < order.length) timers.push(setTimeout(launch, health.hedgeDelay(url)));
-      void askOne(url, body, q, controller.signal, doFetch).then((attempt) => {
+      void askOne(url, body, q, controller.signal, doFetch, opts.exchangers).then((attempt) => {
         running--;
         controllers.delete(controller);
         if (done) return;
@@ -114,7 +150,7 @@ export function queryUpstreams(
           lastKind = 'servfail';
         } else {
           health.failure(url);
-          failures.push(`${url}: ${attempt.detail}`);
+          failures.push(`${url}: ${clip(attempt.detail)}`);
           lastKind = attempt.kind;
         }
         if (next < order.length) launch();
@@ -138,7 +174,11 @@ async function askOne(
   q: UpstreamQuestion,
   signal: AbortSignal,
   doFetch: typeof fetch,
+  exchangers: Exchangers | undefined,
 ): Promise<Attempt> {
+  if (!url.startsWith('https:') && !url.startsWith('http:')) {
+    return askClassic(url, body, q, signal, exchangers);
+  }
   try {
     const res = await doFetch(url, {
       method: 'POST',
@@ -157,6 +197,28 @@ async function askOne(
     }
     const bytes = new Uint8Array(await res.arrayBuffer());
     return validate(url, bytes, q);
+  } catch (err) {
+    if (signal.aborted) return { ok: false, kind: 'timeout', detail: 'aborted' };
+    return { ok: false, kind: 'network', detail: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+/** One question over UDP, TCP or DoT, by the exchanger for the URL's scheme. */
+async function askClassic(
+  url: string,
+  body: Uint8Array,
+  q: UpstreamQuestion,
+  signal: AbortSignal,
+  exchangers: Exchangers | undefined,
+): Promise<Attempt> {
+  const scheme = url.slice(0, url.indexOf(':') + 1);
+  const exchange = exchangers?.[scheme];
+  if (!exchange) {
+    return { ok: false, kind: 'network', detail: `${scheme}// is not available here (DoH only)` };
+  }
+  try {
+    const bytes = await exchange(url, body, signal);
+    return bytes instanceof Uint8Array ? validate(url, bytes, q) : bytes;
   } catch (err) {
     if (signal.aborted) return { ok: false, kind: 'timeout', detail: 'aborted' };
     return { ok: false, kind: 'network', detail: err instanceof Error ? err.message : String(err) };

@@ -9,6 +9,10 @@ export interface QueryOptions {
   rd?: boolean;
   padding?: boolean;
   ednsVersion?: number;
+  /** An empty NSID option (RFC 5001), which implies EDNS. */
+  nsid?: boolean;
+  /** The question's class (default IN). */
+  qclass?: string;
 }
 
 /** A client query in wire form. */
@@ -19,9 +23,9 @@ export function query(name: string, type: string, opts: QueryOptions = {}): Uint
     flags:
       (opts.rd === false ? 0 : dnsPacket.RECURSION_DESIRED) |
       (opts.cd ? dnsPacket.CHECKING_DISABLED : 0),
-    questions: [{ name, type: type as 'A', class: 'IN' }],
+    questions: [{ name, type: type as 'A', class: (opts.qclass ?? 'IN') as 'IN' }],
   };
-  if (opts.edns || opts.dnssecOk || opts.padding || opts.ednsVersion) {
+  if (opts.edns || opts.dnssecOk || opts.padding || opts.ednsVersion || opts.nsid) {
     packet.additionals = [
       {
         type: 'OPT',
@@ -31,7 +35,13 @@ export function query(name: string, type: string, opts: QueryOptions = {}): Uint
         ednsVersion: opts.ednsVersion ?? 0,
         flags: opts.dnssecOk ? dnsPacket.DNSSEC_OK : 0,
         flag_do: opts.dnssecOk ?? false,
-        options: opts.padding ? [{ code: 12, length: 20 }] : [],
+        options: [
+          ...(opts.padding ? [{ code: 12, length: 20 } as dnsPacket.PacketOpt] : []),
+          // dns-packet's types know no NSID; it encodes any code with its data.
+          ...(opts.nsid
+            ? [{ code: 3, data: Buffer.alloc(0) } as unknown as dnsPacket.PacketOpt]
+            : []),
+        ],
       },
     ];
   }
@@ -63,4 +73,11 @@ export function edes(p: dnsPacket.Packet): { code: number; text: string }[] {
   return ((opt?.options ?? []) as { code: number; data?: Buffer }[])
     .filter((o) => o.code === 15 && o.data)
     .map((o) => ({ code: o.data!.readUInt16BE(0), text: o.data!.subarray(2).toString('utf8') }));
+}
+
+/** The NSID (RFC 5001) in a response's OPT record, as text; null when there is none. */
+export function nsidOf(p: dnsPacket.Packet): string | null {
+  const opt = p.additionals?.find((r) => r.type === 'OPT') as dnsPacket.OptAnswer | undefined;
+  const o = ((opt?.options ?? []) as { code: number; data?: Buffer }[]).find((x) => x.code === 3);
+  return o ? (o.data ?? Buffer.alloc(0)).toString('utf8') : null;
 }

@@ -53,7 +53,16 @@ describe('loadConfig', () => {
     );
     expect(refusal({ DNS64_PREFIX: '2001:db8::/33' })).toMatch(/^DNS64_PREFIX: /);
     expect(refusal({ UPSTREAMS: 'ftp://x' })).toBe(
-      'UPSTREAMS: ftp://x must be an http:// or https:// DoH URL',
+      'UPSTREAMS: ftp://x must be an https:// or http:// DoH URL, or udp://, tcp:// or tls:// host[:port]',
+    );
+    expect(refusal({ UPSTREAMS: 'udp://user@192.0.2.53' })).toBe(
+      "UPSTREAMS: udp://user@192.0.2.53: only tls:// takes a name@ (the certificate's name)",
+    );
+    expect(refusal({ UPSTREAM_CA_FILE: cert })).toMatch(
+      /^UPSTREAM_CA_FILE: .*cert\.pem is not PEM certificates: /,
+    );
+    expect(refusal({ SERVER_ID: 'two words' })).toBe(
+      'SERVER_ID: must be 1 to 200 printable ASCII characters without spaces',
     );
     expect(refusal({ UPSTREAM_TIMEOUT_MS: '10' })).toBe(
       'UPSTREAM_TIMEOUT_MS: 10 is not a whole number from 50 to 30000',
@@ -170,6 +179,33 @@ describe('classic DNS wire helpers', () => {
     expect(opt.type).toBe('OPT');
     expect(opt.udpPayloadSize).toBe(1232);
     expect(opt.options.map((o) => o.code)).toEqual([15]); // EDE kept, padding dropped
+  });
+
+  it('drops the OPT options when a long EDE alone would pass the limit (issue 12)', () => {
+    const text = Buffer.from(
+      `upstream failed: ${'udp://192.0.2.53: recvmsg ECONNREFUSED; '.repeat(20)}`,
+    );
+    const servfail = dnsPacket.encode({
+      type: 'response',
+      id: 4321,
+      flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | 2,
+      questions: [{ type: 'A', name: 'many.dns64.test' }],
+      additionals: [
+        {
+          type: 'OPT',
+          name: '.',
+          udpPayloadSize: 1232,
+          options: [{ code: 15, data: Buffer.concat([Buffer.from([0, 23]), text]) }],
+        } as unknown as dnsPacket.Answer,
+      ],
+    });
+    expect(servfail.length).toBeGreaterThan(512);
+    const cut = truncateForUdp(servfail, 512);
+    expect(cut.length).toBe(12 + 17 + 4 + 11); // header, question, bare OPT
+    const decoded = dnsPacket.decode(Buffer.from(cut));
+    expect([decoded.flag_tc, (decoded.flags ?? 0) & 0xf]).toEqual([true, 2]);
+    const opt = decoded.additionals![0] as dnsPacket.OptAnswer;
+    expect([opt.type, opt.udpPayloadSize, opt.options]).toEqual(['OPT', 1232, []]);
   });
 
   it('builds FORMERR from a readable header and question, drops the rest', () => {

@@ -295,3 +295,45 @@ export function nodeServerRefuses(env: Record<string, string>): {
   });
   return { code: r.status, stderr: r.stderr };
 }
+
+/**
+ * dnsdist with a DoT listener (RFC 7858, `addTLSLocal`) in front of a DNS server on loopback,
+ * with the given PEM certificate and key files.
+ */
+export async function startDnsdistDot(
+  backendPort: number,
+  certFile: string,
+  keyFile: string,
+): Promise<Running> {
+  requireCommand('dnsdist', 'dnsdist');
+  const dir = mkdtempSync(join(tmpdir(), 'dnsdist-dot-'));
+  const port = await freePort();
+  const dnsPort = await freePort();
+  writeFileSync(
+    join(dir, 'dnsdist.conf'),
+    `setLocal("127.0.0.1:${dnsPort}")
+newServer({address="127.0.0.1:${backendPort}"})
+addTLSLocal("127.0.0.1:${port}", "${certFile}", "${keyFile}")
+setSecurityPollSuffix("")
+`,
+  );
+  const child = spawn('dnsdist', ['--supervised', '-C', join(dir, 'dnsdist.conf')], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  await waitFor('dnsdist DoT', async () => {
+    const out = execFileSync('kdig', [
+      '+short',
+      '+tls',
+      '+time=1',
+      '+retry=0',
+      '-p',
+      String(port),
+      '@127.0.0.1',
+      'ns.dns64.test',
+      'A',
+    ]);
+    return out.toString().trim() === '192.0.2.53';
+  });
+  return { port, stop: stopper(child, dir) };
+}

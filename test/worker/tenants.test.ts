@@ -99,7 +99,7 @@ describe('admin API', () => {
           'prefixes.1.mapped.0: must be an IPv4 range',
           'exclude.0: must be an IPv6 range',
           'clients.0: not-an-address: not an IP address or range',
-          'upstreams.0: ftp://x.test is not an http(s) DoH URL',
+          'upstreams.0: ftp://x.test must be an https:// or http:// DoH URL, or udp://, tcp:// or tls:// host[:port]',
           'key: must be 16 to 128 characters of A-Z a-z 0-9 _ -',
           'rateLimit: must be one of 60, 300, 600, 1200, 3000, 6000 (queries per minute per client)',
           '(record): Unrecognized key: "bogus"',

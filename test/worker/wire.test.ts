@@ -181,7 +181,7 @@ describe('reading client queries', () => {
     expect(parsed.ok && [hex(parsed.query.qname), parsed.query.qtype, parsed.query.edns]).toEqual([
       hex(name),
       28,
-      { present: true, version: 0, dnssecOk: true, padding: true, udpSize: 4096 },
+      { present: true, version: 0, dnssecOk: true, padding: true, nsid: false, udpSize: 4096 },
     ]);
     const two = Uint8Array.from([...header(0x0100, 1, 2), ...name, 0, 28, 0, 1, ...opt, ...opt]);
     const twice = parseQuery(two);
