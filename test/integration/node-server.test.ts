@@ -383,6 +383,62 @@ describe('classic DNS on DNS_PORT and DoT on DOT_PORT', () => {
   });
 });
 
+describe('DDR, Discovery of Designated Resolvers (RFC 9462)', () => {
+  it('answers _dns.resolver.arpa SVCB with the DoH and DoT endpoints when it has TLS (dig, kdig)', async () => {
+    const port = String(tls.dnsPort);
+    const out = await dig(
+      '+noall',
+      '+answer',
+      '-p',
+      port,
+      '@127.0.0.1',
+      '_dns.resolver.arpa',
+      'SVCB',
+    );
+    // The target is the certificate's first DNS name (no SERVER_NAME is set here).
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/\s+/).join(' ')),
+    ).toEqual([
+      `_dns.resolver.arpa. 300 IN SVCB 1 localhost. alpn="h2" port=${tls.port} key7="/dns-query{?dns}"`,
+      `_dns.resolver.arpa. 300 IN SVCB 2 localhost. alpn="dot" port=${tls.dotPort}`,
+    ]);
+    const k = await kdig('-p', port, '@::1', '_dns.resolver.arpa', 'SVCB');
+    expect(k).toContain(`SVCB\t2 localhost. alpn=dot port=${tls.dotPort}`);
+  });
+
+  it('answers resolver.arpa itself, never upstream: NODATA without TLS, NXDOMAIN below', async () => {
+    const port = String(plain.dnsPort);
+    const none = await dig(
+      '+noall',
+      '+comments',
+      '+authority',
+      '-p',
+      port,
+      '@127.0.0.1',
+      '_dns.resolver.arpa',
+      'SVCB',
+    );
+    expect(none).toContain('status: NOERROR');
+    expect(none).toMatch(/ANSWER: 0,/);
+    expect(none).toMatch(
+      /resolver\.arpa\.\s+300\s+IN\s+SOA\s+resolver\.arpa\. nobody\.invalid\. 1 3600 600 86400 300/,
+    );
+    const below = await dig(
+      '+noall',
+      '+comments',
+      '-p',
+      port,
+      '@127.0.0.1',
+      'x.resolver.arpa',
+      'A',
+    );
+    expect(below).toContain('status: NXDOMAIN');
+  });
+});
+
 describe('settings', () => {
   it('refuses a bad TENANTS_FILE with file: tenant id: field: reason', () => {
     const bad = join(dir, 'bad.json');
