@@ -11,6 +11,9 @@ import type { RateLimitEnv } from '../tenant/rate-limit';
 import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
+import { type Logger, consoleLogger } from '../obs/log';
+import { ObservedHealth } from '../obs/observed-health';
+import { type ObsEnv, WorkerLogLevel, workerObserver } from '../obs/observers';
 import { openCors } from './cors';
 import { plainError } from './errors';
 import { type DohExchange, type HttpReply, dohRoute, handleDoh, verdictReply } from './handler';
@@ -18,7 +21,13 @@ import { readLimited } from './request';
 
 export { plainError };
 
-export interface Env extends ResolverEnv, AdminEnv, RateLimitEnv {}
+export interface Env extends ResolverEnv, AdminEnv, RateLimitEnv, ObsEnv {}
+
+/** The worker's own logging: console JSON lines at the request's LOG_LEVEL (Workers Logs). */
+const workerLevel = new WorkerLogLevel();
+const workerLog: Logger = consoleLogger(() => workerLevel.level);
+/** The worker's upstream health table: logs failures and health changes. */
+const workerHealth = new ObservedHealth(() => workerLog);
 
 export interface AppOptions {
   /** How upstream DoH requests are sent (tests inject a fake upstream here). */
@@ -33,6 +42,8 @@ export interface AppOptions {
   readonly clientAddress?: (req: Request) => Uint8Array | null;
   /** The engine (the Node server shares one between DoH and classic DNS); default: a new one. */
   readonly engine?: Engine;
+  /** Where admin changes are logged; default: the worker's console logger. */
+  readonly log?: Logger;
 }
 
 const kvStores = new WeakMap<KVNamespace, TenantStore>();
@@ -72,11 +83,13 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
           ? new ResponseCache({ shared: defaultEdgeCache() })
           : options.cache,
       fetch: options.fetch,
-      health: options.health,
+      health: options.health ?? workerHealth,
+      observe: workerObserver(() => workerLog),
     });
+  const log = options.log ?? workerLog;
 
   app.use('*', openCors());
-  app.route('/admin', adminRoutes(storeOf));
+  app.route('/admin', adminRoutes(storeOf, { log: () => log, client: clientOf }));
 
   /** The tenant a page is for, or the HTTP error its DoH URL would give. */
   const pageTenant = async (c: Context, ref: TenantRef): Promise<Tenant | Response> => {
@@ -108,6 +121,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
 
   const routed = app.fetch;
   app.fetch = (request, env, executionCtx) => {
+    if (!options.log) workerLevel.update(env as ObsEnv | undefined, workerLog);
     const url = request.url;
     const pathStart = url.indexOf('/', url.indexOf('//') + 2);
     const queryStart = url.indexOf('?', pathStart);

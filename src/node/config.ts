@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { createSecureContext } from 'node:tls';
 import { type ResolverEnv, type ResolverSettings, parseSettings } from '../config/env';
 import { TENANT_ID, checkTenantRecord } from '../tenant/schema';
+import { type ObsSettings, parseObsSettings } from './obs-config';
 
 /** The self-hosted server's settings, read from the process environment at start. */
 export interface ServerConfig {
@@ -21,6 +22,8 @@ export interface ServerConfig {
   readonly dnsTenant: string | null;
   readonly trustProxy: boolean;
   readonly workers: number;
+  /** LOG_LEVEL, QUERY_LOG, QUERY_LOG_FULL_IP, METRICS_ADDR. */
+  readonly obs: ObsSettings;
 }
 
 export const DEFAULT_HTTP_PORT = 8787;
@@ -76,6 +79,9 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
     );
   }
 
+  const obs = parseObsSettings(env);
+  if (!obs.ok) throw new ConfigError(obs.problems.join('\n'));
+
   return {
     appEnv,
     settings,
@@ -88,6 +94,7 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
     dnsTenant,
     trustProxy: parseBool('TRUST_PROXY', env.TRUST_PROXY),
     workers: parseWorkers(env.WORKERS),
+    obs: obs.settings,
   };
 }
 

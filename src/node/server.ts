@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import { parseAddress } from '../acl/address';
 import { ResponseCache } from '../cache/response-cache';
@@ -10,6 +12,11 @@ import { ClientAddresses, HttpFront } from './http';
 import { memoryRateLimits } from './limits';
 import { upstreamFetch } from './upstream-fetch';
 import type { SharedRecords } from './tenants';
+import { ObservedHealth } from '../obs/observed-health';
+import { refusalLogger } from '../obs/observers';
+import { queryLogRecord } from '../obs/query-event';
+import { log as serverLog, queryLog } from './log';
+import { Metrics, localSource, startMetricsServer } from './metrics';
 
 /** How long shutdown waits for queries in flight before closing anyway. */
 export const SHUTDOWN_GRACE_MS = 5000;
@@ -19,6 +26,8 @@ export interface RunningServer {
   readonly listening: readonly string[];
   /** Stop accepting, finish what is in flight (at most graceMs), close everything. */
   shutdown(graceMs?: number): Promise<void>;
+  /** This process's metrics (for counters kept outside the engine: ACLs, rate limiting). */
+  readonly metrics: Metrics;
 }
 
 /** Starts the DoH front, classic DNS over UDP and TCP, and DoT (with TLS) in this process. */
@@ -29,14 +38,30 @@ export async function startServer(
 ): Promise<RunningServer> {
   const store = new TenantStore(records.backend);
   const addresses = new ClientAddresses();
+  const metrics = new Metrics();
+  const health = new ObservedHealth(() => serverLog, metrics.upstreamHooks());
+  const refusals = refusalLogger(() => serverLog);
+  const { queryLog: logAll, queryLogFullIp } = cfg.obs;
+  const cache = new ResponseCache();
   // One engine, and so one answer cache (in-process LRU, no shared layer on Node), for DoH,
   // DNS and DoT alike.
   const engine = new Engine({
     store: () => store,
-    cache: new ResponseCache(),
+    cache,
     fetch: upstreamFetch,
+    health,
+    observe: (e) => {
+      metrics.query(e);
+      if (logAll || e.queryLog) queryLog.info(queryLogRecord(e, queryLogFullIp), 'query');
+      refusals(e);
+    },
   });
-  const app = createApp({ engine, store: () => store, clientAddress: addresses.clientAddress });
+  const app = createApp({
+    engine,
+    store: () => store,
+    clientAddress: addresses.clientAddress,
+    log: serverLog,
+  });
   const env: EngineEnv = { ...cfg.appEnv, ...memoryRateLimits() };
 
   // Classic DNS and DoT answer as the default tenant, or DNS_TENANT (its allowQuery applies).
@@ -44,8 +69,14 @@ export async function startServer(
     cfg.dnsTenant === null
       ? { kind: 'default' }
       : { kind: 'tenant', id: cfg.dnsTenant, key: undefined };
-  const answerer: Answerer = (raw, address) =>
-    engine.answer({ wire: raw, tenant: classicTenant, client: parseAddress(address), env });
+  const answerer: Answerer = (raw, address, transport) =>
+    engine.answer({
+      wire: raw,
+      tenant: classicTenant,
+      client: parseAddress(address),
+      env,
+      transport,
+    });
   const http = new HttpFront(app, addresses, {
     env,
     trustProxy: cfg.trustProxy,
@@ -75,6 +106,27 @@ export async function startServer(
     await listenNet(dot, 'DOT_PORT', cfg.dotPort, host);
     listening.push(`DoT ${hostPort(host, cfg.dotPort)}`);
   }
+  metrics.bind({
+    cache,
+    inflight: () => http.inflight.size + udp.inflight.size + stream.inflight.size,
+    lastAnswer: () => health.lastAnswerAt,
+  });
+  // A cluster worker's figures go to the primary, which serves them for all (src/node/serve.ts).
+  let metricsServer: HttpServer | null = null;
+  if (cluster.isWorker) {
+    metrics.serveToPrimary();
+  } else if (cfg.obs.metrics) {
+    const addr = cfg.obs.metrics;
+    metricsServer = await startMetricsServer(
+      addr,
+      localSource(metrics, () => health.lastAnswerAt),
+    ).catch((err: unknown) => {
+      throw new ConfigError(
+        `METRICS_ADDR: cannot listen on ${hostPort(addr.host, addr.port)}: ${errorText(err)}`,
+      );
+    });
+    listening.push(`metrics http://${hostPort(addr.host, addr.port)}/metrics`);
+  }
 
   let stopping: Promise<void> | null = null;
   const shutdown = (graceMs = SHUTDOWN_GRACE_MS) => {
@@ -89,11 +141,13 @@ export async function startServer(
       clearTimeout(timer);
       http.destroyAll();
       stream.destroyAll();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await udp.close();
     })();
     return stopping;
   };
-  return { listening, shutdown };
+  return { listening, shutdown, metrics };
 }
 
 /**

@@ -75,6 +75,8 @@ export const TenantRecordSchema = z
         message: `must be one of ${RATE_LIMIT_TIERS.join(', ')} (queries per minute per client)`,
       })
       .optional(),
+    /** A query log line for each query of this tenant, whatever QUERY_LOG says. */
+    queryLog: z.boolean().optional(),
   })
   .superRefine((rec, ctx) => {
     // BIND's suffix: bits after the embedded IPv4 address only.

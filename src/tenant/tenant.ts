@@ -18,6 +18,8 @@ export interface Tenant {
   readonly rateLimit: RateLimitTier | null;
   /** The tenant's part of the answer cache: changes with any setting that shapes answers. */
   readonly cacheScope: string;
+  /** Write a query log line for each of its queries, whatever QUERY_LOG says. */
+  readonly queryLog: boolean;
 }
 
 /** Compiles a validated record (see checkTenantRecord). */
@@ -45,6 +47,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
     // The schema admits only the tiers.
     rateLimit: (rec.rateLimit ?? null) as RateLimitTier | null,
     cacheScope: `t:${id}:${fnv1a(JSON.stringify(rec))}`,
+    queryLog: rec.queryLog ?? false,
   };
 }
 
@@ -59,6 +62,7 @@ export function openTenant(policy: Dns64Policy): Tenant {
     key: null,
     rateLimit: null,
     cacheScope: `o:${policy.prefixes.map((p) => p.prefix.text).join(',')}`,
+    queryLog: false,
   };
 }
 
