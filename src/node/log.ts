@@ -29,8 +29,15 @@ function create(level: string): pino.Logger {
   });
 }
 
-/** The server's logger (start, reloads, upstream health, refused clients, admin changes). */
+/** The server's logger at LOG_LEVEL (upstream health, refused clients, admin changes, ...). */
 export const log: pino.Logger = create('info');
+
+/**
+ * The lines of the server's life (start with its settings, ready, draining, reloads, a worker
+ * that died): written whatever LOG_LEVEL says, one line each per event, so an operator always
+ * sees what the process is doing and tests can wait for `ready:`.
+ */
+export const lifecycleLog: pino.Logger = create('info');
 
 /**
  * The query log: one line per query (QUERY_LOG=1 or a tenant's queryLog), its fields from

@@ -5,7 +5,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, type ServerConfig, errorText, loadConfig } from './config';
-import { log as serverLog, setLogLevel } from './log';
+import { log as leveledLog, lifecycleLog as serverLog, setLogLevel } from './log';
 import { clusterSource, startMetricsServer } from './metrics';
 import { effectiveSettings } from './obs-config';
 import { type RunningServer, SHUTDOWN_GRACE_MS, hostPort, startServer } from './server';
@@ -59,7 +59,8 @@ async function runServer(cfg: ServerConfig): Promise<void> {
 
   let server: RunningServer;
   try {
-    server = await startServer(cfg, records, log);
+    // Classic DNS's own complaints (a failed query, a socket error) are warnings.
+    server = await startServer(cfg, records, (line) => leveledLog.warn(line));
   } catch (err) {
     fail(err);
   }

@@ -26,7 +26,7 @@ export function refusalLogger(log: () => Logger, now: () => number = Date.now) {
       const client = e.client ? formatAddress(e.client) : null;
       log().info(
         { event: 'refused', reason, tenant, client, transport: e.transport, suppressed },
-        `refused: ${client ?? 'unknown client'} by ${reason} of tenant ${tenant ?? '(default)'}`,
+        `refused ${client ?? 'an unknown client'}: ${reason} (tenant ${tenant ?? DEFAULT_TENANT_LABEL})`,
       );
     });
   };

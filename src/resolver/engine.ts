@@ -258,7 +258,8 @@ function emit(
     observe(
       {
         transport: q.transport ?? 'doh',
-        tenant: trace.tenant,
+        // Before the tenant is found (a wrong key, say), the id its URL named.
+        tenant: trace.tenant ?? (q.tenant.kind === 'tenant' ? q.tenant.id : null),
         client: q.client,
         name: trace.name,
         qtype: trace.qtype,
