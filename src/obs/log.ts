@@ -102,5 +102,7 @@ export class RateLimitedLog {
 
 /** A URL as logs and metric labels show it: user name and password replaced. */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1[redacted]@');
+  return url.includes('@')
+    ? url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1[redacted]@')
+    : url;
 }

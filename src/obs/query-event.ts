@@ -1,6 +1,7 @@
 import { formatAddress } from '../acl/address';
 import { QTYPE, RCODE } from '../dns/constants';
 import { nameToText } from '../dns/name';
+import { redactUrl } from './log';
 
 /** How a query reached the engine. */
 export type QueryTransport = 'doh' | 'udp' | 'tcp' | 'tls';
@@ -106,7 +107,7 @@ export function queryLogRecord(e: QueryEvent, fullIp: boolean, now = new Date())
     rcode: e.rcode === null ? null : rcodeName(e.rcode),
     synthesized: e.synthesized,
     cacheHit: e.cacheHit,
-    upstream: e.upstream,
+    upstream: e.upstream === null ? null : e.upstream.split(' ').map(redactUrl).join(' '),
     ms: Math.round(e.ms * 1000) / 1000,
   };
   if (e.verdict) rec.verdict = e.verdict;
