@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +9,7 @@ import {
   type NodeServer,
   type Running,
   freePort,
+  requireCommand,
   startBind,
   waitFor,
   startDnsdist,
@@ -466,6 +467,59 @@ describe('LOG_LEVEL and the per-tenant query log', () => {
       expect(lines(server).find((l) => l.event === 'start')!.settings).toMatchObject({
         metricsAddr: 'off',
       });
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('with TLS', () => {
+  it('logs the key file by path, never its contents; counts and logs DoT queries as tls', async () => {
+    requireCommand('kdig', 'knot-dnsutils');
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ], { stdio: 'ignore' }); // prettier-ignore
+    const server = await startNodeServer({
+      UPSTREAMS: upstream,
+      DNS64_PREFIX: PREFIX,
+      TLS_CERT: cert,
+      TLS_KEY: key,
+      QUERY_LOG: 'on',
+    });
+    try {
+      const start = lines(server).find((l) => l.event === 'start')!;
+      expect(start.settings).toMatchObject({ tlsCert: cert, tlsKey: key, dotPort: server.dotPort });
+      const pem = readFileSync(key, 'utf8');
+      const body = pem.split('\n').filter((l) => l && !l.startsWith('-----'))[0]!;
+      expect(server.log()).not.toContain('PRIVATE KEY');
+      expect(server.log()).not.toContain(body);
+      const out = await run('kdig', [
+        '+time=5', '+retry=0', '+tls', '+short', '-p', String(server.dotPort),
+        '@127.0.0.1', 'a-only.dns64.test', 'AAAA',
+      ]); // prettier-ignore
+      expect(out.stdout.trim()).toBe('2001:db8:64::cb00:710a');
+      await loggedEvents(server, 'query', 1);
+      expect(queryLines(server)).toEqual([
+        {
+          level: 'info',
+          msg: 'query',
+          tenant: null,
+          transport: 'tls',
+          client: '127.0.0.0/24',
+          name: 'a-only.dns64.test.',
+          type: 'AAAA',
+          rcode: 'NOERROR',
+          synthesized: true,
+          cacheHit: false,
+          upstream,
+        },
+      ]);
+      const f = await scrape(server);
+      expect(series(f, 'dns64_queries_total')).toEqual(['{"transport":"tls","rcode":"NOERROR"} 1']);
     } finally {
       await server.stop();
     }
