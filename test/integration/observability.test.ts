@@ -41,6 +41,7 @@ beforeAll(async () => {
       keyed: { prefixes: ['2001:db8:ee::/96'], key: TENANT_KEY },
       lan: { prefixes: ['2001:db8:1a::/96'], allowQuery: ['10.0.0.0/8'] },
       logged: { prefixes: ['2001:db8:10::/96'], queryLog: true },
+      limited: { prefixes: ['2001:db8:11::/96'], rateLimit: 60 },
     }),
   );
   bind = await startBind();
@@ -159,7 +160,7 @@ describe('one server: start line, query log, metrics, health, audit', () => {
       dns64Prefix: PREFIX,
       upstreamTimeoutMs: 2000,
       tenantsFile,
-      tenants: ['keyed', 'lan', 'logged'],
+      tenants: ['keyed', 'lan', 'logged', 'limited'],
       dnsTenant: null,
       adminApi: 'on (ADMIN_TOKEN [redacted])',
       trustProxy: false,
@@ -362,6 +363,39 @@ describe('one server: start line, query log, metrics, health, audit', () => {
     ]);
     expect(server.log()).not.toContain(ACME_KEY);
     expect(server.log()).not.toContain(ADMIN_TOKEN);
+  });
+
+  it('counts queries over a tenant rate limit, and logs the client once', async () => {
+    const url = `${base()}/t/limited/dns-query?name=a-only.dns64.test&type=A&ct=application/dns-json`;
+    const statuses: number[] = [];
+    // The limit is 60 a minute per client (a fixed window): ask until it bites.
+    for (let i = 0; i < 200 && !statuses.includes(429); i++) {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      statuses.push(res.status);
+    }
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(url)).status);
+    const limited = statuses.filter((st) => st === 429).length;
+    expect(limited).toBeGreaterThanOrEqual(1);
+    expect(statuses.filter((st) => st !== 429 && st !== 200)).toEqual([]);
+    const f = await scrape(server);
+    expect(series(f, 'dns64_rate_limited_total')).toEqual([
+      `{"transport":"doh","limiter":"tenant"} ${limited}`,
+    ]);
+    await loggedEvents(server, 'refused', 3);
+    const lines = events(server, 'refused').filter((l) => l.reason === 'rate-limited');
+    expect(lines).toEqual([
+      {
+        level: 'info',
+        event: 'refused',
+        reason: 'rate-limited',
+        tenant: 'limited',
+        client: '127.0.0.1',
+        transport: 'doh',
+        suppressed: 0,
+        msg: 'refused 127.0.0.1: rate-limited (tenant limited)',
+      },
+    ]);
   });
 });
 
