@@ -82,8 +82,12 @@ export function workerObserver(log: () => Logger) {
       const rec = queryLogRecord(e, isOn(o.QUERY_LOG_FULL_IP));
       console.log(JSON.stringify({ level: 'info', ...rec, msg: 'query' }));
     }
-    o.QUERY_ANALYTICS?.writeDataPoint(analyticsPoint(e));
     refusals(e);
+    // A binding only (a plain variable of that name has no writeDataPoint): never the query's
+    // problem if it is not one.
+    if (typeof o.QUERY_ANALYTICS?.writeDataPoint === 'function') {
+      o.QUERY_ANALYTICS.writeDataPoint(analyticsPoint(e));
+    }
   };
 }
 
