@@ -226,10 +226,13 @@ export async function startNodeServer(upstream: string, nodeArgs: string[] = [])
         UPSTREAMS: upstream,
         DNS64_PREFIX: PREFIX,
         WORKERS: '1',
+        // No metrics listener: 9153 may be taken by another server on this machine.
+        METRICS_ADDR: 'off',
       },
     },
   );
-  await waitForOutput(proc, /^ready:/m, 60_000);
+  // The server logs JSON lines: `ready:` opens the message of its ready line.
+  await waitForOutput(proc, /"msg":"ready:/m, 60_000);
   return { proc, port };
 }
 

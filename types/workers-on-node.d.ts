@@ -38,3 +38,14 @@ interface CacheStorage {
 
 // A DOM/Workers type name that @types/node does not make global.
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
+
+// Workers Analytics Engine (src/obs/observers.ts; on Node there is no such binding).
+interface AnalyticsEngineDataPoint {
+  indexes?: ((ArrayBuffer | string) | null)[];
+  doubles?: number[];
+  blobs?: ((ArrayBuffer | string) | null)[];
+}
+
+interface AnalyticsEngineDataset {
+  writeDataPoint(event?: AnalyticsEngineDataPoint): void;
+}

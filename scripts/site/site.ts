@@ -139,7 +139,8 @@ setSecurityPollSuffix("")
       'tsx',
       join(ROOT, 'src/node/serve.ts'),
     ]);
-    await processes.resolver.waitFor(/^ready:/m, 30_000);
+    // The server logs JSON lines: `ready:` opens the message of its ready line.
+    await processes.resolver.waitFor(/"msg":"ready:/m, 30_000);
     ns(topo.gateway, 'ip', 'link', 'show', 'nat64');
   } catch (err) {
     await stop();

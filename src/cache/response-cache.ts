@@ -96,6 +96,11 @@ export class ResponseCache {
     return entry;
   }
 
+  /** Answers held in memory. */
+  get size(): number {
+    return this.lru.size;
+  }
+
   clear(): void {
     this.lru.clear();
   }

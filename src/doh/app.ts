@@ -14,6 +14,9 @@ import type { RateLimitEnv } from '../tenant/rate-limit';
 import { TenantStore, kvBackend } from '../tenant/store';
 import { type Tenant } from '../tenant/tenant';
 import type { UpstreamHealth } from '../upstream/health';
+import { type Logger, consoleLogger } from '../obs/log';
+import { ObservedHealth } from '../obs/observed-health';
+import { type ObsEnv, WorkerLogLevel, workerObserver } from '../obs/observers';
 import { openCors } from './cors';
 import { plainError } from './errors';
 import { type DohExchange, type HttpReply, dohRoute, handleDoh, verdictReply } from './handler';
@@ -21,7 +24,13 @@ import { readLimited } from './request';
 
 export { plainError };
 
-export interface Env extends ResolverEnv, AdminEnv, RateLimitEnv {}
+export interface Env extends ResolverEnv, AdminEnv, RateLimitEnv, ObsEnv {}
+
+/** The worker's own logging: console JSON lines at the request's LOG_LEVEL (Workers Logs). */
+const workerLevel = new WorkerLogLevel();
+const workerLog: Logger = consoleLogger(() => workerLevel.level);
+/** The worker's upstream health table: logs failures and health changes. */
+const workerHealth = new ObservedHealth(() => workerLog);
 
 export interface AppOptions {
   /** How upstream DoH requests are sent (tests inject a fake upstream here). */
@@ -42,6 +51,8 @@ export interface AppOptions {
   readonly transports?: ServedTransports;
   /** Believe X-Forwarded-Proto for the setup page's URLs (the Node server's TRUST_PROXY). */
   readonly trustProxy?: boolean;
+  /** Where admin changes are logged; default: the worker's console logger. */
+  readonly log?: Logger;
 }
 
 const kvStores = new WeakMap<KVNamespace, TenantStore>();
@@ -72,6 +83,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
   const app = new Hono<{ Bindings: Env }>({ strict: false });
   const storeOf = options.store ?? kvStore;
   const clientOf = options.clientAddress ?? cfConnectingIp;
+  const log = options.log ?? workerLog;
   const engine =
     options.engine ??
     new Engine({
@@ -81,12 +93,18 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
           ? new ResponseCache({ shared: defaultEdgeCache() })
           : options.cache,
       fetch: options.fetch,
-      health: options.health,
+      health: options.health ?? workerHealth,
       now: options.now,
+      observe: workerObserver(() => workerLog),
+      onGatewayChange: (tenant, gateway, state) =>
+        log.warn(
+          { event: 'gateway', tenant, gateway, state },
+          `gateway ${gateway} of ${tenant} is ${state}`,
+        ),
     });
 
   app.use('*', openCors());
-  app.route('/admin', adminRoutes(storeOf, options.now));
+  app.route('/admin', adminRoutes(storeOf, { log: () => log, client: clientOf }, options.now));
   app.all(
     '/t/:id/gateways/:gateway',
     gatewayReport((c) => storeOf((c.env ?? {}) as Env), options.now),
@@ -133,6 +151,7 @@ export function createApp(options: AppOptions = {}): Hono<{ Bindings: Env }> {
 
   const routed = app.fetch;
   app.fetch = (request, env, executionCtx) => {
+    if (!options.log) workerLevel.update(env as ObsEnv | undefined, workerLog);
     const url = request.url;
     const pathStart = url.indexOf('/', url.indexOf('//') + 2);
     const queryStart = url.indexOf('?', pathStart);

@@ -12,6 +12,7 @@ import { FrameReader, formErr, frame, truncateForUdp } from './framing';
 export type Answerer = (
   raw: Uint8Array,
   clientAddress: string,
+  transport: Transport,
 ) => EngineResult | Promise<EngineResult>;
 
 export type Transport = 'udp' | 'tcp' | 'tls';
@@ -41,7 +42,7 @@ export async function answerMessage(
   try {
     let response: Uint8Array | null;
     try {
-      const result = await answerer(bytes, clientAddress);
+      const result = await answerer(bytes, clientAddress, transport);
       response = result instanceof Uint8Array ? result : verdictMessage(bytes, result);
     } catch (err) {
       log(`query from ${clientAddress} failed: ${err instanceof Error ? err.message : err}`);

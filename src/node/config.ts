@@ -5,6 +5,7 @@ import { createSecureContext } from 'node:tls';
 import { type ResolverEnv, type ResolverSettings, parseSettings } from '../config/env';
 import { textToName } from '../dns/name';
 import { TENANT_ID, checkTenantRecord } from '../tenant/schema';
+import { type ObsSettings, parseObsSettings } from './obs-config';
 
 /** The self-hosted server's settings, read from the process environment at start. */
 export interface ServerConfig {
@@ -26,6 +27,8 @@ export interface ServerConfig {
   readonly serverName: Uint8Array | null;
   /** UPSTREAM_CA_FILE: more CA certificates (PEM) trusted for tls:// upstreams. */
   readonly upstreamCa: Buffer | null;
+  /** LOG_LEVEL, QUERY_LOG, QUERY_LOG_FULL_IP, METRICS_ADDR. */
+  readonly obs: ObsSettings;
 }
 
 export const DEFAULT_HTTP_PORT = 8787;
@@ -84,6 +87,8 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
   }
 
   const serverName = parseServerName(env.SERVER_NAME);
+  const obs = parseObsSettings(env);
+  if (!obs.ok) throw new ConfigError(obs.problems.join('\n'));
 
   return {
     serverName,
@@ -99,6 +104,7 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
     trustProxy: parseBool('TRUST_PROXY', env.TRUST_PROXY),
     workers: parseWorkers(env.WORKERS),
     upstreamCa: parseCaFile(env.UPSTREAM_CA_FILE),
+    obs: obs.settings,
   };
 }
 

@@ -5,7 +5,10 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { ConfigError, type ServerConfig, errorText, loadConfig } from './config';
-import { type RunningServer, SHUTDOWN_GRACE_MS, startServer } from './server';
+import { log as leveledLog, lifecycleLog as serverLog, setLogLevel } from './log';
+import { clusterSource, startMetricsServer } from './metrics';
+import { effectiveSettings } from './obs-config';
+import { type RunningServer, SHUTDOWN_GRACE_MS, hostPort, startServer } from './server';
 import { SharedRecords, type TenantChange } from './tenants';
 
 /** Messages between the primary and its workers (WORKERS > 1). */
@@ -19,7 +22,8 @@ function isClusterMessage(m: unknown): m is ClusterMessage {
   return typeof m === 'object' && m !== null && 'dns64' in m;
 }
 
-const log = (line: string) => console.log(line);
+/** Plain lines of the server's life (`ready: ...`, `SIGTERM: draining ...`) as JSON log lines. */
+const log = (line: string) => serverLog.info(line);
 
 function fail(err: unknown): never {
   console.error(err instanceof ConfigError ? err.message : `fatal: ${errorText(err)}`);
@@ -55,12 +59,17 @@ async function runServer(cfg: ServerConfig): Promise<void> {
 
   let server: RunningServer;
   try {
-    server = await startServer(cfg, records, log);
+    // Classic DNS's own complaints (a failed query, a socket error) are warnings.
+    server = await startServer(cfg, records, (line) => leveledLog.warn(line));
   } catch (err) {
     fail(err);
   }
   if (worker) send({ dns64: 'ready', listening: server.listening });
-  else log(`ready: ${server.listening.join('; ')}`);
+  else
+    serverLog.info(
+      { event: 'ready', listening: server.listening },
+      `ready: ${server.listening.join('; ')}`,
+    );
 
   let stopping = false;
   const stop = (why: string) => {
@@ -70,7 +79,7 @@ async function runServer(cfg: ServerConfig): Promise<void> {
     void server.shutdown().then(
       () => process.exit(0),
       (err: unknown) => {
-        console.error(`shutdown: ${errorText(err)}`);
+        serverLog.error({ event: 'shutdown' }, `shutdown: ${errorText(err)}`);
         process.exit(1);
       },
     );
@@ -93,6 +102,19 @@ function send(m: ClusterMessage): void {
 function runPrimary(cfg: ServerConfig): void {
   const records = new SharedRecords(cfg.tenants, () => {});
   const ready = new Set<Worker>();
+  // /metrics, /healthz, /readyz for the whole cluster: the workers' figures, summed.
+  const metricsAddr = cfg.obs.metrics;
+  const metricsListening = metricsAddr
+    ? startMetricsServer(metricsAddr, clusterSource()).then(
+        () => `metrics http://${hostPort(metricsAddr.host, metricsAddr.port)}/metrics`,
+        (err: unknown) =>
+          fail(
+            new ConfigError(
+              `METRICS_ADDR: cannot listen on ${hostPort(metricsAddr.host, metricsAddr.port)}: ${errorText(err)}`,
+            ),
+          ),
+      )
+    : Promise.resolve(null);
   let announced = false;
   let stopping = false;
   let exitCode = 0;
@@ -112,7 +134,14 @@ function runPrimary(cfg: ServerConfig): void {
         ready.add(w);
         if (!announced && ready.size === cfg.workers) {
           announced = true;
-          log(`ready: ${m.listening.join('; ')} (${cfg.workers} workers)`);
+          const listening = m.listening;
+          void metricsListening.then((metricsLine) => {
+            const all = metricsLine ? [...listening, metricsLine] : [...listening];
+            serverLog.info(
+              { event: 'ready', listening: all, workers: cfg.workers },
+              `ready: ${all.join('; ')} (${cfg.workers} workers)`,
+            );
+          });
         }
       }
     });
@@ -131,7 +160,10 @@ function runPrimary(cfg: ServerConfig): void {
         if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(1);
         return;
       }
-      console.error(`worker ${w.process.pid} died (${signal ?? code}), starting another in 1 s`);
+      serverLog.error(
+        { event: 'worker-died', pid: w.process.pid, exit: signal ?? code },
+        `worker ${w.process.pid} died (${signal ?? code}), starting another in 1 s`,
+      );
       setTimeout(() => {
         if (!stopping) fork();
       }, 1000);
@@ -158,6 +190,13 @@ try {
   cfg = loadConfig(process.env);
 } catch (err) {
   fail(err);
+}
+setLogLevel(cfg.obs.logLevel);
+if (cluster.isPrimary) {
+  serverLog.info(
+    { event: 'start', settings: effectiveSettings(process.env, cfg, cfg.obs) },
+    `start: dns64-edge on Node ${process.version}`,
+  );
 }
 if (cluster.isPrimary && cfg.workers > 1) runPrimary(cfg);
 else void runServer(cfg).catch(fail);

@@ -1,4 +1,6 @@
 import { X509Certificate } from 'node:crypto';
+import cluster from 'node:cluster';
+import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
 import { parseAddress } from '../acl/address';
 import { ResponseCache } from '../cache/response-cache';
@@ -14,6 +16,11 @@ import { memoryRateLimits } from './limits';
 import { classicExchangers } from './upstream-classic';
 import { upstreamFetch } from './upstream-fetch';
 import type { SharedRecords } from './tenants';
+import { ObservedHealth } from '../obs/observed-health';
+import { refusalLogger } from '../obs/observers';
+import { queryLogRecord } from '../obs/query-event';
+import { log as serverLog, queryLog } from './log';
+import { Metrics, localSource, startMetricsServer } from './metrics';
 
 /** How long shutdown waits for queries in flight before closing anyway. */
 export const SHUTDOWN_GRACE_MS = 5000;
@@ -23,6 +30,8 @@ export interface RunningServer {
   readonly listening: readonly string[];
   /** Stop accepting, finish what is in flight (at most graceMs), close everything. */
   shutdown(graceMs?: number): Promise<void>;
+  /** This process's metrics (for counters kept outside the engine: ACLs, rate limiting). */
+  readonly metrics: Metrics;
 }
 
 /** Starts the DoH front, classic DNS over UDP and TCP, and DoT (with TLS) in this process. */
@@ -33,14 +42,32 @@ export async function startServer(
 ): Promise<RunningServer> {
   const store = new TenantStore(records.backend);
   const addresses = new ClientAddresses();
+  const metrics = new Metrics();
+  const health = new ObservedHealth(() => serverLog, metrics.upstreamHooks());
+  const refusals = refusalLogger(() => serverLog);
+  const { queryLog: logAll, queryLogFullIp } = cfg.obs;
+  const cache = new ResponseCache();
   // One engine, and so one answer cache (in-process LRU, no shared layer on Node), for DoH,
   // DNS and DoT alike.
   const engine = new Engine({
     store: () => store,
-    cache: new ResponseCache(),
+    cache,
     fetch: upstreamFetch,
     exchangers: classicExchangers({ ca: cfg.upstreamCa }),
     ddr: ddrConfig(cfg),
+    health,
+    onGatewayChange: (tenant, gateway, state) => {
+      metrics.gateway(tenant, gateway, state);
+      serverLog.warn(
+        { event: 'gateway', tenant, gateway, state },
+        `gateway ${gateway} of ${tenant} is ${state}`,
+      );
+    },
+    observe: (e) => {
+      metrics.query(e);
+      if (logAll || e.queryLog) queryLog.info(queryLogRecord(e, queryLogFullIp), 'query');
+      refusals(e);
+    },
   });
   const app = createApp({
     engine,
@@ -49,6 +76,7 @@ export async function startServer(
     // The setup page says what works besides DoH: classic DNS, and DoT when TLS is configured.
     transports: { dnsPort: cfg.dnsPort, dotPort: cfg.tls ? cfg.dotPort : null },
     trustProxy: cfg.trustProxy,
+    log: serverLog,
   });
   const env: EngineEnv = { ...cfg.appEnv, ...memoryRateLimits() };
 
@@ -57,8 +85,14 @@ export async function startServer(
     cfg.dnsTenant === null
       ? { kind: 'default' }
       : { kind: 'tenant', id: cfg.dnsTenant, key: undefined };
-  const answerer: Answerer = (raw, address) =>
-    engine.answer({ wire: raw, tenant: classicTenant, client: parseAddress(address), env });
+  const answerer: Answerer = (raw, address, transport) =>
+    engine.answer({
+      wire: raw,
+      tenant: classicTenant,
+      client: parseAddress(address),
+      env,
+      transport,
+    });
   const http = new HttpFront(app, addresses, {
     env,
     trustProxy: cfg.trustProxy,
@@ -88,6 +122,27 @@ export async function startServer(
     await listenNet(dot, 'DOT_PORT', cfg.dotPort, host);
     listening.push(`DoT ${hostPort(host, cfg.dotPort)}`);
   }
+  metrics.bind({
+    cache,
+    inflight: () => http.inflight.size + udp.inflight.size + stream.inflight.size,
+    lastAnswer: () => health.lastAnswerAt,
+  });
+  // A cluster worker's figures go to the primary, which serves them for all (src/node/serve.ts).
+  let metricsServer: HttpServer | null = null;
+  if (cluster.isWorker) {
+    metrics.serveToPrimary();
+  } else if (cfg.obs.metrics) {
+    const addr = cfg.obs.metrics;
+    metricsServer = await startMetricsServer(
+      addr,
+      localSource(metrics, () => health.lastAnswerAt),
+    ).catch((err: unknown) => {
+      throw new ConfigError(
+        `METRICS_ADDR: cannot listen on ${hostPort(addr.host, addr.port)}: ${errorText(err)}`,
+      );
+    });
+    listening.push(`metrics http://${hostPort(addr.host, addr.port)}/metrics`);
+  }
 
   let stopping: Promise<void> | null = null;
   const shutdown = (graceMs = SHUTDOWN_GRACE_MS) => {
@@ -102,11 +157,13 @@ export async function startServer(
       clearTimeout(timer);
       http.destroyAll();
       stream.destroyAll();
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await udp.close();
     })();
     return stopping;
   };
-  return { listening, shutdown };
+  return { listening, shutdown, metrics };
 }
 
 /**

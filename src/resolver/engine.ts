@@ -14,6 +14,7 @@ import { type Tenant, openTenant } from '../tenant/tenant';
 import type { Exchangers } from '../upstream/doh-client';
 import type { UpstreamHealth } from '../upstream/health';
 import type { DdrConfig } from './ddr';
+import { type QueryEvent, QueryTrace, type QueryTransport } from '../obs/query-event';
 import { resolve } from './resolve';
 
 /**
@@ -75,6 +76,11 @@ export interface EngineOptions {
    * Without them the settings take DoH URLs only (Workers cannot open UDP sockets).
    */
   readonly exchangers?: Exchangers;
+  /**
+   * Called once per query after its answer or verdict (query log, metrics, Analytics Engine).
+   * Without it nothing is measured and a cache hit stays as cheap as it was.
+   */
+  readonly observe?: (event: QueryEvent, env: EngineEnv) => void;
 }
 
 export interface EngineQuery {
@@ -87,6 +93,8 @@ export interface EngineQuery {
   readonly defer?: (p: Promise<unknown>) => void;
   /** Where this instance runs (Workers: the data centre, `request.cf.colo`), for its identity. */
   readonly site?: string | null;
+  /** How the query came (for the observer); default `doh`. */
+  readonly transport?: QueryTransport;
 }
 
 export class Engine {
@@ -103,6 +111,25 @@ export class Engine {
 
   /** The answer to one query, or why there is none. Never throws. */
   answer(q: EngineQuery): EngineResult | Promise<EngineResult> {
+    const observe = this.opts.observe;
+    if (!observe) return this.answerTraced(q, null);
+    const started = performance.now();
+    const trace = new QueryTrace();
+    const result = this.answerTraced(q, trace);
+    if (!(result instanceof Promise)) {
+      emit(observe, q, trace, result, started);
+      return result;
+    }
+    return result.then((r) => {
+      emit(observe, q, trace, r, started);
+      return r;
+    });
+  }
+
+  private answerTraced(
+    q: EngineQuery,
+    trace: QueryTrace | null,
+  ): EngineResult | Promise<EngineResult> {
     try {
       if (q.wire.length > MAX_MESSAGE_SIZE) {
         return { kind: 'too-large', reason: `query of ${q.wire.length} bytes exceeds 65535` };
@@ -111,9 +138,9 @@ export class Engine {
       if (!('policy' in settings)) return settings;
       const tenant = this.tenant(q.tenant, q.env, settings);
       if (tenant instanceof Promise) {
-        return tenant.then((t) => this.forTenant(q, t, settings)).catch(internalVerdict);
+        return tenant.then((t) => this.forTenant(q, t, settings, trace)).catch(internalVerdict);
       }
-      return this.forTenant(q, tenant, settings);
+      return this.forTenant(q, tenant, settings, trace);
     } catch (err) {
       return internalVerdict(err);
     }
@@ -164,11 +191,16 @@ export class Engine {
     q: EngineQuery,
     tenant: Tenant | Verdict,
     settings: ResolverSettings,
+    trace: QueryTrace | null,
   ): EngineResult | Promise<EngineResult> {
     if (!('policy' in tenant)) return tenant;
-    if (tenant.rateLimit === null) return this.resolveFor(q, tenant, settings);
+    if (trace) {
+      trace.tenant = tenant.id;
+      trace.queryLog = tenant.queryLog;
+    }
+    if (tenant.rateLimit === null) return this.resolveFor(q, tenant, settings, trace);
     return checkRateLimit(q.env, tenant, q.client).then((limited) => {
-      if (!limited) return this.resolveFor(q, tenant, settings);
+      if (!limited) return this.resolveFor(q, tenant, settings, trace);
       if (limited.kind === 'misconfigured') return limited;
       const parsed = parseQuery(q.wire);
       const response = parsed.ok
@@ -184,12 +216,19 @@ export class Engine {
     q: EngineQuery,
     tenant: Tenant,
     settings: ResolverSettings,
+    trace: QueryTrace | null,
   ): EngineResult | Promise<EngineResult> {
     const parsed = parseQuery(q.wire);
     if (!parsed.ok) return { kind: 'malformed', reason: parsed.reason };
     const query = parsed.query;
     const identity = identityOf(settings.serverId, q.site);
+    if (trace) {
+      trace.name = query.qname;
+      trace.qtype = query.qtype;
+      trace.badVersion = query.edns.present && query.edns.version > 0;
+    }
     if (!tenant.allowQuery.isEmpty && !(q.client && tenant.allowQuery.contains(q.client))) {
+      if (trace) trace.refused = true;
       const text = `client not allowed by tenant ${tenant.id ?? '(default)'}`;
       return errorResponse(query, RCODE.REFUSED, query.edns, [{ code: EDE.PROHIBITED, text }]);
     }
@@ -207,6 +246,7 @@ export class Engine {
       },
       cache: cache ? { store: cache, scope: tenant.cacheScope, defer: q.defer } : undefined,
       ddr: this.opts.ddr,
+      trace: trace ?? undefined,
     });
     // RFC 5001 §2.3: the identifier in the response's OPT when the query asked for it; added
     // after the cache, which instances may share.
@@ -271,6 +311,48 @@ export class Engine {
 function identityOf(serverId: string | null, site: string | null | undefined): string | null {
   if (!site) return serverId;
   return serverId === null ? site : `${serverId}/${site}`;
+}
+
+/** Hands the observer its event; an observer's failure never reaches the query. */
+function emit(
+  observe: NonNullable<EngineOptions['observe']>,
+  q: EngineQuery,
+  trace: QueryTrace,
+  result: EngineResult,
+  started: number,
+): void {
+  try {
+    const bytes = result instanceof Uint8Array ? result : null;
+    let rcode: number | null = null;
+    if (bytes && bytes.length >= 4) {
+      rcode = bytes[3]! & 0xf;
+      // RFC 6891 §6.1.3: BADVERS is 16, its upper bits in the OPT record, 0 in the header.
+      if (rcode === 0 && trace.badVersion) rcode = RCODE.BADVERS;
+    }
+    const verdict = bytes ? null : (result as Verdict);
+    if (verdict?.kind === 'rate-limited' && verdict.response) rcode = RCODE.REFUSED;
+    observe(
+      {
+        transport: q.transport ?? 'doh',
+        // Before the tenant is found (a wrong key, say), the id its URL named.
+        tenant: trace.tenant ?? (q.tenant.kind === 'tenant' ? q.tenant.id : null),
+        client: q.client,
+        name: trace.name,
+        qtype: trace.qtype,
+        rcode,
+        verdict: verdict ? verdict.kind : null,
+        refused: trace.refused,
+        synthesized: trace.synthesized,
+        cacheHit: trace.cacheHit,
+        upstream: trace.upstream,
+        ms: performance.now() - started,
+        queryLog: trace.queryLog,
+      },
+      q.env,
+    );
+  } catch {
+    // the observer's problem, not the client's
+  }
 }
 
 function unknown(reason: string): Verdict {

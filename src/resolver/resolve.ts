@@ -1,4 +1,5 @@
 import type { Asker } from '../cache/entry';
+import { Lru } from '../cache/lru';
 import type { ResponseCache } from '../cache/response-cache';
 import { EDE, FLAG, OPCODE_QUERY, QCLASS_CH, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
 import type { ClientEdns, Ede } from '../dns/edns';
@@ -19,6 +20,7 @@ import {
   queryUpstreams,
 } from '../upstream/doh-client';
 import type { UpstreamQuestion } from '../upstream/question';
+import type { QueryTrace } from '../obs/query-event';
 
 /** Everything one query is answered with: the tenant's policy, its upstreams, the client. */
 export interface ResolveContext {
@@ -38,7 +40,15 @@ export interface ResolveContext {
     /** Keeps background work (a shared-cache write) alive after the response (waitUntil). */
     readonly defer?: (p: Promise<unknown>) => void;
   };
+  /** Filled in with cache hit, upstream and synthesis when the engine has an observer. */
+  readonly trace?: QueryTrace;
 }
+
+/**
+ * Cache keys whose answer was synthesized, so a cache hit (or an answer shared with a
+ * concurrent asker) is reported as synthesized too. Kept only when queries are traced.
+ */
+const synthesizedKeys = new Lru<string, true>(10_000);
 
 /**
  * The data path of one query: checks -> local answers -> cache -> upstream -> DNS64 synthesis
@@ -59,10 +69,15 @@ export function resolve(query: Query, ctx: ResolveContext): Uint8Array | Promise
     return errorResponse(query, RCODE.REFUSED, edns, ede);
   }
 
-  const local =
-    answerIpv4Only(ctx.policy, query.qname, query.qtype) ??
-    answerDdr(ctx.ddr ?? null, query.qname, query.qtype);
-  if (local) return writeResponse(query, local, edns);
+  const trace = ctx.trace;
+  const ipv4only = answerIpv4Only(ctx.policy, query.qname, query.qtype);
+  if (ipv4only) {
+    // RFC 7050 §3: the well-known AAAA records of ipv4only.arpa are the DNS64's own synthesis.
+    if (trace) trace.synthesized = query.qtype === QTYPE.AAAA;
+    return writeResponse(query, ipv4only, edns);
+  }
+  const ddr = answerDdr(ctx.ddr ?? null, query.qname, query.qtype);
+  if (ddr) return writeResponse(query, ddr, edns);
 
   const synthesis =
     query.qtype === QTYPE.AAAA && synthesisApplies(ctx.policy, ctx.clientAddress, query);
@@ -72,7 +87,31 @@ export function resolve(query: Query, ctx: ResolveContext): Uint8Array | Promise
   if (!cache) return compute();
   const key = cacheKey(cache.scope, query, synthesis);
   const asker: Asker = { id: query.id, question: query.question };
-  return cache.store.peek(key, asker) ?? cache.store.fill(key, asker, compute, cache.defer);
+  if (!trace)
+    return cache.store.peek(key, asker) ?? cache.store.fill(key, asker, compute, cache.defer);
+  const hit = cache.store.peek(key, asker);
+  if (hit) {
+    trace.cacheHit = true;
+    trace.synthesized = synthesizedKeys.get(key) !== undefined;
+    return hit;
+  }
+  let computed = false;
+  const tracedCompute = () => {
+    computed = true;
+    return compute().then((bytes) => {
+      if (trace.synthesized) synthesizedKeys.set(key, true);
+      else synthesizedKeys.delete(key);
+      return bytes;
+    });
+  };
+  return cache.store.fill(key, asker, tracedCompute, cache.defer).then((bytes) => {
+    // Answered by the shared cache or by another client's upstream query for the same key.
+    if (!computed) {
+      trace.cacheHit = true;
+      trace.synthesized = synthesizedKeys.get(key) !== undefined;
+    }
+    return bytes;
+  });
 }
 
 const IDENTITY_NAMES = [literalName('id.server'), literalName('hostname.bind')];
@@ -123,20 +162,35 @@ async function fromUpstream(query: Query, ctx: ResolveContext, synthesis: boolea
       queryUpstreams(ask(query.qname, QTYPE.AAAA), ctx.upstream, deadline),
       queryUpstreams(ask(query.qname, QTYPE.A), ctx.upstream, deadline),
     ]);
-    return dns64Response(query, synthesizeAaaa(ctx.policy, query.qname, aaaa, a));
+    const outcome = synthesizeAaaa(ctx.policy, query.qname, aaaa, a);
+    if (ctx.trace) {
+      ctx.trace.upstream = answeredBy(aaaa, a);
+      ctx.trace.synthesized = outcome.kind === 'written' && outcome.synthesized;
+    }
+    return dns64Response(query, outcome);
   }
 
   const ptrTarget =
     query.qtype === QTYPE.PTR ? synthesizedPtrTarget(ctx.policy, query.qname) : null;
   if (ptrTarget) {
     const res = await queryUpstreams(ask(ptrTarget, QTYPE.PTR), ctx.upstream);
+    if (ctx.trace) ctx.trace.upstream = answeredBy(res);
     if (!res.ok) return upstreamFailure(query, res);
+    if (ctx.trace) ctx.trace.synthesized = true;
     const ptr = ptrThroughCname(query.qname, ptrTarget, res, ctx.policy.maxSynthTtl);
     return writeResponse(query, ptr, edns, [{ code: EDE.SYNTHESIZED }]);
   }
 
   const res = await queryUpstreams(ask(query.qname, query.qtype), ctx.upstream);
+  if (ctx.trace) ctx.trace.upstream = answeredBy(res);
   return res.ok ? relayResponse(query, res.bytes) : upstreamFailure(query, res);
+}
+
+/** The upstreams whose answers were used, space-separated; null when none answered. */
+function answeredBy(...results: UpstreamResult[]): string | null {
+  const urls = new Set<string>();
+  for (const r of results) if (r.ok) urls.add(r.upstream);
+  return urls.size ? [...urls].join(' ') : null;
 }
 
 /** The response to the client for what the DNS64 decided (EDE 29 when it synthesized). */

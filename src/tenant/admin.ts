@@ -1,6 +1,8 @@
 import { Hono } from 'hono';
+import { formatAddress } from '../acl/address';
 import { plainError } from '../doh/errors';
 import { healthOf } from './gateways';
+import type { Logger } from '../obs/log';
 import { TENANT_ID, checkTenantRecord } from './schema';
 import { sameSecret } from './secret';
 import type { TenantStore } from './store';
@@ -11,8 +13,30 @@ import type { TenantStore } from './store';
  */
 export function adminRoutes(
   storeOf: (env: AdminEnv) => TenantStore | null,
+  audit?: AdminAudit,
   now: () => number = Date.now,
 ): Hono<{ Bindings: AdminEnv }> {
+  /** The audit line of a change: which tenant, which fields (names only: keys stay out), who. */
+  const record = (
+    req: Request,
+    action: 'create' | 'replace' | 'delete',
+    id: string,
+    fields: string[],
+  ) => {
+    if (!audit) return;
+    try {
+      const addr = audit.client(req);
+      const client = addr ? formatAddress(addr) : null;
+      audit
+        .log()
+        .info(
+          { event: 'admin', action, tenant: id, fields, client },
+          `admin: tenant ${id} ${action === 'create' ? 'created' : action === 'replace' ? 'replaced' : 'deleted'} by ${client ?? 'an unknown client'}${fields.length ? ` (${fields.join(', ')})` : ''}`,
+        );
+    } catch {
+      // a log that fails does not undo the change
+    }
+  };
   const admin = new Hono<{ Bindings: AdminEnv }>();
 
   admin.use('*', async (c, next) => {
@@ -52,7 +76,10 @@ export function adminRoutes(
       return rec ? c.json(rec) : plainError(404, `unknown tenant ${id}`);
     }
     if (c.req.method === 'DELETE') {
-      return (await s.delete(id)) ? c.body(null, 204) : plainError(404, `unknown tenant ${id}`);
+      const old = audit ? await s.getRecord(id) : null;
+      if (!(await s.delete(id))) return plainError(404, `unknown tenant ${id}`);
+      record(c.req.raw, 'delete', id, old ? Object.keys(old).sort() : []);
+      return c.body(null, 204);
     }
     let body: unknown;
     try {
@@ -65,7 +92,9 @@ export function adminRoutes(
     }
     const check = checkTenantRecord(body);
     if (!check.ok) return plainError(400, `invalid tenant record: ${check.errors.join('; ')}`);
+    const old = audit ? await s.getRecord(id) : null;
     const replaced = await s.put(id, check.record);
+    record(c.req.raw, replaced ? 'replace' : 'create', id, changedFields(old, check.record));
     return c.json(check.record, replaced ? 200 : 201);
   });
 
@@ -101,6 +130,22 @@ export function adminRoutes(
     plainError(404, 'not found: the admin API is /admin/tenants[/{id}[/gateways]]'),
   );
   return admin;
+}
+
+/** Where admin changes are logged, and who made them. */
+export interface AdminAudit {
+  readonly log: () => Logger;
+  readonly client: (req: Request) => Uint8Array | null;
+}
+
+/** Top-level fields added, removed or changed between two records (all of them when new). */
+export function changedFields(before: unknown, after: Record<string, unknown>): string[] {
+  const old = (typeof before === 'object' && before !== null ? before : {}) as Record<
+    string,
+    unknown
+  >;
+  const names = new Set([...Object.keys(old), ...Object.keys(after)]);
+  return [...names].filter((n) => JSON.stringify(old[n]) !== JSON.stringify(after[n])).sort();
 }
 
 export interface AdminEnv {

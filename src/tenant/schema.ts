@@ -86,6 +86,8 @@ export const TenantRecordSchema = z
         message: `must be one of ${RATE_LIMIT_TIERS.join(', ')} (queries per minute per client)`,
       })
       .optional(),
+    /** A query log line for each query of this tenant, whatever QUERY_LOG says. */
+    queryLog: z.boolean().optional(),
   })
   .superRefine((rec, ctx) => {
     const gateways = rec.prefixes.some((e) => typeof e !== 'string' && e.gateway !== undefined);

@@ -26,6 +26,8 @@ export interface Tenant {
   readonly gateways: readonly string[];
   /** Every prefix of the record (policy.prefixes holds those in use now). */
   readonly allPrefixes: readonly PrefixRule[];
+  /** Write a query log line for each of its queries, whatever QUERY_LOG says. */
+  readonly queryLog: boolean;
 }
 
 /** RFC 6147 §5.1.7 allows any TTL; while gateways come and go, answers must not outlive them. */
@@ -72,6 +74,7 @@ export function compileTenant(id: string, rec: TenantRecord): Tenant {
     gatewayTimeoutMs: (rec.gatewayTimeout ?? DEFAULT_GATEWAY_TIMEOUT_S) * 1000,
     gateways,
     allPrefixes: prefixes,
+    queryLog: rec.queryLog ?? false,
   };
 }
 
@@ -90,6 +93,7 @@ export function openTenant(policy: Dns64Policy): Tenant {
     gatewayTimeoutMs: DEFAULT_GATEWAY_TIMEOUT_S * 1000,
     gateways: [],
     allPrefixes: policy.prefixes,
+    queryLog: false,
   };
 }
 

@@ -132,6 +132,7 @@ export function queryUpstreams(
       const controller = new AbortController();
       controllers.add(controller);
       const started = Date.now();
+      health.attempt(url);
       // The hedge, when there is an upstream left to hedge with (else its timer would do nothing).
       if (next < order.length) timers.push(setTimeout(launch, health.hedgeDelay(url)));
       void askOne(url, body, q, controller.signal, doFetch, opts.exchangers).then((attempt) => {
@@ -144,12 +145,13 @@ export function queryUpstreams(
             health.success(url, Date.now() - started);
             return finish(attempt);
           }
-          health.failure(url);
+          const detail = rcode === 2 ? 'SERVFAIL' : 'REFUSED';
+          health.failure(url, { kind: 'servfail', detail });
           errorAnswer = attempt;
-          failures.push(`${url}: ${rcode === 2 ? 'SERVFAIL' : 'REFUSED'}`);
+          failures.push(`${url}: ${detail}`);
           lastKind = 'servfail';
         } else {
-          health.failure(url);
+          health.failure(url, attempt);
           failures.push(`${url}: ${clip(attempt.detail)}`);
           lastKind = attempt.kind;
         }

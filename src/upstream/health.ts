@@ -41,6 +41,9 @@ export class UpstreamHealth {
     return [...healthy, ...resting];
   }
 
+  /** A request to `url` starts (a hook for metrics; the table itself does not count them). */
+  attempt(_url: string): void {}
+
   success(url: string, rttMs: number): void {
     const s = this.state(url);
     s.rttMs = s.rttMs === null ? rttMs : s.rttMs * 0.8 + rttMs * 0.2;
@@ -48,7 +51,8 @@ export class UpstreamHealth {
     s.downUntil = 0;
   }
 
-  failure(url: string): void {
+  /** `reason`: the failure's kind and detail, for logs and metrics (ignored by the table). */
+  failure(url: string, _reason?: { kind: string; detail: string }): void {
     const s = this.state(url);
     s.consecutiveFailures++;
     if (s.consecutiveFailures >= FAILURES_BEFORE_COOLDOWN) s.downUntil = this.now() + COOLDOWN_MS;

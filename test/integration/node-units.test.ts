@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { StreamDns, answerMessage, tcpServer } from '../../src/node/classic';
 import { ConfigError, loadConfig } from '../../src/node/config';
 import { FrameReader, formErr, frame, truncateForUdp } from '../../src/node/framing';
+import { RateLimitedLog } from '../../src/obs/log';
+import { shortClient } from '../../src/obs/query-event';
 
 /** The self-hosted server's pieces in-process: settings, classic-DNS wire helpers, TCP streams. */
 const dir = mkdtempSync(join(tmpdir(), 'node-units-'));
@@ -40,6 +42,68 @@ describe('loadConfig', () => {
       'https://cloudflare-dns.com/dns-query',
       'https://dns.google/dns-query',
     ]);
+  });
+
+  it('reads the observability settings: LOG_LEVEL, QUERY_LOG, QUERY_LOG_FULL_IP, METRICS_ADDR', () => {
+    expect(loadConfig({}).obs).toEqual({
+      logLevel: 'info',
+      queryLog: false,
+      queryLogFullIp: false,
+      metrics: { host: '127.0.0.1', port: 9153 },
+    });
+    const set = { LOG_LEVEL: 'DEBUG', QUERY_LOG: 'yes', QUERY_LOG_FULL_IP: 'true' };
+    expect(loadConfig({ ...set, METRICS_ADDR: '[::1]:9100' }).obs).toEqual({
+      logLevel: 'debug',
+      queryLog: true,
+      queryLogFullIp: true,
+      metrics: { host: '::1', port: 9100 },
+    });
+    expect(loadConfig({ METRICS_ADDR: 'OFF' }).obs.metrics).toBeNull();
+    expect(loadConfig({ METRICS_ADDR: '0.0.0.0:9153' }).obs.metrics).toEqual({
+      host: '0.0.0.0',
+      port: 9153,
+    });
+    const addr = (text: string) => refusal({ METRICS_ADDR: text });
+    const form = 'is not address:port (127.0.0.1:9153, [::1]:9153) or off';
+    expect(addr('localhost:9153')).toBe(`METRICS_ADDR: localhost:9153 ${form}`);
+    expect(addr('127.0.0.1:0')).toBe(`METRICS_ADDR: 127.0.0.1:0 ${form}`);
+    expect(addr('127.0.0.1')).toBe(`METRICS_ADDR: 127.0.0.1 ${form}`);
+    expect(addr('[::1]:65536')).toBe(`METRICS_ADDR: [::1]:65536 ${form}`);
+    expect(refusal({ LOG_LEVEL: 'verbose', QUERY_LOG_FULL_IP: '2' })).toBe(
+      'LOG_LEVEL: verbose is not one of trace, debug, info, warn, error, fatal\n' +
+        'QUERY_LOG_FULL_IP: 2 is not true/false (1/0, yes/no, on/off)',
+    );
+  });
+
+  it('shortens client addresses to /24 and /56 for the query log', () => {
+    const v4 = Uint8Array.of(192, 0, 2, 200);
+    expect(shortClient(v4, false)).toBe('192.0.2.0/24');
+    expect(shortClient(v4, true)).toBe('192.0.2.200');
+    // 2001:db8:aaaa:bbcc:dd::1: the /56 keeps 0xbb of the fourth group and drops 0xcc.
+    const v6 = Uint8Array.from([
+      0x20, 0x01, 0x0d, 0xb8, 0xaa, 0xaa, 0xbb, 0xcc, 0, 0xdd, 0, 0, 0, 0, 0, 1,
+    ]);
+    expect(shortClient(v6, false)).toBe('2001:db8:aaaa:bb00::/56');
+    expect(shortClient(v6, true)).toBe('2001:db8:aaaa:bbcc:dd::1');
+    expect(shortClient(null, false)).toBeNull();
+  });
+
+  it('rate-limits log lines per key and counts what it left out', () => {
+    let now = 0;
+    const limited = new RateLimitedLog(1000, () => now, 2);
+    const written: string[] = [];
+    const line = (key: string) => limited.maybe(key, (n) => written.push(`${key}:${n}`));
+    line('a');
+    line('a');
+    line('b');
+    line('a');
+    now = 1000;
+    line('a');
+    line('b');
+    // A third key with two remembered: the table starts over rather than grow.
+    line('c');
+    line('a');
+    expect(written).toEqual(['a:0', 'b:0', 'a:2', 'b:0', 'c:0', 'a:0']);
   });
 
   it('refuses bad settings with VARIABLE: reason', () => {

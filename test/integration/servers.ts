@@ -225,6 +225,8 @@ export interface NodeServer extends Running {
   /** PORT (DoH), DNS_PORT (UDP and TCP), DOT_PORT (only with TLS). */
   readonly dnsPort: number;
   readonly dotPort: number;
+  /** `host:port` of /metrics, /healthz and /readyz ('off' when disabled). */
+  readonly metricsAddr: string;
   readonly child: ChildProcess;
   /** Everything the server printed so far. */
   log(): string;
@@ -235,13 +237,16 @@ export interface NodeServer extends Running {
 /**
  * The self-hosted server (`npm run serve`, i.e. node --import tsx src/node/serve.ts) with `env`
  * on top of this process's environment; PORT, DNS_PORT and DOT_PORT are free ports unless given.
- * Resolves once it prints `ready:`; rejects with its output if it exits or never gets ready.
+ * Resolves once it logs `ready:`; rejects with its output if it exits or never gets ready.
+ * METRICS_ADDR is a free loopback port unless given (the default 9153 would clash between
+ * servers running at once).
  */
 export async function startNodeServer(env: Record<string, string>): Promise<NodeServer> {
   const ports = {
     PORT: env.PORT ?? String(await freePort()),
     DNS_PORT: env.DNS_PORT ?? String(await freePort()),
     DOT_PORT: env.DOT_PORT ?? String(await freePort()),
+    METRICS_ADDR: env.METRICS_ADDR ?? `127.0.0.1:${await freePort()}`,
   };
   if (!env.TLS_CERT && !env.DOT_PORT) delete (ports as Partial<typeof ports>).DOT_PORT;
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/node/serve.ts'], {
@@ -263,7 +268,8 @@ export async function startNodeServer(env: Record<string, string>): Promise<Node
       'the Node server',
       async () => {
         if (gone) throw new Error('exited');
-        return /^ready:/m.test(log);
+        // The server logs JSON lines; `ready:` opens the message of the ready line.
+        return /^ready:|"msg":"ready:/m.test(log);
       },
       30000,
     );
@@ -275,6 +281,7 @@ export async function startNodeServer(env: Record<string, string>): Promise<Node
     port: Number(ports.PORT),
     dnsPort: Number(ports.DNS_PORT),
     dotPort: Number(ports.DOT_PORT ?? 0),
+    metricsAddr: ports.METRICS_ADDR,
     child,
     log: () => log,
     exited: () => exited,

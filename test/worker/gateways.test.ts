@@ -23,6 +23,16 @@ const A = (p: string) => `2001:db8:${p}::cb00:710a`;
 /** A tenant with three prefixes, two behind gateways, on an app whose clock the test moves. */
 function site(record: unknown = RECORD, cache: ResponseCache | null = null) {
   const clock = { now: 1_700_000_000_000 };
+  const logged: [string, object, string][] = [];
+  const at = (level: string) => (fields: object, msg: string) => logged.push([level, fields, msg]);
+  const log = {
+    trace: at('trace'),
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    fatal: at('fatal'),
+  };
   const store = new TenantStore(memoryBackend({ acme: record }), () => clock.now);
   const upstream = fakeUpstream(ZONE);
   const app = createApp({
@@ -31,6 +41,7 @@ function site(record: unknown = RECORD, cache: ResponseCache | null = null) {
     cache,
     store: () => store,
     now: () => clock.now,
+    log,
   });
   const req = (path: string, init?: RequestInit) =>
     app.request(`https://doh.test${path}`, init, { ...ENV, ADMIN_TOKEN: 'admin-token-for-tests' });
@@ -46,7 +57,11 @@ function site(record: unknown = RECORD, cache: ResponseCache | null = null) {
     return rows(decode(await res.arrayBuffer()).answers);
   };
   const aaaa = async () => (await answer('a-only.test', 'AAAA')).map((r) => [r[3], r[2]]);
-  return { clock, store, report, answer, aaaa, req };
+  const gatewayLines = () =>
+    logged
+      .filter(([, f]) => (f as { event?: string }).event === 'gateway')
+      .map((l) => [l[0], l[2]]);
+  return { clock, store, report, answer, aaaa, req, gatewayLines };
 }
 
 describe('synthesis follows the gateways (issue 15)', () => {
@@ -75,7 +90,10 @@ describe('synthesis follows the gateways (issue 15)', () => {
   });
 
   it('drops a gateway silent for gatewayTimeout, at once even from a cache; DELETE at once', async () => {
-    const { report, aaaa, clock } = site(RECORD, new ResponseCache({ now: () => clock.now }));
+    const { report, aaaa, clock, gatewayLines } = site(
+      RECORD,
+      new ResponseCache({ now: () => clock.now }),
+    );
     await report('ams-1');
     await report('fra-1');
     expect((await aaaa()).map((r) => r[0])).toEqual([A('a'), A('b'), A('c')]);
@@ -87,6 +105,14 @@ describe('synthesis follows the gateways (issue 15)', () => {
     expect((await aaaa()).map((r) => r[0])).toEqual([A('a'), A('b'), A('c')]);
     expect((await report('fra-1', {}, KEY, 'DELETE')).status).toBe(204); // orderly stop
     expect((await aaaa()).map((r) => r[0])).toEqual([A('a'), A('c')]);
+    // Every change is logged once, as queries see it.
+    expect(gatewayLines()).toEqual([
+      ['warn', 'gateway ams-1 of acme is up'],
+      ['warn', 'gateway fra-1 of acme is up'],
+      ['warn', 'gateway ams-1 of acme is down'],
+      ['warn', 'gateway ams-1 of acme is up'],
+      ['warn', 'gateway fra-1 of acme is stopped'],
+    ]);
   });
 
   it('synthesizes PTR and answers ipv4only.arpa only under live prefixes, TTL capped', async () => {
