@@ -52,21 +52,34 @@ export function settingsFromEnv(env: ResolverEnv): ResolverSettings {
   return settings;
 }
 
-/** Throws an Error naming the variable and the rule it breaks. */
+/**
+ * A setting that breaks its rule: `problems` holds one `VARIABLE: reason` per bad variable, every
+ * one of them (not just the first), and the message joins them with "; ".
+ */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/** Throws a SettingsError naming every bad variable and the rule it breaks. */
 export function parseSettings(env: ResolverEnv): ResolverSettings {
-  const upstreams = parseUpstreams(env.UPSTREAMS);
+  const problems: string[] = [];
+  const upstreams = parseUpstreams(env.UPSTREAMS, problems);
   const prefixText = env.DNS64_PREFIX?.trim() || DEFAULT_PREFIX;
   const prefix = parsePrefix(prefixText);
-  if (!prefix.ok) throw new Error(`DNS64_PREFIX: ${prefix.reason}`);
+  if (!prefix.ok) problems.push(`DNS64_PREFIX: ${prefix.reason}`);
   const timeoutText = env.UPSTREAM_TIMEOUT_MS?.trim();
   const deadlineMs = timeoutText ? Number(timeoutText) : DEFAULT_DEADLINE_MS;
   if (!Number.isInteger(deadlineMs) || deadlineMs < 50 || deadlineMs > 30000) {
-    throw new Error(`UPSTREAM_TIMEOUT_MS: ${timeoutText} is not a whole number from 50 to 30000`);
+    problems.push(`UPSTREAM_TIMEOUT_MS: ${timeoutText} is not a whole number from 50 to 30000`);
   }
+  if (problems.length > 0 || !prefix.ok) throw new SettingsError(problems);
   return { policy: defaultPolicy(prefix.prefix.text), upstreams, deadlineMs };
 }
 
-function parseUpstreams(text: string | undefined): string[] {
+function parseUpstreams(text: string | undefined, problems: string[]): string[] {
   const list = (text ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -77,10 +90,11 @@ function parseUpstreams(text: string | undefined): string[] {
     try {
       parsed = new URL(url);
     } catch {
-      throw new Error(`UPSTREAMS: ${url} is not a URL`);
+      problems.push(`UPSTREAMS: ${url} is not a URL`);
+      continue;
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-      throw new Error(`UPSTREAMS: ${url} must be an http:// or https:// DoH URL`);
+      problems.push(`UPSTREAMS: ${url} must be an http:// or https:// DoH URL`);
     }
   }
   return list;
