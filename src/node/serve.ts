@@ -4,13 +4,17 @@
  * and TCP, and DNS over TLS. Settings come from the environment (README: Self-hosted server).
  */
 import cluster, { type Worker } from 'node:cluster';
+import { USAGE, check, parseCli, readReload, version } from './cli';
 import { ConfigError, type ServerConfig, errorText, loadConfig } from './config';
-import { type RunningServer, SHUTDOWN_GRACE_MS, startServer } from './server';
+import { type ReloadUpdate, type RunningServer, SHUTDOWN_GRACE_MS, startServer } from './server';
+import { ServerAcl } from './acl';
 import { SharedRecords, type TenantChange } from './tenants';
 
 /** Messages between the primary and its workers (WORKERS > 1). */
 type ClusterMessage =
   | { dns64: 'ready'; listening: readonly string[] }
+  /** SIGHUP in the primary: the checked tenants and TLS files, for every worker to take. */
+  | { dns64: 'reload'; tenants: Record<string, unknown>; tls: { cert: string; key: string } | null }
   | { dns64: 'tenants?' }
   | { dns64: 'tenants'; records: Record<string, unknown> }
   | ({ dns64: 'tenant' } & TenantChange);
@@ -30,7 +34,20 @@ function fail(err: unknown): never {
 async function runServer(cfg: ServerConfig): Promise<void> {
   const worker = cluster.isWorker;
   let records: SharedRecords;
+  let running: RunningServer | null = null;
+  let pendingReload: ReloadUpdate | null = null;
   if (worker) {
+    // The primary reloads on SIGHUP and hands the result to every worker.
+    process.on('SIGHUP', () => {});
+    process.on('message', (m: unknown) => {
+      if (!isClusterMessage(m) || m.dns64 !== 'reload') return;
+      const update: ReloadUpdate = {
+        tenants: m.tenants,
+        tls: m.tls ? { cert: Buffer.from(m.tls.cert), key: Buffer.from(m.tls.key) } : null,
+      };
+      if (running) void running.reload(update).catch((err: unknown) => fail(err));
+      else pendingReload = update;
+    });
     // Tenants as the primary has them now (the file plus admin changes since), then its updates.
     let shared: SharedRecords | null = null;
     const early: TenantChange[] = [];
@@ -59,8 +76,22 @@ async function runServer(cfg: ServerConfig): Promise<void> {
   } catch (err) {
     fail(err);
   }
+  running = server;
+  if (pendingReload) await server.reload(pendingReload);
   if (worker) send({ dns64: 'ready', listening: server.listening });
-  else log(`ready: ${server.listening.join('; ')}`);
+  else {
+    log(`allow-query: ${server.allowQuery}`);
+    log(`ready: ${server.listening.join('; ')}`);
+    process.on('SIGHUP', () => {
+      const update = reloadOrExplain(cfg);
+      if (update) {
+        void server.reload(update).then(
+          () => log(reloaded(cfg)),
+          (err: unknown) => console.error(`reload failed: ${errorText(err)}`),
+        );
+      }
+    });
+  }
 
   let stopping = false;
   const stop = (why: string) => {
@@ -78,6 +109,25 @@ async function runServer(cfg: ServerConfig): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   if (worker) process.on('disconnect', () => stop('primary gone'));
+}
+
+/** SIGHUP: the files read again, or null with every problem logged (the old ones kept). */
+function reloadOrExplain(cfg: ServerConfig): ReloadUpdate | null {
+  try {
+    return readReload(cfg);
+  } catch (err) {
+    const lines = err instanceof ConfigError ? err.message.split('\n') : [errorText(err)];
+    console.error(
+      ['SIGHUP: reload refused, the running configuration is kept:', ...lines].join('\n  '),
+    );
+    return null;
+  }
+}
+
+function reloaded(cfg: ServerConfig): string {
+  const what = [cfg.tenantsFile ? `TENANTS_FILE ${cfg.tenantsFile}` : 'no TENANTS_FILE'];
+  if (cfg.tlsPaths) what.push(`TLS_CERT ${cfg.tlsPaths.cert}`);
+  return `SIGHUP: reloaded ${what.join(', ')}`;
 }
 
 function send(m: ClusterMessage): void {
@@ -151,9 +201,46 @@ function runPrimary(cfg: ServerConfig): void {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    if (stopping) return;
+    const update = reloadOrExplain(cfg);
+    if (!update) return;
+    const tenants = { ...update.tenants };
+    const tls = update.tls
+      ? { cert: update.tls.cert.toString('utf8'), key: update.tls.key.toString('utf8') }
+      : null;
+    // The primary's copy seeds workers started later; the running ones take the message.
+    void records.replace(tenants).then(() => {
+      for (const w of Object.values(cluster.workers ?? {})) {
+        if (w?.isConnected()) w.send({ dns64: 'reload', tenants, tls } satisfies ClusterMessage);
+      }
+      log(`${reloaded(cfg)} (${cfg.workers} workers)`);
+    });
+  });
+  log(`allow-query: ${new ServerAcl(cfg.allowQuery).describe()}`);
 }
 
 let cfg: ServerConfig;
+if (cluster.isPrimary) {
+  const mode = parseCli(process.argv.slice(2));
+  if (typeof mode === 'object') {
+    console.error(`${mode.error}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (mode === 'help') {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (mode === 'version') {
+    console.log(version());
+    process.exit(0);
+  }
+  if (mode === 'check') {
+    const result = check(process.env);
+    (result.code === 0 ? process.stdout : process.stderr).write(result.text);
+    process.exit(result.code);
+  }
+}
 try {
   cfg = loadConfig(process.env);
 } catch (err) {

@@ -1,13 +1,16 @@
 import type { Server } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { parseAddress } from '../acl/address';
 import { ResponseCache } from '../cache/response-cache';
 import { createApp } from '../doh/app';
-import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
+import { Engine, type EngineCounts, type EngineEnv, type TenantRef } from '../resolver/engine';
+import { ServerAcl } from './acl';
 import { TenantStore } from '../tenant/store';
 import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from './classic';
 import { ConfigError, type ServerConfig, errorText } from './config';
 import { ClientAddresses, HttpFront } from './http';
 import { memoryRateLimits } from './limits';
+import { type RrlCounts, ResponseRateLimiter } from './rrl';
 import { upstreamFetch } from './upstream-fetch';
 import type { SharedRecords } from './tenants';
 
@@ -17,8 +20,22 @@ export const SHUTDOWN_GRACE_MS = 5000;
 export interface RunningServer {
   /** One line per listener, for the log. */
   readonly listening: readonly string[];
+  /** What the server refused or rate-limited, for metrics (the counters only grow). */
+  readonly counts: { readonly engine: EngineCounts; readonly rrl: RrlCounts };
+  /** ALLOW_QUERY as applied, for the log. */
+  readonly allowQuery: string;
+  /**
+   * SIGHUP: the tenants and TLS certificate and key, already read and checked, take over. Queries
+   * and connections in flight carry on; new TLS handshakes use the new certificate.
+   */
+  reload(update: ReloadUpdate): Promise<void>;
   /** Stop accepting, finish what is in flight (at most graceMs), close everything. */
   shutdown(graceMs?: number): Promise<void>;
+}
+
+export interface ReloadUpdate {
+  readonly tenants: Readonly<Record<string, unknown>>;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
 }
 
 /** Starts the DoH front, classic DNS over UDP and TCP, and DoT (with TLS) in this process. */
@@ -31,11 +48,14 @@ export async function startServer(
   const addresses = new ClientAddresses();
   // One engine, and so one answer cache (in-process LRU, no shared layer on Node), for DoH,
   // DNS and DoT alike.
+  const acl = new ServerAcl(cfg.allowQuery);
   const engine = new Engine({
     store: () => store,
     cache: new ResponseCache(),
     fetch: upstreamFetch,
+    allowQuery: acl,
   });
+  const rrl = new ResponseRateLimiter(cfg.rrl);
   const app = createApp({ engine, store: () => store, clientAddress: addresses.clientAddress });
   const env: EngineEnv = { ...cfg.appEnv, ...memoryRateLimits() };
 
@@ -68,7 +88,7 @@ export async function startServer(
       `DNS_PORT: cannot listen on udp ${hostPort(host, cfg.dnsPort)}: ${errorText(err)}`,
     );
   });
-  const udp = new UdpDns(udpSocket, { answerer, log });
+  const udp = new UdpDns(udpSocket, { answerer, log, rrl });
   await listenNet(tcp, 'DNS_PORT', cfg.dnsPort, host);
   listening.push(`DNS udp+tcp ${hostPort(host, cfg.dnsPort)}`);
   if (dot) {
@@ -93,7 +113,22 @@ export async function startServer(
     })();
     return stopping;
   };
-  return { listening, shutdown };
+  const reload = async (update: ReloadUpdate) => {
+    await records.replace(update.tenants);
+    store.forget();
+    if (update.tls) {
+      const context = { cert: update.tls.cert, key: update.tls.key };
+      (http.server as TlsServer).setSecureContext(context);
+      (dot as TlsServer | null)?.setSecureContext(context);
+    }
+  };
+  return {
+    listening,
+    shutdown,
+    reload,
+    counts: { engine: engine.counts, rrl: rrl.counts },
+    allowQuery: acl.describe(),
+  };
 }
 
 /**

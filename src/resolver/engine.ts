@@ -42,6 +42,8 @@ export type Verdict =
   | { readonly kind: 'unknown-tenant'; readonly reason: string }
   /** A tenant's key missing or wrong (HTTP 403). */
   | { readonly kind: 'forbidden'; readonly reason: string }
+  /** The client is outside the server-wide ACL (HTTP 403; classic DNS: REFUSED, EDE 18). */
+  | { readonly kind: 'refused'; readonly reason: string }
   /** Over the tenant's rate limit (HTTP 429; classic DNS: `response`, REFUSED with an EDE). */
   | { readonly kind: 'rate-limited'; readonly reason: string; readonly response: Uint8Array | null }
   /** The deployment's settings or a tenant record are broken (HTTP 500). */
@@ -60,6 +62,19 @@ export interface EngineOptions {
   readonly fetch?: typeof fetch;
   /** Upstream health table (default: the isolate's shared one). */
   readonly health?: UpstreamHealth;
+  /** Who may query at all, whatever the tenant (the self-hosted server's ALLOW_QUERY). */
+  readonly allowQuery?: ClientAcl;
+}
+
+/** A server-wide query ACL: checked before anything else, for every transport and tenant. */
+export interface ClientAcl {
+  allows(client: Uint8Array | null): boolean;
+}
+
+/** What the engine turned away before resolving, for metrics. */
+export interface EngineCounts {
+  /** Queries refused by `allowQuery`. */
+  refused: number;
 }
 
 export interface EngineQuery {
@@ -78,6 +93,8 @@ export class Engine {
   /** The default tenant of the settings last seen (settings are memoized, so compared by identity). */
   private defaultTenant: { settings: ResolverSettings; tenant: Tenant } | null = null;
 
+  readonly counts: EngineCounts = { refused: 0 };
+
   constructor(private readonly opts: EngineOptions) {}
 
   /** The answer to one query, or why there is none. Never throws. */
@@ -85,6 +102,10 @@ export class Engine {
     try {
       if (q.wire.length > MAX_MESSAGE_SIZE) {
         return { kind: 'too-large', reason: `query of ${q.wire.length} bytes exceeds 65535` };
+      }
+      if (this.opts.allowQuery && !this.opts.allowQuery.allows(q.client)) {
+        this.counts.refused++;
+        return { kind: 'refused', reason: 'client not allowed to query this server' };
       }
       const settings = this.settings(q.env);
       if (!('policy' in settings)) return settings;

@@ -75,6 +75,11 @@ export class TenantStore {
     return this.backend.ids();
   }
 
+  /** Forgets every remembered lookup (the records were replaced: a reload). */
+  forget(): void {
+    this.memo.clear();
+  }
+
   private remember(id: string, lookup: TenantLookup): void {
     if (this.memo.size >= MEMO_MAX) this.memo.clear();
     this.memo.set(id, { lookup, expires: this.now() + MEMO_MS });
