@@ -32,6 +32,8 @@ interface Bucket {
  * for up to `window` seconds before its network is answered again. Of the limited responses every
  * `slip`-th goes out truncated (TC=1, no records: a real client retries over TCP, which a spoofed
  * one cannot), the rest are dropped; slip 0 drops them all. Only UDP: TCP cannot be spoofed.
+ * Loopback is exempt (BIND's `exempt-clients`): it cannot be spoofed from outside the host, and
+ * local tools (a stub resolver, a benchmark) may ask as fast as they like.
  */
 export class ResponseRateLimiter {
   readonly counts: RrlCounts = { limited: 0, dropped: 0, slipped: 0 };
@@ -49,7 +51,7 @@ export class ResponseRateLimiter {
   /** Decides for one response to `client` (4 or 16 address bytes). */
   decide(client: Uint8Array): RrlAction {
     const rate = this.settings.responsesPerSecond;
-    if (rate <= 0) return 'send';
+    if (rate <= 0 || isLoopback(client)) return 'send';
     const key = networkKey(client);
     const now = this.now();
     let b = this.buckets.get(key);
@@ -93,4 +95,11 @@ function networkKey(client: Uint8Array): string {
   let key = client.length === 4 ? '4:' : '6:';
   for (let i = 0; i < n; i++) key += `${client[i]!}.`;
   return key;
+}
+
+/** 127.0.0.0/8 or ::1. */
+function isLoopback(client: Uint8Array): boolean {
+  if (client.length === 4) return client[0] === 127;
+  for (let i = 0; i < 15; i++) if (client[i] !== 0) return false;
+  return client[15] === 1;
 }

@@ -171,6 +171,16 @@ describe('UDP response rate limiting', () => {
     expect(rrl.decide(flood)).toBe('send');
   });
 
+  it('exempts loopback, which cannot be spoofed from outside', () => {
+    const rrl = new ResponseRateLimiter({ responsesPerSecond: 1, window: 1, slip: 2 }, () => 0);
+    for (const c of ['127.0.0.1', '127.9.9.9', '::1']) {
+      expect(Array.from({ length: 50 }, () => rrl.decide(addr(c)))).toEqual(
+        Array<string>(50).fill('send'),
+      );
+    }
+    expect([rrl.decide(addr('::2')), rrl.decide(addr('::2'))]).toEqual(['send', 'drop']);
+  });
+
   it('slip 0 drops every limited response; rate 0 is off', () => {
     const rrl = new ResponseRateLimiter({ responsesPerSecond: 1, window: 1, slip: 0 }, () => 0);
     const c = addr('203.0.113.5');
