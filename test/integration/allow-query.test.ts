@@ -183,7 +183,13 @@ describe('UDP response rate limiting', () => {
     // Meanwhile the stranger asks 5 times, fewer than its own network's credit of 10.
     const other = [];
     for (let i = 0; i < 5; i++) other.push(await digIn(FAR_NS, FAR_LINK_HOST, s.dnsPort));
-    const result = JSON.parse((await flood).stdout) as Record<string, number>;
+    const result = JSON.parse((await flood).stdout) as {
+      sent: number;
+      full: number;
+      truncated: number;
+      truncated_with_records: number;
+      other: number;
+    };
     expect(other).toEqual(Array(5).fill(answered));
     // Invariants only (no timing): not every query was answered in full; some were slipped,
     // each a TC=1 answer without records; nothing else came back.
