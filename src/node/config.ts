@@ -70,7 +70,9 @@ export type ProcessEnv = Readonly<Record<string, string | undefined>>;
  * Reads and checks every setting; throws one ConfigError listing every problem, one line each
  * (`VARIABLE: reason`; a bad tenant record `file: tenant id: field: reason`).
  */
-export function loadConfig(env: ProcessEnv): ServerConfig {
+export function loadConfig(env: ProcessEnv, opts: { files?: boolean } = {}): ServerConfig {
+  /** false (a cluster worker): TENANTS_FILE and the TLS files are not read (tenants {}, tls null). */
+  const files = opts.files ?? true;
   const problems: string[] = [];
   /** The value, or the fallback with the problem noted. */
   const take = <T>(read: () => T, fallback: T): T => {
@@ -96,7 +98,7 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
   const dnsPort = take(() => parsePort('DNS_PORT', env.DNS_PORT, DEFAULT_DNS_PORT), 0);
   const dotPort = take(() => parsePort('DOT_PORT', env.DOT_PORT, DEFAULT_DOT_PORT), 0);
   const tlsPaths = take(() => tlsFiles(env.TLS_CERT, env.TLS_KEY), null);
-  const tls = tlsPaths ? take(() => readTls(tlsPaths), null) : null;
+  const tls = tlsPaths && files ? take(() => readTls(tlsPaths), null) : null;
   // DOT_PORT without TLS_CERT/TLS_KEY is checked but unused: DoT starts once TLS is configured.
   const used = new Map<number, string>();
   const ports: [string, number][] = [['PORT', httpPort]];
@@ -110,9 +112,11 @@ export function loadConfig(env: ProcessEnv): ServerConfig {
   }
 
   const tenantsFile = env.TENANTS_FILE?.trim() || null;
-  const tenants = take(() => loadTenants(tenantsFile ?? undefined), null);
+  const tenants = files ? take(() => loadTenants(tenantsFile ?? undefined), null) : {};
   const dnsTenant = env.DNS_TENANT?.trim() || null;
-  if (dnsTenant !== null) take(() => checkDnsTenant(dnsTenant, tenantsFile, tenants), undefined);
+  if (dnsTenant !== null && files) {
+    take(() => checkDnsTenant(dnsTenant, tenantsFile, tenants), undefined);
+  }
   const trustProxy = take(() => parseBool('TRUST_PROXY', env.TRUST_PROXY), false);
   const workers = take(() => parseWorkers(env.WORKERS), 1);
   const allowQuery = take(() => parseAllowQuery(env.ALLOW_QUERY), 'localnets' as const);

@@ -14,10 +14,17 @@ import { SharedRecords, type TenantChange } from './tenants';
 type ClusterMessage =
   | { dns64: 'ready'; listening: readonly string[] }
   /** SIGHUP in the primary: the checked tenants and TLS files, for every worker to take. */
-  | { dns64: 'reload'; tenants: Record<string, unknown>; tls: { cert: string; key: string } | null }
+  | { dns64: 'reload'; tenants: Record<string, unknown>; tls: PemPair | null }
   | { dns64: 'tenants?' }
-  | { dns64: 'tenants'; records: Record<string, unknown> }
+  /** The primary's tenants and TLS certificate and key now, for a worker starting. */
+  | { dns64: 'tenants'; records: Record<string, unknown>; tls: PemPair | null }
   | ({ dns64: 'tenant' } & TenantChange);
+
+type PemPair = { cert: string; key: string };
+
+function pem(tls: ServerConfig['tls']): PemPair | null {
+  return tls ? { cert: tls.cert.toString('utf8'), key: tls.key.toString('utf8') } : null;
+}
 
 function isClusterMessage(m: unknown): m is ClusterMessage {
   return typeof m === 'object' && m !== null && 'dns64' in m;
@@ -31,7 +38,8 @@ function fail(err: unknown): never {
 }
 
 /** Runs the server in this process: the only one, or one of the cluster's workers. */
-async function runServer(cfg: ServerConfig): Promise<void> {
+async function runServer(config: ServerConfig): Promise<void> {
+  let cfg = config;
   const worker = cluster.isWorker;
   let records: SharedRecords;
   let running: RunningServer | null = null;
@@ -54,7 +62,15 @@ async function runServer(cfg: ServerConfig): Promise<void> {
     const initial = await new Promise<Record<string, unknown>>((resolve) => {
       process.on('message', (m: unknown) => {
         if (!isClusterMessage(m)) return;
-        if (m.dns64 === 'tenants') resolve(m.records);
+        if (m.dns64 === 'tenants') {
+          // The files as the primary read them (at start or its last good SIGHUP): a worker
+          // restarted after a refused reload does not trip over the bad file on disk.
+          cfg = {
+            ...cfg,
+            tls: m.tls ? { cert: Buffer.from(m.tls.cert), key: Buffer.from(m.tls.key) } : null,
+          };
+          resolve(m.records);
+        }
         if (m.dns64 === 'tenant') {
           const change = { id: m.id, json: m.json };
           if (shared) void shared.apply(change);
@@ -142,6 +158,7 @@ function send(m: ClusterMessage): void {
  */
 function runPrimary(cfg: ServerConfig): void {
   const records = new SharedRecords(cfg.tenants, () => {});
+  let currentTls = pem(cfg.tls);
   const ready = new Set<Worker>();
   let announced = false;
   let stopping = false;
@@ -152,7 +169,9 @@ function runPrimary(cfg: ServerConfig): void {
     w.on('message', (m: unknown) => {
       if (!isClusterMessage(m)) return;
       if (m.dns64 === 'tenants?') {
-        void records.snapshot().then((snap) => w.send({ dns64: 'tenants', records: snap }));
+        void records
+          .snapshot()
+          .then((snap) => w.send({ dns64: 'tenants', records: snap, tls: currentTls }));
       } else if (m.dns64 === 'tenant') {
         void records.apply({ id: m.id, json: m.json });
         for (const other of Object.values(cluster.workers ?? {})) {
@@ -160,7 +179,9 @@ function runPrimary(cfg: ServerConfig): void {
         }
       } else if (m.dns64 === 'ready') {
         ready.add(w);
-        if (!announced && ready.size === cfg.workers) {
+        if (announced) {
+          log(`worker ${w.process.pid} ready (a restart)`);
+        } else if (ready.size === cfg.workers) {
           announced = true;
           log(`ready: ${m.listening.join('; ')} (${cfg.workers} workers)`);
         }
@@ -206,9 +227,8 @@ function runPrimary(cfg: ServerConfig): void {
     const update = reloadOrExplain(cfg);
     if (!update) return;
     const tenants = { ...update.tenants };
-    const tls = update.tls
-      ? { cert: update.tls.cert.toString('utf8'), key: update.tls.key.toString('utf8') }
-      : null;
+    const tls = pem(update.tls);
+    currentTls = tls;
     // The primary's copy seeds workers started later; the running ones take the message.
     void records.replace(tenants).then(() => {
       for (const w of Object.values(cluster.workers ?? {})) {
@@ -242,7 +262,8 @@ if (cluster.isPrimary) {
   }
 }
 try {
-  cfg = loadConfig(process.env);
+  // A worker takes TENANTS_FILE and the TLS files from the primary, not from the disk.
+  cfg = loadConfig(process.env, { files: cluster.isPrimary });
 } catch (err) {
   fail(err);
 }

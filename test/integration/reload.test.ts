@@ -270,5 +270,22 @@ describe.each(['2', '1'])('SIGHUP with WORKERS=%s', (workers) => {
     expect(await dohAsk(server.port, 'new', false)).toEqual(wka('2001:db8:ee::'));
     expect(await udpAsk(server.dnsPort)).toEqual(wka('2001:db8:1b::'));
     expect(await presented(server.dotPort)).toBe(certB.fingerprint);
+    if (workers === '1') return;
+    // A worker that dies now is restarted from the primary's configuration, not from the file
+    // on disk that the reload refused (which lacks DNS_TENANT's tenant).
+    const children = execFileSync('pgrep', ['-P', String(server.child.pid), '-f', 'serve.ts'], {
+      encoding: 'utf8',
+    });
+    const victim = Number(children.trim().split('\n')[0]);
+    process.kill(victim, 'SIGKILL');
+    await waitFor('the restart', async () =>
+      new RegExp(`worker ${victim} died \\(SIGKILL\\), starting another`).test(server.log()),
+    );
+    await waitFor('the new worker', async () => / ready \(a restart\)$/m.test(server.log()));
+    expect(server.child.exitCode).toBeNull();
+    for (let i = 0; i < 6; i++) {
+      expect(await dohAsk(server.port, 'new', false)).toEqual(wka('2001:db8:ee::'));
+    }
+    expect(await presented(server.port)).toBe(certB.fingerprint);
   });
 });
