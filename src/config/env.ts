@@ -64,24 +64,37 @@ export function settingsFromEnv(env: ResolverEnv, classic = false): ResolverSett
 }
 
 /**
- * Throws an Error naming the variable and the rule it breaks. `classic`: udp://, tcp:// and
- * tls:// upstreams can be served (the Node server); Workers take DoH URLs only.
+ * A setting that breaks its rule: `problems` holds one `VARIABLE: reason` per bad variable, every
+ * one of them (not just the first), and the message joins them with "; ".
+ */
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+  }
+}
+
+/**
+ * Throws a SettingsError naming every bad variable and the rule it breaks. `classic`: udp://,
+ * tcp:// and tls:// upstreams can be served (the Node server); Workers take DoH URLs only.
  */
 export function parseSettings(env: ResolverEnv, classic = false): ResolverSettings {
-  const upstreams = parseUpstreams(env.UPSTREAMS, classic);
+  const problems: string[] = [];
+  const upstreams = parseUpstreams(env.UPSTREAMS, classic, problems);
   const prefixText = env.DNS64_PREFIX?.trim() || DEFAULT_PREFIX;
   const prefix = parsePrefix(prefixText);
-  if (!prefix.ok) throw new Error(`DNS64_PREFIX: ${prefix.reason}`);
+  if (!prefix.ok) problems.push(`DNS64_PREFIX: ${prefix.reason}`);
   const timeoutText = env.UPSTREAM_TIMEOUT_MS?.trim();
   const deadlineMs = timeoutText ? Number(timeoutText) : DEFAULT_DEADLINE_MS;
   if (!Number.isInteger(deadlineMs) || deadlineMs < 50 || deadlineMs > 30000) {
-    throw new Error(`UPSTREAM_TIMEOUT_MS: ${timeoutText} is not a whole number from 50 to 30000`);
+    problems.push(`UPSTREAM_TIMEOUT_MS: ${timeoutText} is not a whole number from 50 to 30000`);
   }
-  const serverId = parseServerId(env.SERVER_ID);
+  const serverId = parseServerId(env.SERVER_ID, problems);
+  if (problems.length > 0 || !prefix.ok) throw new SettingsError(problems);
   return { policy: defaultPolicy(prefix.prefix.text), upstreams, deadlineMs, serverId };
 }
 
-function parseUpstreams(text: string | undefined, classic: boolean): string[] {
+function parseUpstreams(text: string | undefined, classic: boolean, problems: string[]): string[] {
   const list = (text ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -89,9 +102,9 @@ function parseUpstreams(text: string | undefined, classic: boolean): string[] {
   if (list.length === 0) return [...DEFAULT_UPSTREAMS];
   for (const url of list) {
     const parsed = parseUpstream(url);
-    if (!parsed.ok) throw new Error(`UPSTREAMS: ${parsed.reason}`);
-    if (!classic && isClassicUpstream(url)) {
-      throw new Error(`UPSTREAMS: ${url} is not available on Workers (DoH only)`);
+    if (!parsed.ok) problems.push(`UPSTREAMS: ${parsed.reason}`);
+    else if (!classic && isClassicUpstream(url)) {
+      problems.push(`UPSTREAMS: ${url} is not available on Workers (DoH only)`);
     }
   }
   return list;
@@ -100,13 +113,14 @@ function parseUpstreams(text: string | undefined, classic: boolean): string[] {
 /** Longest SERVER_ID: a TXT string holds 255 octets, and Workers add `/` and the data centre. */
 export const MAX_SERVER_ID = 200;
 
-function parseServerId(text: string | undefined): string | null {
+function parseServerId(text: string | undefined, problems: string[]): string | null {
   const id = text?.trim();
   if (!id) return null;
   if (id.length > MAX_SERVER_ID || !/^[\x21-\x7e]+$/.test(id)) {
-    throw new Error(
+    problems.push(
       `SERVER_ID: must be 1 to ${MAX_SERVER_ID} printable ASCII characters without spaces`,
     );
+    return null;
   }
   return id;
 }

@@ -184,6 +184,7 @@ export function verdictReply(v: Verdict): HttpReply {
     case 'unknown-tenant':
       return textReply(404, v.reason);
     case 'forbidden':
+    case 'refused':
       return textReply(403, v.reason);
     case 'rate-limited':
       return textReply(429, v.reason, [['retry-after', '60']]);

@@ -1,12 +1,14 @@
 import { type RemoteInfo, type Socket as UdpSocket, createSocket } from 'node:dgram';
 import { type Server, type Socket, createServer } from 'node:net';
 import { type TLSSocket, createServer as createTlsServer } from 'node:tls';
+import { parseAddress } from '../acl/address';
 import { EDE, QTYPE, RCODE } from '../dns/constants';
 import { parseQuery } from '../dns/query';
 import { errorResponse } from '../dns/response';
 import { Section, scanMessage } from '../dns/scan';
 import type { EngineResult, Verdict } from '../resolver/engine';
 import { FrameReader, formErr, frame, truncateForUdp } from './framing';
+import type { ResponseRateLimiter } from './rrl';
 
 /** Answers one query's wire bytes for a client (the engine, with this server's tenant). */
 export type Answerer = (
@@ -63,6 +65,8 @@ export async function answerMessage(
 function verdictMessage(bytes: Uint8Array, verdict: Verdict): Uint8Array | null {
   if (verdict.kind === 'rate-limited' && verdict.response) return verdict.response;
   const parsed = parseQuery(bytes);
+  // A client outside ALLOW_QUERY gets REFUSED for a query, nothing for anything else.
+  if (!parsed.ok && verdict.kind === 'refused') return null;
   if (!parsed.ok || verdict.kind === 'malformed' || verdict.kind === 'too-large') {
     return formErr(bytes);
   }
@@ -70,6 +74,7 @@ function verdictMessage(bytes: Uint8Array, verdict: Verdict): Uint8Array | null 
   const refused =
     verdict.kind === 'unknown-tenant' ||
     verdict.kind === 'forbidden' ||
+    verdict.kind === 'refused' ||
     verdict.kind === 'rate-limited';
   const ede = [{ code: refused ? EDE.PROHIBITED : EDE.OTHER, text: verdict.reason }];
   return errorResponse(query, refused ? RCODE.REFUSED : RCODE.SERVFAIL, query.edns, ede);
@@ -87,6 +92,20 @@ export interface ClassicOptions {
   readonly answerer: Answerer;
   readonly log?: (line: string) => void;
   readonly idleMs?: number;
+  /** UDP response rate limiting (UDP only; TCP and TLS cannot be spoofed). */
+  readonly rrl?: ResponseRateLimiter;
+}
+
+/**
+ * The "slip" of response rate limiting: an empty NOERROR answer to the query with TC=1 (its
+ * OPT record kept, RFC 6891 §7), which a real client follows up over TCP (RFC 7766 §5).
+ * null when the bytes are not a query.
+ */
+export function slipResponse(bytes: Uint8Array): Uint8Array | null {
+  const parsed = parseQuery(bytes);
+  if (!parsed.ok) return null;
+  const response = errorResponse(parsed.query, RCODE.NOERROR, parsed.query.edns);
+  return truncateForUdp(response, 0);
 }
 
 /** Counts work in flight so shutdown can wait for it. */
@@ -128,8 +147,20 @@ export class UdpDns {
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.draining || this.inflight.size >= UDP_MAX_INFLIGHT) return;
-    this.inflight.enter();
     const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+    const rrl = this.opts.rrl;
+    if (rrl?.enabled) {
+      // Decided before resolving: a limited flood costs no upstream query.
+      const client = parseAddress(rinfo.address);
+      const action = client ? rrl.decide(client) : 'send';
+      if (action === 'drop') return;
+      if (action === 'slip') {
+        const slip = slipResponse(bytes);
+        if (slip) this.socket.send(slip, rinfo.port, rinfo.address);
+        return;
+      }
+    }
+    this.inflight.enter();
     void answerMessage(bytes, rinfo.address, 'udp', this.opts.answerer, this.opts.log)
       .then(
         (res) =>

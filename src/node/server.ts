@@ -2,18 +2,21 @@ import { X509Certificate } from 'node:crypto';
 import cluster from 'node:cluster';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { parseAddress } from '../acl/address';
 import { ResponseCache } from '../cache/response-cache';
 import { ROOT, textToName } from '../dns/name';
 import { createApp } from '../doh/app';
 import type { DdrConfig } from '../resolver/ddr';
-import { Engine, type EngineEnv, type TenantRef } from '../resolver/engine';
+import { Engine, type EngineCounts, type EngineEnv, type TenantRef } from '../resolver/engine';
+import { ServerAcl } from './acl';
 import { TenantStore } from '../tenant/store';
 import { type Answerer, StreamDns, UdpDns, bindUdp, dotServer, tcpServer } from './classic';
 import { ConfigError, type ServerConfig, errorText } from './config';
 import { ClientAddresses, HttpFront } from './http';
 import { memoryRateLimits } from './limits';
 import { classicExchangers } from './upstream-classic';
+import { type RrlCounts, ResponseRateLimiter } from './rrl';
 import { upstreamFetch } from './upstream-fetch';
 import type { SharedRecords } from './tenants';
 import { ObservedHealth } from '../obs/observed-health';
@@ -28,10 +31,24 @@ export const SHUTDOWN_GRACE_MS = 5000;
 export interface RunningServer {
   /** One line per listener, for the log. */
   readonly listening: readonly string[];
+  /** What the server refused or rate-limited, for metrics (the counters only grow). */
+  readonly counts: { readonly engine: EngineCounts; readonly rrl: RrlCounts };
+  /** ALLOW_QUERY as applied, for the log. */
+  readonly allowQuery: string;
+  /**
+   * SIGHUP: the tenants and TLS certificate and key, already read and checked, take over. Queries
+   * and connections in flight carry on; new TLS handshakes use the new certificate.
+   */
+  reload(update: ReloadUpdate): Promise<void>;
   /** Stop accepting, finish what is in flight (at most graceMs), close everything. */
   shutdown(graceMs?: number): Promise<void>;
   /** This process's metrics (for counters kept outside the engine: ACLs, rate limiting). */
   readonly metrics: Metrics;
+}
+
+export interface ReloadUpdate {
+  readonly tenants: Readonly<Record<string, unknown>>;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer } | null;
 }
 
 /** Starts the DoH front, classic DNS over UDP and TCP, and DoT (with TLS) in this process. */
@@ -49,6 +66,7 @@ export async function startServer(
   const cache = new ResponseCache();
   // One engine, and so one answer cache (in-process LRU, no shared layer on Node), for DoH,
   // DNS and DoT alike.
+  const acl = new ServerAcl(cfg.allowQuery);
   const engine = new Engine({
     store: () => store,
     cache,
@@ -63,6 +81,7 @@ export async function startServer(
         `gateway ${gateway} of ${tenant} is ${state}`,
       );
     },
+    allowQuery: acl,
     observe: (e) => {
       metrics.query(e);
       if (logAll || e.queryLog) queryLog.info(queryLogRecord(e, queryLogFullIp), 'query');
@@ -78,6 +97,7 @@ export async function startServer(
     trustProxy: cfg.trustProxy,
     log: serverLog,
   });
+  const rrl = new ResponseRateLimiter(cfg.rrl);
   const env: EngineEnv = { ...cfg.appEnv, ...memoryRateLimits() };
 
   // Classic DNS and DoT answer as the default tenant, or DNS_TENANT (its allowQuery applies).
@@ -115,7 +135,7 @@ export async function startServer(
       `DNS_PORT: cannot listen on udp ${hostPort(host, cfg.dnsPort)}: ${errorText(err)}`,
     );
   });
-  const udp = new UdpDns(udpSocket, { answerer, log });
+  const udp = new UdpDns(udpSocket, { answerer, log, rrl });
   await listenNet(tcp, 'DNS_PORT', cfg.dnsPort, host);
   listening.push(`DNS udp+tcp ${hostPort(host, cfg.dnsPort)}`);
   if (dot) {
@@ -163,7 +183,23 @@ export async function startServer(
     })();
     return stopping;
   };
-  return { listening, shutdown, metrics };
+  const reload = async (update: ReloadUpdate) => {
+    await records.replace(update.tenants);
+    store.forget();
+    if (update.tls) {
+      const context = { cert: update.tls.cert, key: update.tls.key };
+      (http.server as TlsServer).setSecureContext(context);
+      (dot as TlsServer | null)?.setSecureContext(context);
+    }
+  };
+  return {
+    listening,
+    shutdown,
+    metrics,
+    reload,
+    counts: { engine: engine.counts, rrl: rrl.counts },
+    allowQuery: acl.describe(),
+  };
 }
 
 /**

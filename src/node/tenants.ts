@@ -39,6 +39,19 @@ export class SharedRecords {
     else await this.inner.write(change.id, change.json);
   }
 
+  /**
+   * Makes the records exactly `records` (a reloaded TENANTS_FILE): new and changed ones written,
+   * those no longer there removed. Not published: every process reloads on its own.
+   */
+  async replace(records: Readonly<Record<string, unknown>>): Promise<void> {
+    for (const [id, record] of Object.entries(records)) {
+      await this.inner.write(id, JSON.stringify(record));
+    }
+    for (const id of await this.inner.ids()) {
+      if (!(id in records)) await this.inner.remove(id);
+    }
+  }
+
   /** Every record as parsed JSON, to seed a new process. */
   async snapshot(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};

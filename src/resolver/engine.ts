@@ -47,6 +47,8 @@ export type Verdict =
   | { readonly kind: 'unknown-tenant'; readonly reason: string }
   /** A tenant's key missing or wrong (HTTP 403). */
   | { readonly kind: 'forbidden'; readonly reason: string }
+  /** The client is outside the server-wide ACL (HTTP 403; classic DNS: REFUSED, EDE 18). */
+  | { readonly kind: 'refused'; readonly reason: string }
   /** Over the tenant's rate limit (HTTP 429; classic DNS: `response`, REFUSED with an EDE). */
   | { readonly kind: 'rate-limited'; readonly reason: string; readonly response: Uint8Array | null }
   /** The deployment's settings or a tenant record are broken (HTTP 500). */
@@ -81,6 +83,19 @@ export interface EngineOptions {
    * Without it nothing is measured and a cache hit stays as cheap as it was.
    */
   readonly observe?: (event: QueryEvent, env: EngineEnv) => void;
+  /** Who may query at all, whatever the tenant (the self-hosted server's ALLOW_QUERY). */
+  readonly allowQuery?: ClientAcl;
+}
+
+/** A server-wide query ACL: checked before anything else, for every transport and tenant. */
+export interface ClientAcl {
+  allows(client: Uint8Array | null): boolean;
+}
+
+/** What the engine turned away before resolving, for metrics. */
+export interface EngineCounts {
+  /** Queries refused by `allowQuery`. */
+  refused: number;
 }
 
 export interface EngineQuery {
@@ -106,6 +121,8 @@ export class Engine {
   private readonly liveTenants = new WeakMap<Tenant, { key: string; tenant: Tenant }>();
   /** The health each gateway was last seen in, `tenant/gateway` -> health. */
   private readonly gatewayHealth = new Map<string, GatewayHealth>();
+
+  readonly counts: EngineCounts = { refused: 0 };
 
   constructor(private readonly opts: EngineOptions) {}
 
@@ -133,6 +150,10 @@ export class Engine {
     try {
       if (q.wire.length > MAX_MESSAGE_SIZE) {
         return { kind: 'too-large', reason: `query of ${q.wire.length} bytes exceeds 65535` };
+      }
+      if (this.opts.allowQuery && !this.opts.allowQuery.allows(q.client)) {
+        this.counts.refused++;
+        return { kind: 'refused', reason: 'client not allowed to query this server' };
       }
       const settings = this.settings(q.env);
       if (!('policy' in settings)) return settings;

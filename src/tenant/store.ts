@@ -119,6 +119,11 @@ export class TenantStore {
     return (await this.backend.ids()).filter((id) => TENANT_ID.test(id));
   }
 
+  /** Forgets every remembered lookup (the records were replaced: a reload). */
+  forget(): void {
+    this.memo.clear();
+  }
+
   private remember(id: string, lookup: TenantLookup): void {
     if (this.memo.size >= MEMO_MAX) this.memo.clear();
     this.memo.set(id, { lookup, expires: this.now() + MEMO_MS });

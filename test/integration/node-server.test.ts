@@ -65,6 +65,9 @@ beforeAll(async () => {
       TLS_KEY: key,
       TRUST_PROXY: 'true',
       DNS_TENANT: 'acme',
+      // The X-Forwarded-For clients below (10.1.2.3, 192.0.2.7) are no local network: let the
+      // tenant's allowQuery, not the server's ALLOW_QUERY (default localnets), decide.
+      ALLOW_QUERY: 'any',
     }),
   ]);
 });

@@ -131,6 +131,24 @@ describe('HTTP errors carry a status and a one-line reason', () => {
   }
 });
 
+describe('bad settings', () => {
+  it('names every bad variable at once in the 500 text, not only the first', async () => {
+    const { get, upstream } = harness({}, undefined, {
+      UPSTREAMS: 'ftp://x,not a url',
+      DNS64_PREFIX: 'bad',
+      UPSTREAM_TIMEOUT_MS: '10',
+    });
+    const res = await get(`/dns-query?dns=${b64url(query('dual.test', 'A'))}`);
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe(
+      'misconfigured: UPSTREAMS: ftp://x must be an https:// or http:// DoH URL, or udp://, tcp:// or tls:// host[:port]; ' +
+        'UPSTREAMS: not a url is not a URL; DNS64_PREFIX: bad: a prefix needs a length (e.g. /96); ' +
+        'UPSTREAM_TIMEOUT_MS: 10 is not a whole number from 50 to 30000\n',
+    );
+    expect(upstream.log).toEqual([]);
+  });
+});
+
 describe('CORS for browser-based clients', () => {
   it('answers a preflight and marks answers readable from any origin', async () => {
     const { get } = harness();
