@@ -228,6 +228,15 @@ export class Daemon {
         c.stateful?.bib.map((b) => [b.protocol, formatIpv6(b.ipv6), b.port6, b.ipv4, b.port4]),
       ]);
     if (pools(this.config) === pools(next)) return '';
+    const beforeHost = this.hostAddrs;
+    try {
+      this.hostAddrs = await hostIpv4Addresses();
+      this.checkEphemeralPorts(next);
+    } catch (err) {
+      this.hostAddrs = beforeHost;
+      this.reloadFailures++;
+      return `; pool4/bib changes refused, the running ones kept: ${(err as Error).message}`;
+    }
     const r = nat.reconfigure(next.stateful);
     const before = this.config;
     this.config = {
@@ -237,7 +246,7 @@ export class Daemon {
     if (this.config.tunUp) {
       try {
         const dev = this.config.tunDevice;
-        const old = new Set(ipv4Routes(before, this.hostAddrs));
+        const old = new Set(ipv4Routes(before, beforeHost));
         const now = new Set(ipv4Routes(this.config, this.hostAddrs));
         const cmds: string[][] = [];
         for (const route of old)

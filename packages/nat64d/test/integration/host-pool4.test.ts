@@ -286,6 +286,29 @@ describe.skipIf(skip !== null)(
       }
     });
 
+    it('SIGHUP with a pool4 range inside the ephemeral ports is refused; the running pool4 stays', async () => {
+      const good = [
+        ...CONF,
+        'pool4 198.51.100.8 udp 2000-2999',
+        `bib tcp ${STATIC_HOST}#8000 ${UPLINK}#8000`,
+        '',
+      ].join('\n');
+      writeFileSync(confFile, good.replace('\n\n', '\n') + `pool4 ${UPLINK} udp 40000-40100\n`);
+      daemon!.child.kill('SIGHUP');
+      await daemon!.waitFor('pool4/bib changes refused');
+      expect(daemon!.output()).toContain(
+        'reloaded 0 map line(s); pool4/bib changes refused, the running ones kept: pool4 ' +
+          "203.0.113.1 udp 40000-40100 overlaps the host's ephemeral ports " +
+          '(net.ipv4.ip_local_port_range 32768 60999) on an address of this host; narrow them ' +
+          'with sysctl -w net.ipv4.ip_local_port_range="32768 39999" (and in /etc/sysctl.d to ' +
+          'keep it), or set pool4-port-overlap warn',
+      );
+      const nft = ns(topo.gateway, 'nft', 'list', 'table', 'inet', 'nat64d');
+      expect(nft).not.toContain('40000-40100');
+      expect(nft).toContain('tcp dport 8000 meta mark set');
+      writeFileSync(confFile, good);
+    });
+
     it('after a crash a restart replaces the leftovers; a clean exit removes everything', async () => {
       await daemon!.stop('SIGKILL');
       // The crashed daemon's rules and table are still there.
