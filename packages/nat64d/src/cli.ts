@@ -47,7 +47,7 @@ Options:
   -d, --debug              verbose logging
   -h, --help               this text
 
-Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT save the dynamic table and exit 0.
+Signals: SIGHUP reloads the map, pool4 and bib lines, SIGTERM/SIGINT save the dynamic table and exit 0.
 `;
 
 interface Io {
