@@ -163,8 +163,26 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     }
 
     const daemon = new Daemon({ configFile, metrics: values.metrics, log });
+    // SIGTERM/SIGINT are handled from the start: one that arrives while the daemon starts
+    // waits for it, then undoes what it set up (routes, steering), rather than killing it.
+    const started = daemon.start();
+    const shutdown = (signal: string) => {
+      log.info(`${signal}: saving state and exiting`);
+      started
+        .catch(() => undefined)
+        .then(() => daemon.stop())
+        .then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error(String(err));
+            process.exit(1);
+          },
+        );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
     try {
-      await daemon.start();
+      await started;
     } catch (err) {
       await daemon.stop().catch(() => undefined);
       throw err;
@@ -173,18 +191,6 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     process.on('SIGHUP', () => {
       reloading = reloading.then(() => daemon.reload());
     });
-    const shutdown = (signal: string) => {
-      log.info(`${signal}: saving state and exiting`);
-      daemon.stop().then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error(String(err));
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
     return null;
   } catch (err) {
     if (err instanceof ConfigError) io.err(`${err.message}\n`);

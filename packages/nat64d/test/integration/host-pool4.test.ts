@@ -100,7 +100,7 @@ describe.skipIf(skip !== null)(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('refuses to start while the ephemeral port range overlaps pool4, saying how to narrow it', () => {
+    it('refuses to start while the ephemeral port range overlaps pool4, saying how to narrow it', async () => {
       ns(topo.gateway, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=32768 64000');
       try {
         const r = cli('-c', confFile);
@@ -115,7 +115,17 @@ describe.skipIf(skip !== null)(
         // Nothing was installed.
         expect(gw('nft', 'list', 'table', 'inet', 'nat64d').code).not.toBe(0);
         expect(rules()).toContain('0: from all lookup local');
+        // pool4-port-overlap warn: it starts, with the same message as a warning.
+        writeFileSync(confFile, [...CONF, 'pool4-port-overlap warn', ''].join('\n'));
+        const warned = spawnInNs(topo.gateway, [node, BIN, '-c', confFile]);
+        await warned.waitFor('translating on');
+        expect(warned.output()).toContain(
+          'nat64d: warning: pool4 203.0.113.1 tcp 61000-65535, 203.0.113.1 udp 61000-65535 overlaps',
+        );
+        const code = await warned.stop('SIGTERM');
+        expect(code).toBe(0);
       } finally {
+        writeFileSync(confFile, [...CONF, ''].join('\n'));
         ns(topo.gateway, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=32768 60999');
       }
     });
@@ -179,6 +189,13 @@ describe.skipIf(skip !== null)(
         ]);
         expect(p.stdout).toContain('2 packets transmitted, 2 received');
       }
+    });
+
+    it('ICMP errors about what left from the uplink address come back (conntrack mark)', () => {
+      // Nothing listens on UDP 9: the server's Port Unreachable to 203.0.113.1 is steered
+      // into the TUN device by its conntrack mark and reaches the client as ICMPv6.
+      const r = nsRun(topo.client, [node, PEER, 'udp-client', SERVER6, '9', CLIENTS[1]!]);
+      expect(r.stdout.trim()).toBe('error ECONNREFUSED');
     });
 
     it("the gateway's own traffic on the same address keeps working (a port below 61000)", () => {
