@@ -191,9 +191,16 @@ export class Daemon {
     const ranges = hostRanges(c, this.hostAddrs);
     if (ranges.length === 0 && !this.steering) return;
     this.steering = ranges.length > 0;
-    await installSteering(c.tunDevice, ranges);
+    const addrs = [...new Set(ranges.map((r) => formatIpv4(r.addr)))];
+    try {
+      await installSteering(c.tunDevice, ranges);
+    } catch (err) {
+      throw new Error(
+        `pool4 ${addrs.join(', ')} is an address of this host; steering its pool4 ports into ` +
+          `${c.tunDevice} needs nft (Debian package nftables) and ip: ${(err as Error).message}`,
+      );
+    }
     if (ranges.length > 0) {
-      const addrs = [...new Set(ranges.map((r) => formatIpv4(r.addr)))];
       this.log.info(
         `pool4 on this host's address ${addrs.join(', ')}: its pool4 ports are steered into ${c.tunDevice} (nft table inet nat64d, ip rule fwmark)`,
       );
