@@ -49,7 +49,12 @@ console.log(`The IPv6-only site is up (${site.mode} nat64d). Try, as root:
   ${c} dig @${SITE.gateway6} ipv4only.arpa AAAA
   ${c} curl 'http://[${SITE.gateway6}]:${SITE.dohPort}/resolve?name=www.site.test&type=AAAA'
   ${c} bash        # a shell on the IPv6-only client
-  ip netns exec ${site.topo.gateway} node packages/nat64d/bin/nat64d.js stats
+  ip netns exec ${site.topo.gateway} node packages/nat64d/bin/nat64d.js stats${
+    site.mode === 'stateful'
+      ? `
+  ip netns exec ${site.topo.gateway} node packages/nat64d/bin/nat64d.js sessions   # pool4 is the gateway's ${SITE.pool4}`
+      : ''
+  }
 
 Press Ctrl-C to take it down.`);
 

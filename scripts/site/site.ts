@@ -3,7 +3,8 @@
  *
  *   client (IPv6 only)         gateway                                   server (IPv4 only)
  *   2001:db8:1::2 ------------ 2001:db8:1::1 | 203.0.113.1 ------------- 203.0.113.2
- *   resolv.conf -> gateway     nat64d (prefix 2001:db8:64::/96)          BIND: site.test (A only)
+ *   resolv.conf -> gateway     nat64d (prefix 2001:db8:64::/96;          BIND: site.test (A only)
+ *                              stateful: pool4 203.0.113.1 61000-65535)
  *                              resolver: DoH :8787, DNS :53              web server :80
  *                              dnsdist: DoH upstream -> BIND
  *
@@ -30,7 +31,12 @@ export const SITE = {
   prefix: '2001:db8:64::/96',
   /** 203.0.113.2 under the prefix */
   server6: '2001:db8:64::cb00:7102',
-  pool4: '198.51.100.8',
+  /**
+   * Stateful mode: pool4 is the gateway's own uplink address (the design's ISP gateway, Jool's
+   * setup), 61000-65535, with the gateway's ephemeral ports kept at 32768-60999.
+   */
+  pool4: '203.0.113.1',
+  ephemeralPorts: '32768 60999',
   dohPort: 8787,
   page: 'hello from the IPv4-only site\n',
 } as const;
@@ -104,6 +110,10 @@ zone "site.test" { type primary; file "${dir}/site.test.zone"; };
     await processes.web.waitFor('web listening');
 
     // The gateway: nat64d, dnsdist as the DoH upstream, and the self-hosted resolver.
+    if (mode === 'stateful') {
+      // Its own connections (dnsdist to BIND) use ports below pool4's 61000-65535.
+      ns(topo.gateway, 'sysctl', '-qw', `net.ipv4.ip_local_port_range=${SITE.ephemeralPorts}`);
+    }
     writeFileSync(join(dir, 'tayga.conf'), natConfig(mode, dir));
     processes.nat64d = spawnInNs(topo.gateway, [
       process.execPath,

@@ -68,6 +68,31 @@ for (const mode of ['stateless', 'stateful'] as NatMode[]) {
         expect(r.stdout).toMatch(new RegExp(`^PING www\\.site\\.test\\(${SITE.server6}\\)`));
         expect(r.stdout).toContain('2 packets transmitted, 2 received');
       });
+
+      it.runIf(mode === 'stateful')(
+        "stateful: the page came from pool4 on the gateway's own address, beside its own DNS traffic",
+        () => {
+          // The gateway's dnsdist reached BIND from 203.0.113.1 too (the answers above).
+          const r = nsRun(site.topo.gateway, [
+            process.execPath,
+            new URL('../../packages/nat64d/bin/nat64d.js', import.meta.url).pathname,
+            'bib',
+            '--proto',
+            'tcp',
+            '--addr',
+            SITE.client,
+          ]);
+          expect(r.code).toBe(0);
+          const lines = r.stdout.trimEnd().split('\n');
+          expect(lines.at(-1)).toMatch(/^\d+ of \d+ bindings?$/);
+          expect(lines.length).toBeGreaterThanOrEqual(3);
+          for (const line of lines.slice(1, -1)) {
+            expect(line).toMatch(
+              /^tcp +2001:db8:1::2#\d+ +203\.0\.113\.1#(6[1-5]\d{3}) +dynamic +\d+$/,
+            );
+          }
+        },
+      );
     },
   );
 }

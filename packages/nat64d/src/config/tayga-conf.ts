@@ -86,6 +86,7 @@ interface Draft {
   maxSessions?: number;
   maxSessionsPerHost?: number;
   logMappings?: boolean | string;
+  pool4PortOverlap?: 'refuse' | 'warn';
   icmpErrorRate?: number;
   icmpErrorBurst?: number;
   tunIps: string[];
@@ -522,6 +523,14 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
       else fail(`log-mappings ${value}: expected yes, no or an absolute file path`);
     },
   },
+  'pool4-port-overlap': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const v = value.toLowerCase();
+      if (v === 'refuse' || v === 'warn') draft.pool4PortOverlap = v;
+      else fail(`pool4-port-overlap ${value}: expected refuse or warn`);
+    },
+  },
 };
 
 /** Keys that only make sense with pool4 lines. */
@@ -535,6 +544,7 @@ const STATEFUL_KEYS = [
   'max-sessions',
   'max-sessions-per-host',
   'log-mappings',
+  'pool4-port-overlap',
 ] as const;
 
 /** Tayga's `tun-ip`: an IPv4 or IPv6 address with an optional /length (host bits allowed). */
@@ -893,6 +903,7 @@ function finishStateful(draft: Draft): Nat64dConfig['stateful'] {
     maxSessions: draft.maxSessions ?? DEFAULT_MAX_SESSIONS,
     maxSessionsPerHost: draft.maxSessionsPerHost ?? DEFAULT_MAX_SESSIONS_PER_HOST,
     logMappings: draft.logMappings ?? false,
+    pool4PortOverlap: draft.pool4PortOverlap ?? 'refuse',
   };
 }
 

@@ -86,4 +86,9 @@ export interface StatefulSettings {
   readonly maxSessionsPerHost: number;
   /** `log-mappings`: false (off), true (the daemon's log) or an absolute file path. */
   readonly logMappings: boolean | string;
+  /**
+   * `pool4-port-overlap`: what to do when a pool4 range on an address of this host overlaps
+   * `net.ipv4.ip_local_port_range` (refuse to start, or warn).
+   */
+  readonly pool4PortOverlap: 'refuse' | 'warn';
 }

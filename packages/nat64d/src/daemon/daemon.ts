@@ -14,7 +14,20 @@ import { COUNTER_NAMES, Translator } from '../core/index.js';
 import { TaygaAddressMapper, loadMappings, saveMappings } from '../mapping/index.js';
 import { StatefulNat } from '../stateful/index.js';
 import type { TunDevice } from '../tun/index.js';
-import { interfaceCommands, mapRouteChanges, runIpCommands } from './interface-setup.js';
+import {
+  ephemeralOverlap,
+  hostIpv4Addresses,
+  hostRanges,
+  installSteering,
+  readEphemeralRange,
+  removeSteering,
+} from './host-pool4.js';
+import {
+  interfaceCommands,
+  ipv4Routes,
+  mapRouteChanges,
+  runIpCommands,
+} from './interface-setup.js';
 import type { Logger } from './log.js';
 import { snakeCase, startMetricsServer, type Metric } from './metrics.js';
 import { offloadTranslatorConfig, offloadWanted, openTun } from './offload.js';
@@ -58,6 +71,10 @@ export class Daemon {
   private reloadFailures = 0;
   private saveFailures = 0;
   private stopping = false;
+  /** IPv4 addresses of this host's interfaces seen at start (pool4 on the gateway's own address). */
+  private hostAddrs: ReadonlySet<number> = new Set();
+  /** True while the nftables table and ip rules of host-pool4.ts are installed. */
+  private steering = false;
 
   constructor(options: DaemonOptions) {
     this.options = options;
@@ -101,6 +118,10 @@ export class Daemon {
     const c = this.config;
     // Tayga keys accepted without the behaviour: named, never a start failure.
     for (const w of c.warnings) this.log.info(`warning: ${formatIssue(w)}`);
+    if (c.stateful) {
+      this.hostAddrs = await hostIpv4Addresses();
+      this.checkEphemeralPorts(c);
+    }
     this.restoreDynamicTable();
     const { tun, slot, offload, fallback } = openTun(
       c.tunDevice,
@@ -111,13 +132,19 @@ export class Daemon {
     if (fallback) this.log.info(`TCP offload unavailable (${fallback}); plain TUN device`);
     this.tun = tun;
     tun.setMtu(c.tunMtu);
-    if (c.tunUp) await runIpCommands(interfaceCommands(c));
+    if (c.tunUp) await runIpCommands(interfaceCommands(c, this.hostAddrs));
+    if (c.tunUp && c.stateful) await this.steer(c);
 
     const metrics = this.options.metrics ?? c.metrics;
     const listen = metrics === null ? null : parseListenAddress(metrics);
     if (typeof listen === 'string') throw new Error(`--metrics ${metrics}: ${listen}`);
     if (listen)
-      this.server = await startMetricsServer(listen.host, listen.port, () => this.metrics());
+      this.server = await startMetricsServer(
+        listen.host,
+        listen.port,
+        () => this.metrics(),
+        (path, query) => this.view(path, query),
+      );
 
     this.loop = new PacketLoop(tun, this.translator, slot);
     this.loop.start();
@@ -164,6 +191,112 @@ export class Daemon {
     });
   }
 
+  /**
+   * pool4 on addresses of this host: refuses to start (or warns, `pool4-port-overlap warn`)
+   * when a TCP/UDP range overlaps net.ipv4.ip_local_port_range.
+   */
+  private checkEphemeralPorts(c: Nat64dConfig): void {
+    const ranges = hostRanges(c, this.hostAddrs);
+    if (ranges.length === 0) return;
+    let eph: [number, number];
+    try {
+      eph = readEphemeralRange();
+    } catch {
+      return;
+    }
+    const message = ephemeralOverlap(ranges, eph);
+    if (message === null) return;
+    if (c.stateful?.pool4PortOverlap === 'warn') this.log.info(`warning: ${message}`);
+    else throw new Error(message);
+  }
+
+  /** Installs (or replaces, or removes) the steering of host-address pool4 ranges. */
+  private async steer(c: Nat64dConfig): Promise<void> {
+    const ranges = hostRanges(c, this.hostAddrs);
+    if (ranges.length === 0 && !this.steering) return;
+    this.steering = ranges.length > 0;
+    const addrs = [...new Set(ranges.map((r) => formatIpv4(r.addr)))];
+    try {
+      await installSteering(c.tunDevice, ranges);
+    } catch (err) {
+      throw new Error(
+        `pool4 ${addrs.join(', ')} is an address of this host; steering its pool4 ports into ` +
+          `${c.tunDevice} needs nft (Debian package nftables) and ip: ${(err as Error).message}`,
+      );
+    }
+    if (ranges.length > 0) {
+      this.log.info(
+        `pool4 on this host's address ${addrs.join(', ')}: its pool4 ports are steered into ${c.tunDevice} (nft table inet nat64d, ip rule fwmark)`,
+      );
+    }
+  }
+
+  /** Answers `/sessions` and `/bib` of the metrics endpoint (`nat64d sessions`, `nat64d bib`). */
+  view(path: string, query: URLSearchParams): unknown {
+    if (path !== '/sessions' && path !== '/bib') return undefined;
+    const proto = query.get('proto');
+    const addr = query.get('addr');
+    const keep = (e: { proto: string; ipv6: string; ipv4: string; remote4?: string }) =>
+      (proto === null || e.proto === proto) &&
+      (addr === null || e.ipv6 === addr || e.ipv4 === addr || e.remote4 === addr);
+    const nat = this.nat;
+    if (path === '/sessions') {
+      const all = nat ? nat.sessionView() : [];
+      return { stateful: nat !== null, total: all.length, sessions: all.filter(keep) };
+    }
+    const all = nat ? nat.bibView() : [];
+    return { stateful: nat !== null, total: all.length, bib: all.filter(keep) };
+  }
+
+  /** SIGHUP: pool4 and bib lines (live state kept where it fits), with their routes. */
+  private async reloadStateful(next: Nat64dConfig): Promise<string> {
+    const nat = this.nat;
+    const cur = this.config.stateful;
+    if (!nat || !cur || !next.stateful) return '';
+    const pools = (c: Nat64dConfig) =>
+      JSON.stringify([
+        c.stateful?.pool4.map((p) => [formatIpv4Net(p.net), p.protocols, p.first, p.last]),
+        c.stateful?.bib.map((b) => [b.protocol, formatIpv6(b.ipv6), b.port6, b.ipv4, b.port4]),
+      ]);
+    if (pools(this.config) === pools(next)) return '';
+    const beforeHost = this.hostAddrs;
+    try {
+      this.hostAddrs = await hostIpv4Addresses();
+      this.checkEphemeralPorts(next);
+    } catch (err) {
+      this.hostAddrs = beforeHost;
+      this.reloadFailures++;
+      return `; pool4/bib changes refused, the running ones kept: ${(err as Error).message}`;
+    }
+    const r = nat.reconfigure(next.stateful);
+    const before = this.config;
+    this.config = {
+      ...this.config,
+      stateful: { ...cur, pool4: next.stateful.pool4, bib: next.stateful.bib },
+    };
+    if (this.config.tunUp) {
+      try {
+        const dev = this.config.tunDevice;
+        const old = new Set(ipv4Routes(before, beforeHost));
+        const now = new Set(ipv4Routes(this.config, this.hostAddrs));
+        const cmds: string[][] = [];
+        for (const route of old)
+          if (!now.has(route)) cmds.push(['-4', 'route', 'del', route, 'dev', dev]);
+        for (const route of now)
+          if (!old.has(route)) cmds.push(['-4', 'route', 'replace', route, 'dev', dev]);
+        await runIpCommands(cmds);
+        await this.steer(this.config);
+      } catch (err) {
+        this.log.error(`reload: ${(err as Error).message}`);
+      }
+    }
+    return (
+      `; pool4/bib: ${next.stateful.pool4.length} pool4 line(s), ${next.stateful.bib.length} bib line(s), ` +
+      `${r.kept} binding(s) kept, ${r.added} static added, ${r.ended} ended that no longer fit` +
+      ` (${r.sessionsEnded} session(s))`
+    );
+  }
+
   /** SIGHUP: re-reads the file and applies its `map` lines; other changes need a restart. */
   async reload(): Promise<void> {
     let next: Nat64dConfig;
@@ -189,11 +322,13 @@ export class Daemon {
         this.log.error(`reload: ${(err as Error).message}`);
       }
     }
-    const ignored = changedKeys(this.config, next);
     this.config = { ...this.config, maps: next.maps };
+    const stateful = await this.reloadStateful(next);
+    const ignored = changedKeys(this.config, next);
     this.reloads++;
     this.log.info(
       `reloaded ${next.maps.length} map line(s)` +
+        stateful +
         (ignored.length ? `; changes to ${ignored.join(', ')} need a restart` : ''),
     );
   }
@@ -210,6 +345,12 @@ export class Daemon {
     this.saveDynamicTable();
     // Ends the sessions so the mapping log records the end of every mapping.
     this.nat?.shutdown();
+    if (this.steering) {
+      this.steering = false;
+      await removeSteering().catch((err: unknown) =>
+        this.log.error(`removing the pool4 steering: ${(err as Error).message}`),
+      );
+    }
     const stream = this.mappingStream;
     if (stream) await new Promise<void>((resolve) => stream.end(() => resolve()));
     await new Promise<void>((resolve) =>

@@ -21,8 +21,15 @@ const run = promisify(execFile);
 
 export type IpCommand = readonly string[];
 
-/** IPv4 destinations routed into the device: ipv4-addr, the dynamic pool, map lines, pool4. */
-export function ipv4Routes(config: Nat64dConfig): string[] {
+/**
+ * IPv4 destinations routed into the device: ipv4-addr, the dynamic pool, map lines, pool4
+ * (but a pool4 address of this host, `hostAddrs`: only its pool4 ports are steered, see
+ * host-pool4.ts).
+ */
+export function ipv4Routes(
+  config: Nat64dConfig,
+  hostAddrs: ReadonlySet<number> = new Set(),
+): string[] {
   const routes = new Set<string>();
   const pool = config.dynamicPool;
   if (!pool || !ipv4InNet(config.ipv4Addr, pool)) routes.add(`${formatIpv4(config.ipv4Addr)}/32`);
@@ -31,7 +38,8 @@ export function ipv4Routes(config: Nat64dConfig): string[] {
     if (!pool || m.ipv4.length < pool.length || !ipv4InNet(m.ipv4.addr, pool))
       routes.add(formatIpv4Net(m.ipv4));
   // Stateful NAT64: the pool4 addresses are the translator's own IPv4 side.
-  for (const p of config.stateful?.pool4 ?? []) routes.add(formatIpv4Net(p.net));
+  for (const p of config.stateful?.pool4 ?? [])
+    if (p.net.length !== 32 || !hostAddrs.has(p.net.addr >>> 0)) routes.add(formatIpv4Net(p.net));
   return [...routes];
 }
 
@@ -44,12 +52,15 @@ export function ipv6Routes(config: Nat64dConfig): string[] {
 }
 
 /** The `ip` invocations that bring the device up (idempotent: `replace`). */
-export function interfaceCommands(config: Nat64dConfig): IpCommand[] {
+export function interfaceCommands(
+  config: Nat64dConfig,
+  hostAddrs: ReadonlySet<number> = new Set(),
+): IpCommand[] {
   const dev = config.tunDevice;
   return [
     ['link', 'set', 'dev', dev, 'mtu', String(config.tunMtu), 'up'],
     ...ipv6Routes(config).map((r) => ['-6', 'route', 'replace', r, 'dev', dev]),
-    ...ipv4Routes(config).map((r) => ['-4', 'route', 'replace', r, 'dev', dev]),
+    ...ipv4Routes(config, hostAddrs).map((r) => ['-4', 'route', 'replace', r, 'dev', dev]),
     // Tayga's tun-ip and tun-route lines, as written by the operator.
     ...config.tunIps.map((a) => ['addr', 'replace', a, 'dev', dev]),
     ...config.tunRoutes.map((r) => [

@@ -53,14 +53,21 @@ export function renderJson(metrics: readonly Metric[]): Record<string, number> {
   return out;
 }
 
+/** Further JSON documents by path (`/sessions`, `/bib`): the value, or undefined for 404. */
+export type ViewSource = (path: string, query: URLSearchParams) => unknown;
+
 export function startMetricsServer(
   host: string,
   port: number,
   source: MetricsSource,
+  views: ViewSource = () => undefined,
 ): Promise<Server> {
   const server = createServer((req, res) => {
     try {
-      const path = (req.url ?? '/').split('?')[0];
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const path = url.pathname;
+      const view =
+        path === '/metrics' || path === '/stats' ? undefined : views(path, url.searchParams);
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { allow: 'GET, HEAD' }).end();
       } else if (path === '/metrics') {
@@ -69,6 +76,9 @@ export function startMetricsServer(
       } else if (path === '/stats') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(renderJson(source())) + '\n');
+      } else if (view !== undefined) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(view) + '\n');
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('try /metrics or /stats\n');
       }

@@ -4,7 +4,10 @@ export {
   DEFAULT_TIMEOUTS,
   StatefulNat,
   poolSpecs,
+  type BibView,
   type ProtocolStats,
+  type ReconfigureResult,
+  type SessionView,
   type StatefulNatOptions,
 } from './nat.js';
 export { HostTable } from './host-table.js';

@@ -15,6 +15,7 @@ import {
   PROTO_UDP,
   Refusal,
   SessionTable,
+  TCP_STATE_NAMES,
   type NatShared,
 } from './session-table.js';
 
@@ -58,6 +59,43 @@ export interface ProtocolStats {
   readonly poolPortsFree: number;
 }
 
+export interface ReconfigureResult {
+  /** Bindings kept (static and dynamic). */
+  kept: number;
+  /** Bindings ended because they no longer fit. */
+  ended: number;
+  /** Sessions ended with them. */
+  sessionsEnded: number;
+  /** New static bindings. */
+  added: number;
+}
+
+/** One BIB entry as `nat64d bib` shows it. */
+export interface BibView {
+  readonly proto: NatProtocol;
+  readonly ipv6: string;
+  readonly port6: number;
+  readonly ipv4: string;
+  readonly port4: number;
+  readonly static: boolean;
+  readonly sessions: number;
+}
+
+/** One session as `nat64d sessions` shows it (ICMP: ports are identifiers, remote port 0). */
+export interface SessionView {
+  readonly proto: NatProtocol;
+  readonly ipv6: string;
+  readonly port6: number;
+  readonly ipv4: string;
+  readonly port4: number;
+  readonly remote4: string;
+  readonly remotePort: number;
+  /** TCP state (RFC 6146 §3.5.2), null for UDP and ICMP. */
+  readonly state: string | null;
+  /** Seconds until the session's lifetime runs out. */
+  readonly expiresIn: number;
+}
+
 const PROTO_NAMES: Record<number, NatProtocol> = {
   [PROTO_TCP]: 'tcp',
   [PROTO_UDP]: 'udp',
@@ -87,7 +125,7 @@ export class StatefulNat implements StatefulMapper {
 
   private readonly shared: NatShared;
   private readonly clock: () => number;
-  private readonly poolAddrs = new Set<number>();
+  private poolAddrs = new Set<number>();
   private readonly limitLog: ((message: string) => void) | null;
   private readonly limitLogInterval: number;
   private lastLimitLog = -Infinity;
@@ -247,6 +285,76 @@ export class StatefulNat implements StatefulMapper {
     this.resultAddr4 = t.addr4;
     this.resultPort = t.port4;
     return true;
+  }
+
+  /**
+   * SIGHUP: applies new pool4 and bib lines. Bindings that still fit keep their sessions;
+   * the others end (mapping log reason `reload`). Other settings are not changed here.
+   */
+  reconfigure(settings: StatefulSettings): ReconfigureResult {
+    this.shared.now = Math.floor(this.clock());
+    const addrs = new Set<number>();
+    const result = { kept: 0, ended: 0, sessionsEnded: 0, added: 0 };
+    for (const name of ['tcp', 'udp', 'icmp'] as const) {
+      const specs = poolSpecs(settings, name);
+      for (const s of specs) addrs.add(s.addr);
+      const statics = settings.bib
+        .filter((b) => b.protocol === name)
+        .map((b) => ({ ipv6: b.ipv6, port6: b.port6, ipv4: b.ipv4, port4: b.port4 }));
+      const r = this[name].reconfigure(new PortPool(specs), statics);
+      result.kept += r.kept;
+      result.ended += r.ended;
+      result.sessionsEnded += r.sessionsEnded;
+      result.added += r.added;
+    }
+    this.poolAddrs = addrs;
+    return result;
+  }
+
+  /** Every BIB entry, for `nat64d bib` (allocates; not on the packet path). */
+  bibView(): BibView[] {
+    const out: BibView[] = [];
+    for (const t of [this.tcp, this.udp, this.icmp]) {
+      const proto = PROTO_NAMES[t.proto]!;
+      t.forEachBib((b) => {
+        t.writeBibIpv6(b, this.scratch, 0);
+        out.push({
+          proto,
+          ipv6: formatIpv6(this.scratch),
+          port6: t.bibPort6(b),
+          ipv4: formatIpv4(t.bibAddr4(b)),
+          port4: t.bibPort4(b),
+          static: t.bibIsStatic(b),
+          sessions: t.bibSessionCount(b),
+        });
+      });
+    }
+    return out;
+  }
+
+  /** Every session, for `nat64d sessions` (allocates; not on the packet path). */
+  sessionView(): SessionView[] {
+    this.shared.now = Math.floor(this.clock());
+    const out: SessionView[] = [];
+    for (const t of [this.tcp, this.udp, this.icmp]) {
+      const proto = PROTO_NAMES[t.proto]!;
+      t.forEachSession((s) => {
+        const b = t.sessionBib(s);
+        t.writeBibIpv6(b, this.scratch, 0);
+        out.push({
+          proto,
+          ipv6: formatIpv6(this.scratch),
+          port6: t.bibPort6(b),
+          ipv4: formatIpv4(t.bibAddr4(b)),
+          port4: t.bibPort4(b),
+          remote4: formatIpv4(t.sessionRemote4(s)),
+          remotePort: t.sessionRemotePort(s),
+          state: t.proto === PROTO_TCP ? TCP_STATE_NAMES[t.sessionState(s)]! : null,
+          expiresIn: Math.max(0, t.sessionExpiry(s) - this.shared.now),
+        });
+      });
+    }
+    return out;
   }
 
   /** Ends every session (logging the end of each dynamic mapping). */

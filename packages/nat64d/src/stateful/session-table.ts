@@ -75,8 +75,17 @@ export const EndReason = {
   TCP_RESET: 2,
   TCP_INCOMPLETE: 3,
   SHUTDOWN: 4,
+  /** SIGHUP changed pool4 or the bib lines and the binding no longer fits. */
+  RELOAD: 5,
 } as const;
-export const END_REASON_NAMES = ['timeout', 'closed', 'reset', 'incomplete', 'shutdown'] as const;
+export const END_REASON_NAMES = [
+  'timeout',
+  'closed',
+  'reset',
+  'incomplete',
+  'shutdown',
+  'reload',
+] as const;
 
 /** What every protocol table shares: clock reading, limits, host counts, events. */
 export interface NatShared {
@@ -184,7 +193,7 @@ export class SessionTable {
 
   constructor(
     readonly proto: number,
-    readonly pool: PortPool,
+    public pool: PortPool,
     private readonly shared: NatShared,
     timeouts: Timeouts,
   ) {
@@ -296,6 +305,94 @@ export class SessionTable {
 
   sessionBib(s: number): number {
     return this.sBib[s]!;
+  }
+
+  sessionRemote4(s: number): number {
+    return this.sRemote[s]! >>> 0;
+  }
+
+  sessionRemotePort(s: number): number {
+    return this.sRport[s]!;
+  }
+
+  bibSessionCount(b: number): number {
+    return this.bSessions[b]!;
+  }
+
+  /** Calls `fn` with every live BIB entry (not on the packet path). */
+  forEachBib(fn: (b: number) => void): void {
+    for (let b = 0; b < this.bCap; b++) if ((this.bFlags[b]! & BIB_USED) !== 0) fn(b);
+  }
+
+  /** Calls `fn` with every live session, oldest expiry first per list (not on the packet path). */
+  forEachSession(fn: (s: number) => void): void {
+    for (let list = 0; list < 2; list++) {
+      for (let s = this.listHead[list]!; s !== NONE; s = this.sNext[s]!) fn(s);
+    }
+  }
+
+  /**
+   * SIGHUP: takes `pool` (the new pool4 of this protocol) and `statics` (the new bib lines).
+   * A binding whose pool4 transport address is still in the pool (or is now a static line's)
+   * keeps its sessions; the others end with reason `reload` (the mapping log says so). Bib
+   * lines no longer in the file turn into dynamic bindings while they have sessions. Not on
+   * the packet path (it allocates).
+   */
+  reconfigure(
+    pool: PortPool,
+    statics: ReadonlyArray<{ ipv6: Uint8Array; port6: number; ipv4: number; port4: number }>,
+  ): { kept: number; ended: number; sessionsEnded: number; added: number } {
+    this.pool = pool;
+    const key4 = (a: number, p: number) => `${a >>> 0}#${p}`;
+    const key6 = (a: Uint8Array, o: number, p: number) =>
+      `${Array.from(a.subarray(o, o + 16)).join('.')}#${p}`;
+    const want4 = new Map<string, (typeof statics)[number]>();
+    const want6 = new Set<string>();
+    for (const st of statics) {
+      want4.set(key4(st.ipv4, st.port4), st);
+      want6.add(key6(st.ipv6, 0, st.port6));
+    }
+    const tmp = new Uint8Array(16);
+    const doomed = new Set<number>();
+    let kept = 0;
+    this.forEachBib((b) => {
+      const a4 = this.b4[b]! >>> 0;
+      const p4 = this.bPort4[b]!;
+      this.writeBibIpv6(b, tmp, 0);
+      const k6 = key6(tmp, 0, this.bPort6[b]!);
+      const st = want4.get(key4(a4, p4));
+      if (st && key6(st.ipv6, 0, st.port6) === k6) {
+        pool.reserve(a4, p4); // outside the ranges is fine for a static line
+        this.bFlags[b]! |= BIB_STATIC;
+        want4.delete(key4(a4, p4));
+        kept++;
+        return;
+      }
+      this.bFlags[b]! &= ~BIB_STATIC;
+      const fits = pool.hasAddress(a4) && pool.reserve(a4, p4);
+      if (!fits || st || want6.has(k6) || this.bSessions[b] === 0) doomed.add(b);
+      else kept++;
+    });
+    let sessionsEnded = 0;
+    if (doomed.size > 0) {
+      const ends: number[] = [];
+      this.forEachSession((s) => {
+        if (doomed.has(this.sBib[s]!)) ends.push(s);
+      });
+      for (const s of ends) {
+        this.bFlags[this.sBib[s]!]! &= ~BIB_STATIC;
+        this.endSession(s, EndReason.RELOAD);
+        sessionsEnded++;
+      }
+      // Former static entries without sessions.
+      for (const b of doomed)
+        if ((this.bFlags[b]! & BIB_USED) !== 0) this.freeBib(b, EndReason.RELOAD);
+    }
+    let added = 0;
+    for (const st of want4.values()) {
+      if (this.addStatic(st.ipv6, 0, st.port6, st.ipv4, st.port4)) added++;
+    }
+    return { kept, ended: doomed.size, sessionsEnded, added };
   }
 
   // ---- BIB ----------------------------------------------------------------------------------

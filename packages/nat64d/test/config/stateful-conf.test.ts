@@ -36,6 +36,7 @@ describe('tayga.conf: stateful NAT64 keys', () => {
       maxSessions: 1_000_000,
       maxSessionsPerHost: 4096,
       logMappings: false,
+      pool4PortOverlap: 'refuse',
       bib: [],
     });
   });
@@ -56,6 +57,7 @@ describe('tayga.conf: stateful NAT64 keys', () => {
         'max-sessions 2000000',
         'max-sessions-per-host 1000',
         'log-mappings /var/log/nat64d-mappings.log',
+        'pool4-port-overlap WARN',
       ),
       FILE,
     );
@@ -80,6 +82,7 @@ describe('tayga.conf: stateful NAT64 keys', () => {
       maxSessions: 2_000_000,
       maxSessionsPerHost: 1000,
       logMappings: '/var/log/nat64d-mappings.log',
+      pool4PortOverlap: 'warn',
     });
     expect(
       parseTaygaConf(conf('pool4 198.51.100.1 1-2', 'log-mappings yes'), FILE).stateful
@@ -255,6 +258,16 @@ describe('tayga.conf: stateful NAT64 keys', () => {
       'bib without pool4',
       ['bib tcp 2001:db8:1::5#80 198.51.100.1#80'],
       `${FILE}:4: bib: only valid with pool4 (stateful NAT64)`,
+    ],
+    [
+      'pool4-port-overlap with a bad value',
+      [P, 'pool4-port-overlap maybe'],
+      `${FILE}:5: pool4-port-overlap maybe: expected refuse or warn`,
+    ],
+    [
+      'pool4-port-overlap without pool4',
+      ['pool4-port-overlap warn'],
+      `${FILE}:4: pool4-port-overlap: only valid with pool4 (stateful NAT64)`,
     ],
   ];
   it.each(cases)('%s', (_name, extra, expected) => {
