@@ -3,14 +3,28 @@
  *   nat64d [-c FILE] [--metrics HOST:PORT|off] [-d]   run the daemon in the foreground
  *   nat64d [-c FILE] --mktun | --rmtun                create / destroy a persistent TUN device
  *   nat64d [-c FILE] --check                          validate the configuration and exit
- *   nat64d stats [-c FILE] [--metrics HOST:PORT] [--json]
+ *   nat64d stats [-c FILE] [--metrics HOST:PORT] [--all] [--json]
  */
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { ConfigError, DEFAULT_METRICS, readTaygaConf } from './config/index.js';
+import { ConfigError, DEFAULT_METRICS, parseListenAddress, readTaygaConf } from './config/index.js';
 import { formatIssue } from './config/errors.js';
 import { Daemon } from './daemon/daemon.js';
 import { stderrLogger } from './daemon/log.js';
-import { fetchStats, formatStats } from './daemon/stats-client.js';
+import {
+  configNotes,
+  runningTaygas,
+  taygaConflict,
+  tunOpenError,
+  type RunningProcess,
+} from './daemon/preflight.js';
+import {
+  fetchStats,
+  formatSummary,
+  loadSnapshot,
+  saveSnapshot,
+  statsStateDir,
+} from './daemon/stats-client.js';
 import { TunDevice } from './tun/index.js';
 
 export const DEFAULT_CONFIG = '/etc/tayga.conf';
@@ -18,7 +32,8 @@ export const DEFAULT_CONFIG = '/etc/tayga.conf';
 export const USAGE = `Usage: nat64d [options]            run the NAT64 daemon (foreground)
        nat64d stats [options]      print the running daemon's counters
 
-Stateless NAT64 (RFC 7915 / RFC 6052) on a TUN device, configured by tayga.conf.
+NAT64 on a TUN device, configured by tayga.conf: stateless (RFC 7915 / RFC 6052, Tayga's
+model), or stateful (RFC 6146) with pool4 lines.
 
 Options:
   -c, --config FILE        configuration file (default ${DEFAULT_CONFIG})
@@ -28,9 +43,11 @@ Options:
       --rmtun              remove a persistent TUN device and exit
       --check              validate the configuration, print a summary and exit
       --json               with "stats": print JSON
+      --all                with "stats": every counter, zeros too
   -n, --nodetach           accepted for Tayga compatibility (nat64d never detaches)
   -d, --debug              verbose logging
   -h, --help               this text
+  -V, --version            print the version
 
 Signals: SIGHUP reloads the map lines, SIGTERM/SIGINT save the dynamic table and exit 0.
 `;
@@ -40,13 +57,32 @@ interface Io {
   err(text: string): void;
 }
 
+/** What the CLI looks at besides argv (tests replace them). */
+export interface CliEnv {
+  /** Running Tayga processes (default: from /proc). */
+  readonly taygas?: () => readonly RunningProcess[];
+  /** Where `stats` keeps its previous call (default: statsStateDir()). */
+  readonly statsDir?: string;
+  /** Unix milliseconds (default: Date.now). */
+  readonly now?: () => number;
+}
+
+export function version(): string {
+  const require = createRequire(import.meta.url);
+  return (require('../package.json') as { version: string }).version;
+}
+
 const stdio: Io = {
   out: (t) => process.stdout.write(t),
   err: (t) => process.stderr.write(t),
 };
 
 /** Returns the exit code for one-shot commands, or null when the daemon keeps running. */
-export async function main(argv: readonly string[], io: Io = stdio): Promise<number | null> {
+export async function main(
+  argv: readonly string[],
+  io: Io = stdio,
+  env: CliEnv = {},
+): Promise<number | null> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -59,6 +95,8 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
         rmtun: { type: 'boolean' },
         check: { type: 'boolean' },
         json: { type: 'boolean' },
+        all: { type: 'boolean' },
+        version: { type: 'boolean', short: 'V' },
         nodetach: { type: 'boolean', short: 'n' },
         debug: { type: 'boolean', short: 'd' },
         help: { type: 'boolean', short: 'h' },
@@ -73,6 +111,10 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
     io.out(USAGE);
     return 0;
   }
+  if (values.version) {
+    io.out(`nat64d ${version()}\n`);
+    return 0;
+  }
   const command = positionals[0];
   if (positionals.length > 1 || (command !== undefined && command !== 'stats')) {
     io.err(`nat64d: unexpected argument "${positionals.join(' ')}"\n\n${USAGE}`);
@@ -84,27 +126,58 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
   try {
     if (command === 'stats') {
       let listen = values.metrics;
+      let source = '--metrics';
       if (listen === undefined) {
         listen = values.config ? (readTaygaConf(configFile).metrics ?? 'off') : DEFAULT_METRICS;
+        source = values.config ? `the metrics key of ${configFile}` : 'the default';
       }
-      const stats = await fetchStats(listen);
-      io.out(values.json ? `${JSON.stringify(stats, null, 2)}\n` : `${formatStats(stats)}\n`);
+      let stats;
+      try {
+        stats = await fetchStats(listen);
+      } catch (err) {
+        io.err(
+          `nat64d stats: ${(err as Error).message}; ${listen} is ${source}. ` +
+            'Is nat64d running? Name its endpoint with -c FILE or --metrics ADDR\n',
+        );
+        return 1;
+      }
+      if (values.json) io.out(`${JSON.stringify(stats, null, 2)}\n`);
+      else {
+        const dir = env.statsDir ?? statsStateDir();
+        const snapshot = { time: (env.now ?? Date.now)(), stats };
+        const previous = loadSnapshot(dir, listen);
+        io.out(`${formatSummary(listen, snapshot, previous, values.all === true)}\n`);
+        saveSnapshot(dir, listen, snapshot);
+      }
       return 0;
     }
     if (values.mktun || values.rmtun || values.check) {
       const config = readTaygaConf(configFile, { stateDirectory: process.env.STATE_DIRECTORY });
       if (values.check) {
+        if (values.metrics !== undefined) {
+          const listen = parseListenAddress(values.metrics);
+          if (typeof listen === 'string') {
+            io.err(`nat64d: --metrics ${values.metrics}: ${listen}\n`);
+            return 1;
+          }
+        }
         const st = config.stateful;
         const stateful = st
           ? `, stateful: ${st.pool4.length} pool4 line(s), ${st.bib.length} bib line(s)`
           : '';
         for (const w of config.warnings) io.out(`warning: ${formatIssue(w)}\n`);
+        for (const n of configNotes(config)) io.out(`${n}\n`);
         io.out(
           `${configFile}: OK (tun-device ${config.tunDevice}, ${config.maps.length} map line(s)${stateful})\n`,
         );
         return 0;
       }
-      const tun = TunDevice.open(config.tunDevice);
+      let tun;
+      try {
+        tun = TunDevice.open(config.tunDevice);
+      } catch (err) {
+        throw tunOpenError(err);
+      }
       try {
         if (values.mktun) tun.setMtu(config.tunMtu);
         tun.setPersist(values.mktun === true);
@@ -115,7 +188,20 @@ export async function main(argv: readonly string[], io: Io = stdio): Promise<num
       return 0;
     }
 
-    const daemon = new Daemon({ configFile, metrics: values.metrics, log });
+    if (values.config === undefined) {
+      // Without -c, nat64d reads Tayga's file and would share its data-dir.
+      const conflict = taygaConflict(configFile, (env.taygas ?? runningTaygas)());
+      if (conflict) {
+        io.err(`nat64d: ${conflict}\n`);
+        return 1;
+      }
+    }
+    const daemon = new Daemon({
+      configFile,
+      metrics: values.metrics,
+      log,
+      debug: values.debug === true,
+    });
     try {
       await daemon.start();
     } catch (err) {

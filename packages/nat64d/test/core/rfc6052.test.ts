@@ -91,7 +91,9 @@ describe('wkpf-strict follows the IANA registry (RFC 6052 §3.1)', () => {
   ] as const) {
     it(`drops ${v4} (not global) both ways`, () => {
       const t = strict();
-      expect(send6(t, v6)).toHaveLength(0);
+      // 6->4: an ICMPv6 Destination Unreachable, administratively prohibited (RFC 4443 §3.1).
+      const back = send6(t, v6);
+      expect(back.map((p) => [p[0]! >> 4, p[6], p[40], p[41]])).toEqual([[6, 58, 1, 1]]);
       expect(send4(t, v4)).toHaveLength(0);
       expect(t.counters.dropWkpfNonGlobal).toBe(2);
     });
