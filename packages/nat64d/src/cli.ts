@@ -227,7 +227,10 @@ export async function main(
     return null;
   } catch (err) {
     if (err instanceof ConfigError) io.err(`${err.message}\n`);
-    else io.err(`nat64d: ${(err as Error).message}\n`);
+    else {
+      const message = (err as Error).message;
+      io.err(message.startsWith('nat64d ') ? `${message}\n` : `nat64d: ${message}\n`);
+    }
     return 1;
   }
 }

@@ -76,7 +76,7 @@ export const CAP_NET_ADMIN_MESSAGE =
 export function tunOpenError(err: unknown): Error {
   const e = err as NodeJS.ErrnoException;
   if (e && (e.code === 'EPERM' || e.code === 'EACCES')) {
-    return new Error(`${CAP_NET_ADMIN_MESSAGE} (${e.message})`);
+    return new Error(`${CAP_NET_ADMIN_MESSAGE}: ${e.message}`);
   }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -142,7 +142,7 @@ export function formatSummary(
   if (rows.length) {
     const w0 = Math.max(...rows.map((r) => r[0].length));
     const w1 = Math.max(5, ...rows.map((r) => r[1].length));
-    const w2 = Math.max(3, ...rows.map((r) => r[2].length));
+    const w2 = Math.max(5, ...rows.map((r) => r[2].length));
     lines.push(`${''.padEnd(w0)}  ${'value'.padStart(w1)}  ${'per s'.padStart(w2)}`);
     for (const [n, v, r] of rows)
       lines.push(`${n.padEnd(w0)}  ${v.padStart(w1)}  ${r.padStart(w2)}`.trimEnd());
