@@ -131,6 +131,10 @@ export async function main(
         listen = values.config ? (readTaygaConf(configFile).metrics ?? 'off') : DEFAULT_METRICS;
         source = values.config ? `the metrics key of ${configFile}` : 'the default';
       }
+      if (listen === 'off' || listen === 'no') {
+        io.err(`nat64d stats: the metrics endpoint is off (${source}); nothing to ask\n`);
+        return 1;
+      }
       let stats;
       try {
         stats = await fetchStats(listen);

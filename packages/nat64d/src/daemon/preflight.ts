@@ -60,13 +60,49 @@ export function runningTaygas(proc = '/proc'): RunningProcess[] {
 export function taygaConflict(
   configFile: string,
   processes: readonly RunningProcess[],
+  readText: (file: string) => string | null = readOrNull,
 ): string | null {
-  const t = processes.find((p) => taygaConfigOf(p.argv) === configFile);
-  if (!t) return null;
-  return (
-    `a running Tayga (pid ${t.pid}: ${t.argv.join(' ')}) uses ${configFile} and its data-dir; ` +
-    'nat64d will not take them over. Stop Tayga first, or give nat64d its own file with -c FILE'
-  );
+  const same = processes.find((p) => taygaConfigOf(p.argv) === configFile);
+  if (same) {
+    return (
+      `a running Tayga (pid ${same.pid}: ${same.argv.join(' ')}) uses ${configFile} and its ` +
+      'data-dir; nat64d will not take them over. Stop Tayga first, or give nat64d its own file ' +
+      'with -c FILE'
+    );
+  }
+  // Another file, but the same data-dir: both would write dynamic.map.
+  const ours = dataDirOf(readText(configFile));
+  if (ours === null) return null;
+  for (const p of processes) {
+    const file = taygaConfigOf(p.argv);
+    if (dataDirOf(readText(file)) === ours) {
+      return (
+        `a running Tayga (pid ${p.pid}: ${p.argv.join(' ')}) uses the data-dir ${ours} of ` +
+        `${configFile} (through ${file}); nat64d will not take it over. Stop Tayga first, or ` +
+        'give nat64d its own file with -c FILE'
+      );
+    }
+  }
+  return null;
+}
+
+function readOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The `data-dir` of a tayga.conf text (the last one given), without trailing slashes. */
+export function dataDirOf(text: string | null): string | null {
+  if (text === null) return null;
+  let dir: string | null = null;
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*data-dir\s+(\S+)/i.exec(line);
+    if (m) dir = m[1]!.replace(/(.)\/+$/, '$1');
+  }
+  return dir;
 }
 
 export const CAP_NET_ADMIN_MESSAGE =

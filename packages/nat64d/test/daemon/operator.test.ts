@@ -144,10 +144,39 @@ describe('a running Tayga is not taken over (no -c)', () => {
     }
   });
 
-  it('a Tayga on another file is no conflict', () => {
-    expect(
-      taygaConflict('/etc/tayga.conf', [{ pid: 7, argv: ['tayga', '-c', '/etc/other.conf'] }]),
-    ).toBeNull();
+  it('a Tayga on another file is no conflict, unless it shares the data-dir', () => {
+    const files: Record<string, string> = {
+      '/etc/tayga.conf': 'tun-device nat64\ndata-dir /var/lib/tayga/\n',
+      '/etc/other.conf': 'tun-device nat64b\ndata-dir /var/lib/other\n',
+      '/etc/same.conf': 'tun-device nat64c\n# data-dir /x\nDATA-DIR /var/lib/tayga\n',
+    };
+    const read = (f: string) => files[f] ?? null;
+    const other = { pid: 7, argv: ['tayga', '-c', '/etc/other.conf'] };
+    expect(taygaConflict('/etc/tayga.conf', [other], read)).toBeNull();
+    const same = { pid: 8, argv: ['tayga', '--config=/etc/same.conf'] };
+    expect(taygaConflict('/etc/tayga.conf', [other, same], read)).toBe(
+      'a running Tayga (pid 8: tayga --config=/etc/same.conf) uses the data-dir /var/lib/tayga of ' +
+        '/etc/tayga.conf (through /etc/same.conf); nat64d will not take it over. Stop Tayga ' +
+        'first, or give nat64d its own file with -c FILE',
+    );
+  });
+
+  it('stats with the endpoint turned off says so', async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, 'tayga.conf');
+      writeFileSync(
+        file,
+        'tun-device nat64\nipv4-addr 192.0.2.1\nprefix 2001:db8:64::/96\nmetrics off\n',
+      );
+      const t = io();
+      expect(await main(['stats', '-c', file], t.io)).toBe(1);
+      expect(t.err.join('')).toBe(
+        `nat64d stats: the metrics endpoint is off (the metrics key of ${file}); nothing to ask\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
