@@ -120,6 +120,14 @@ export async function main(
     io.err(`nat64d: unexpected argument "${positionals.join(' ')}"\n\n${USAGE}`);
     return 2;
   }
+  if (values.metrics !== undefined) {
+    // Checked before anything starts (and by --check): every option is validated.
+    const listen = parseListenAddress(values.metrics);
+    if (typeof listen === 'string') {
+      io.err(`nat64d: --metrics ${values.metrics}: ${listen}\n`);
+      return 1;
+    }
+  }
   const configFile = values.config ?? DEFAULT_CONFIG;
   const log = stderrLogger(values.debug === true);
 
@@ -158,13 +166,6 @@ export async function main(
     if (values.mktun || values.rmtun || values.check) {
       const config = readTaygaConf(configFile, { stateDirectory: process.env.STATE_DIRECTORY });
       if (values.check) {
-        if (values.metrics !== undefined) {
-          const listen = parseListenAddress(values.metrics);
-          if (typeof listen === 'string') {
-            io.err(`nat64d: --metrics ${values.metrics}: ${listen}\n`);
-            return 1;
-          }
-        }
         const st = config.stateful;
         const stateful = st
           ? `, stateful: ${st.pool4.length} pool4 line(s), ${st.bib.length} bib line(s)`

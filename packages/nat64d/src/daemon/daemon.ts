@@ -365,16 +365,41 @@ export class Daemon {
         });
       }
     };
-    add('bib_entries', 'gauge', 'BIB entries (static and dynamic).', (s) => s.bib);
-    add('sessions', 'gauge', 'Sessions.', (s) => s.sessions);
-    add('pool4_ports', 'gauge', 'pool4 transport addresses.', (s) => s.poolPorts);
-    add('pool4_ports_free', 'gauge', 'Free pool4 transport addresses.', (s) => s.poolPortsFree);
-    add('bib_created_total', 'counter', 'BIB entries created.', (s) => s.bibCreated);
+    add(
+      'bib_entries',
+      'gauge',
+      'Bindings IPv6 transport address <-> pool4 transport address, static and dynamic.',
+      (s) => s.bib,
+    );
+    add(
+      'sessions',
+      'gauge',
+      'Sessions (one per binding and remote IPv4 transport address).',
+      (s) => s.sessions,
+    );
+    add(
+      'pool4_ports',
+      'gauge',
+      'pool4 transport addresses (address and port or ICMP identifier) in all.',
+      (s) => s.poolPorts,
+    );
+    add(
+      'pool4_ports_free',
+      'gauge',
+      'pool4 transport addresses no binding holds.',
+      (s) => s.poolPortsFree,
+    );
+    add(
+      'bib_created_total',
+      'counter',
+      'Bindings created, static ones included (each is a mapping-start line of the mapping log).',
+      (s) => s.bibCreated,
+    );
     add('sessions_created_total', 'counter', 'Sessions created.', (s) => s.sessionsCreated);
     add(
       'sessions_expired_total',
       'counter',
-      'Session lifetimes run out.',
+      'Sessions ended because their lifetime ran out.',
       (s) => s.sessionsExpired,
     );
     const drops: Array<[string, (s: (typeof stats)['tcp']) => number]> = [
@@ -386,9 +411,15 @@ export class Daemon {
       ['total_limit', (s) => s.dropTotalLimit],
     ];
     for (const [reason, pick] of drops) {
-      add('drops_total', 'counter', 'Packets refused by the session tables, by reason.', pick, {
-        reason,
-      });
+      add(
+        'drops_total',
+        'counter',
+        'Packets refused by the session tables: no_bib (inbound without binding), filtered (address-dependent filtering), not_syn (TCP without session), pool_exhausted, host_limit, total_limit.',
+        pick,
+        {
+          reason,
+        },
+      );
     }
   }
 }
