@@ -291,8 +291,16 @@ export class Daemon {
       'UDP/IPv4 datagrams written in coalesced writes.',
       s?.usoDatagrams ?? 0,
     );
-    counter('tun_read_errors_total', 'read(2) errors on the TUN device.', s?.readErrors ?? 0);
-    counter('tun_write_errors_total', 'write(2) errors on the TUN device.', s?.writeErrors ?? 0);
+    counter(
+      'tun_read_errors_total',
+      'Failed reads (read(2) errors) on the TUN device.',
+      s?.readErrors ?? 0,
+    );
+    counter(
+      'tun_write_errors_total',
+      'Failed writes (write(2) errors) on the TUN device.',
+      s?.writeErrors ?? 0,
+    );
     const m = this.mapper.counters;
     counter(
       'unmapped_ipv6_total',
@@ -304,7 +312,11 @@ export class Daemon {
       'Packets to a dynamic-pool address that no IPv6 host is mapped to (dropped).',
       m.unmapped4,
     );
-    gauge('static_maps', 'map lines in effect (with map-file).', this.config.maps.length);
+    gauge(
+      'static_maps',
+      'Static map lines in effect (map-file included).',
+      this.config.maps.length,
+    );
     const d = this.mapper.dynamic;
     if (d) {
       gauge('dynamic_pool_mappings', 'IPv6 hosts holding a dynamic-pool address.', d.size);
@@ -380,13 +392,13 @@ export class Daemon {
     add(
       'pool4_ports',
       'gauge',
-      'pool4 transport addresses (address and port or ICMP identifier) in all.',
+      'Transport addresses of pool4 (address and port, or ICMP identifier) in all.',
       (s) => s.poolPorts,
     );
     add(
       'pool4_ports_free',
       'gauge',
-      'pool4 transport addresses no binding holds.',
+      'Transport addresses of pool4 that no binding holds.',
       (s) => s.poolPortsFree,
     );
     add(

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli.js';
 import { parseTaygaConf } from '../../src/config/index.js';
 import { createCounters } from '../../src/core/counters.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { DropLog } from '../../src/daemon/drop-log.js';
+import { renderPrometheus } from '../../src/daemon/metrics.js';
 import { runningTaygas, taygaConfigOf, taygaConflict } from '../../src/daemon/preflight.js';
 import { TaygaAddressMapper, parseMappings, saveRejected } from '../../src/mapping/index.js';
 
@@ -353,6 +355,47 @@ describe('saved mappings that no longer fit are kept aside', () => {
           '198.18.0.8 2001:db8:1::5 1700000003  # the IPv6 host is saved twice\n' +
           '# unreadable: not a mapping\n',
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('metric help texts', () => {
+  it('say what each metric counts', () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, 'tayga.conf');
+      writeFileSync(
+        file,
+        'tun-device nat64\nipv4-addr 192.0.2.1\nprefix 2001:db8:64::/96\ndynamic-pool 198.18.0.0/24\n',
+      );
+      const log = { info: () => undefined, error: () => undefined, debug: () => undefined };
+      const text = renderPrometheus(new Daemon({ configFile: file, log }).metrics());
+      const help = text.split('\n').filter((l) => l.startsWith('# HELP '));
+      expect(help).toContain(
+        '# HELP nat64d_unmapped_ipv4_total Packets to a dynamic-pool address that no IPv6 host is mapped to (dropped).',
+      );
+      expect(help).toContain(
+        '# HELP nat64d_icmp_rfc6791_source_total ICMPv6 errors from IPv6 routers without an IPv4 address, translated with ipv4-addr as source (RFC 6791).',
+      );
+      // Stateful mode adds its own metrics.
+      writeFileSync(
+        file,
+        'tun-device nat64\nipv4-addr 192.0.2.1\nprefix 2001:db8:64::/96\npool4 198.51.100.8 61000-65535\n',
+      );
+      const stateful = renderPrometheus(new Daemon({ configFile: file, log }).metrics())
+        .split('\n')
+        .filter((l) => l.startsWith('# HELP '));
+      expect(stateful).toContain(
+        '# HELP nat64d_stateful_sessions Sessions (one per binding and remote IPv4 transport address).',
+      );
+      // One sentence each, and no two metrics share one.
+      for (const list of [help, stateful]) {
+        for (const h of list) expect(h).toMatch(/^# HELP nat64d_\w+ [A-Z].{10,}\.$/);
+        const sentences = list.map((h) => h.replace(/^# HELP \S+ /, ''));
+        expect(new Set(sentences).size).toBe(sentences.length);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
