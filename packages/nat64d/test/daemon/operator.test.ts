@@ -53,6 +53,14 @@ describe('one-shot commands', () => {
         'nat64d: --metrics bad: expected host:port, [ipv6]:port or off\n',
       );
       expect(t.out).toEqual([]);
+      // The daemon itself, and stats, refuse it before anything starts.
+      for (const args of [['-c', file], ['stats']]) {
+        t = io();
+        expect(await main([...args, '--metrics', 'localhost:9164'], t.io)).toBe(1);
+        expect(t.err.join('')).toBe(
+          'nat64d: --metrics localhost:9164: expected host:port, [ipv6]:port or off\n',
+        );
+      }
       t = io();
       expect(await main(['-c', file, '--check', '--metrics', '999.1.1.1:80'], t.io)).toBe(1);
       expect(t.err.join('')).toBe('nat64d: --metrics 999.1.1.1:80: bad address\n');
