@@ -45,7 +45,8 @@ Options:
       --json               with "stats": print JSON
       --all                with "stats": every counter, zeros too
   -n, --nodetach           accepted for Tayga compatibility (nat64d never detaches)
-  -d, --debug              verbose logging
+  -d, --debug              log each drop reason (sampled: the first, then one line
+                           per reason every 10 s with the count)
   -h, --help               this text
   -V, --version            print the version
 
@@ -134,7 +135,7 @@ export async function main(
   try {
     if (command === 'stats') {
       let listen = values.metrics;
-      let source = '--metrics';
+      let source = 'given by --metrics';
       if (listen === undefined) {
         listen = values.config ? (readTaygaConf(configFile).metrics ?? 'off') : DEFAULT_METRICS;
         source = values.config ? `the metrics key of ${configFile}` : 'the default';
