@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { ConfigError, DEFAULT_METRICS, parseListenAddress, readTaygaConf } from './config/index.js';
 import { formatIssue } from './config/errors.js';
+import { closestKey } from './config/tayga-conf.js';
 import { Daemon } from './daemon/daemon.js';
 import { stderrLogger } from './daemon/log.js';
 import {
@@ -85,26 +86,32 @@ export async function main(
   env: CliEnv = {},
 ): Promise<number | null> {
   let parsed;
+  const options = {
+    config: { type: 'string', short: 'c' },
+    metrics: { type: 'string' },
+    mktun: { type: 'boolean' },
+    rmtun: { type: 'boolean' },
+    check: { type: 'boolean' },
+    json: { type: 'boolean' },
+    all: { type: 'boolean' },
+    version: { type: 'boolean', short: 'V' },
+    nodetach: { type: 'boolean', short: 'n' },
+    debug: { type: 'boolean', short: 'd' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        config: { type: 'string', short: 'c' },
-        metrics: { type: 'string' },
-        mktun: { type: 'boolean' },
-        rmtun: { type: 'boolean' },
-        check: { type: 'boolean' },
-        json: { type: 'boolean' },
-        all: { type: 'boolean' },
-        version: { type: 'boolean', short: 'V' },
-        nodetach: { type: 'boolean', short: 'n' },
-        debug: { type: 'boolean', short: 'd' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options });
   } catch (err) {
-    io.err(`nat64d: ${(err as Error).message}\n\n${USAGE}`);
+    const message = (err as Error).message;
+    const unknown = /^Unknown option '(--[^']+)'/.exec(message)?.[1];
+    const near = unknown
+      ? closestKey(
+          unknown,
+          Object.keys(options).map((o) => `--${o}`),
+        )
+      : null;
+    const text = unknown ? `unknown option ${unknown}` : message;
+    io.err(`nat64d: ${text}${near ? ` (did you mean ${near}?)` : ''}\n\n${USAGE}`);
     return 2;
   }
   const { values, positionals } = parsed;

@@ -104,6 +104,23 @@ describe('one-shot commands', () => {
     }
   });
 
+  it('did you mean: the nearest known option', async () => {
+    for (const [wrong, right] of [
+      ['--metric', '--metrics'],
+      ['--verison', '--version'],
+      ['--chek', '--check'],
+    ]) {
+      const t = io();
+      expect(await main([wrong!], t.io)).toBe(2);
+      expect(t.err.join('').split('\n')[0]).toBe(
+        `nat64d: unknown option ${wrong} (did you mean ${right}?)`,
+      );
+    }
+    const t = io();
+    expect(await main(['--colour'], t.io)).toBe(2);
+    expect(t.err.join('').split('\n')[0]).toBe('nat64d: unknown option --colour');
+  });
+
   it('did you mean: the nearest known key', async () => {
     const dir = tempDir();
     try {
