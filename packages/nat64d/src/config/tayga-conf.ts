@@ -645,6 +645,40 @@ function readMapFile(
   return path;
 }
 
+/** Levenshtein distance between two short strings. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The known key nearest to an unknown one, for "did you mean": at most 2 edits (1 for keys
+ * of up to 4 letters), and only when one key is nearest.
+ */
+export function closestKey(key: string, known: readonly string[]): string | null {
+  const limit = key.length <= 4 ? 1 : 2;
+  let best: string | null = null;
+  let bestDistance = limit + 1;
+  let tie = false;
+  for (const k of known) {
+    const d = editDistance(key, k);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+      tie = false;
+    } else if (d === bestDistance) tie = true;
+  }
+  return best !== null && !tie ? best : null;
+}
+
 /** Parses and validates the text of a tayga.conf. Throws ConfigError with every issue found. */
 export function parseTaygaConf(
   text: string,
@@ -676,7 +710,10 @@ export function parseTaygaConf(
     if (keyText === undefined) return;
     const key = keyText.toLowerCase();
     const directive = Object.hasOwn(DIRECTIVES, key) ? DIRECTIVES[key] : undefined;
-    if (!directive) return fail(`unknown key "${keyText}"`);
+    if (!directive) {
+      const near = closestKey(key, Object.keys(DIRECTIVES));
+      return fail(`unknown key "${keyText}"` + (near ? ` (did you mean "${near}"?)` : ''));
+    }
     const most = directive.maxArgs ?? directive.args;
     if (args.length < directive.args || args.length > most) {
       const want =

@@ -1,13 +1,19 @@
 /** IPv6 -> IPv4 translation (RFC 7915 §5). */
 import { copyBytes, rd16, rd32, wr16, wr32 } from './bytes.js';
 import { adjustChecksum, finish, sumIpv4Addr, sumWords } from './checksum.js';
-import { ADDR_NO_MAPPING, ICMP4_ERROR_MAX, type TranslatorContext } from './context.js';
+import {
+  ADDR_NO_MAPPING,
+  ADDR_NON_GLOBAL,
+  ICMP4_ERROR_MAX,
+  type TranslatorContext,
+} from './context.js';
 import { rewritePort, statefulError6, statefulSource6 } from './stateful.js';
 import {
   ICMP4_DEST_UNREACH,
   ICMP4_ECHO_REPLY,
   ICMP4_ECHO_REQUEST,
   ICMP4_PARAM_PROBLEM,
+  ICMP6_DEST_UNREACH,
   ICMP6_ECHO_REPLY,
   ICMP6_ECHO_REQUEST,
   ICMP6_PACKET_TOO_BIG,
@@ -101,6 +107,9 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
   const dst = ctx.map6to4(pkt, 24);
   if (dst < 0) {
     ctx.countAddressFailure(dst);
+    // wkpf-strict: the sender learns why (RFC 4443 §3.1 code 1, administratively
+    // prohibited), as from a filtering router; rate-limited like every error we originate.
+    if (dst === ADDR_NON_GLOBAL) sendIcmp6Error(ctx, pkt, total, ICMP6_DEST_UNREACH, 1, 0, emit);
     return;
   }
   if (isNonUnicastIpv4(dst)) {

@@ -11,7 +11,13 @@ import { formatIpv4, formatIpv4Net, formatIpv6, formatIpv6Net } from '../config/
 import { formatIssue } from '../config/errors.js';
 import type { Nat64dConfig, StatefulSettings } from '../config/types.js';
 import { COUNTER_NAMES, Translator } from '../core/index.js';
-import { TaygaAddressMapper, loadMappings, saveMappings } from '../mapping/index.js';
+import {
+  TaygaAddressMapper,
+  dynamicMapPath,
+  loadMappings,
+  saveMappings,
+  saveRejected,
+} from '../mapping/index.js';
 import { StatefulNat } from '../stateful/index.js';
 import type { TunDevice } from '../tun/index.js';
 import {
@@ -34,6 +40,9 @@ import { offloadTranslatorConfig, offloadWanted, openTun } from './offload.js';
 import { PacketLoop } from './packet-loop.js';
 import { Reporter, gatewayReport, type GatewayReport } from './reporter.js';
 import { NAT64D_VERSION } from './version.js';
+import { COUNTER_HELP } from './counter-help.js';
+import { DropLog } from './drop-log.js';
+import { configNotes, tunOpenError } from './preflight.js';
 
 export interface DaemonOptions {
   readonly configFile: string;
@@ -41,6 +50,8 @@ export interface DaemonOptions {
   readonly metrics?: string | undefined;
   readonly log: Logger;
   readonly env?: NodeJS.ProcessEnv;
+  /** `-d`: log each drop reason (sampled, see drop-log.ts). */
+  readonly debug?: boolean;
 }
 
 /** Room above the MTU in each read slot, so a full slot means a truncated read. */
@@ -122,13 +133,16 @@ export class Daemon {
       this.hostAddrs = await hostIpv4Addresses();
       this.checkEphemeralPorts(c);
     }
+    // What the configuration drops by design, named once at start (as Tayga does).
+    for (const n of configNotes(c)) this.log.info(n);
     this.restoreDynamicTable();
-    const { tun, slot, offload, fallback } = openTun(
-      c.tunDevice,
-      c.tunMtu,
-      SLOT_HEADROOM,
-      this.offload,
-    );
+    let opened;
+    try {
+      opened = openTun(c.tunDevice, c.tunMtu, SLOT_HEADROOM, this.offload);
+    } catch (err) {
+      throw tunOpenError(err);
+    }
+    const { tun, slot, offload, fallback } = opened;
     if (fallback) this.log.info(`TCP offload unavailable (${fallback}); plain TUN device`);
     this.tun = tun;
     tun.setMtu(c.tunMtu);
@@ -154,8 +168,20 @@ export class Daemon {
     );
     const nat = this.nat;
     if (nat) this.timers.push(setInterval(() => nat.tick(), 1000));
+    if (this.options.debug) {
+      const drops = new DropLog(this.translator.counters, (line) => this.log.debug(line));
+      this.timers.push(setInterval(() => drops.poll(), 1000));
+    }
     for (const t of this.timers) t.unref();
-    if (this.mapper.dynamic) this.mapper.dynamic.onChange = () => this.scheduleSave();
+    const dynamic = this.mapper.dynamic;
+    if (dynamic) {
+      dynamic.onChange = () => this.scheduleSave();
+      // Tayga's wording ("assigned new pool address A (B)"), at info level.
+      dynamic.onAssign = (ipv4, ipv6, reused) =>
+        this.log.info(
+          `${reused ? 'reassigned dormant' : 'assigned new'} pool address ${formatIpv4(ipv4)} (${formatIpv6(ipv6)})`,
+        );
+    }
 
     this.log.info(
       `translating on ${tun.name} (mtu ${c.tunMtu}${offload ? ', tcp6 offload' : ''}): prefix ${formatIpv6Net(c.prefix)}, ` +
@@ -363,12 +389,28 @@ export class Daemon {
     const dir = this.config.dataDir;
     if (!dir || !this.mapper.dynamic) return;
     mkdirSync(dir, { recursive: true });
-    const { mappings, invalidLines } = loadMappings(dir);
-    const dropped = this.mapper.restore(mappings);
+    const { mappings, invalidLines, invalid = [] } = loadMappings(dir);
+    const rejected = this.mapper.restoreAll(mappings);
+    let aside = '';
+    if (rejected.length || invalidLines) {
+      // Never discarded silently: kept aside, and the log says where.
+      try {
+        aside = `, kept aside in ${saveRejected(dir, rejected, invalid)}`;
+      } catch (err) {
+        aside = `, could not keep them aside (${(err as Error).message}): ${rejected
+          .map((r) => `${formatIpv4(r.mapping.ipv4)} ${formatIpv6(r.mapping.ipv6)}`)
+          .join(', ')}`;
+      }
+    }
     this.log.info(
-      `restored ${mappings.length - dropped} dynamic mapping(s) from ${dir}` +
-        (dropped ? `, dropped ${dropped} that no longer fit the configuration` : '') +
-        (invalidLines ? `, skipped ${invalidLines} unreadable line(s)` : ''),
+      `restored ${mappings.length - rejected.length} dynamic mapping(s) from ${dynamicMapPath(dir)}` +
+        (rejected.length
+          ? `; ${rejected.length} no longer fit the configuration (${rejected
+              .map((r) => `${formatIpv4(r.mapping.ipv4)}: ${r.reason}`)
+              .join('; ')})`
+          : '') +
+        (invalidLines ? `; ${invalidLines} unreadable line(s)` : '') +
+        aside,
     );
   }
 
@@ -400,13 +442,17 @@ export class Daemon {
       out.push({ name: `nat64d_${name}`, help, type: 'gauge', value });
     const t = this.translator.counters;
     for (const name of COUNTER_NAMES) {
-      counter(`${snakeCase(name)}_total`, `Translator counter ${name}.`, t[name]);
+      counter(`${snakeCase(name)}_total`, COUNTER_HELP[name], t[name]);
     }
     const l = this.loop?.counters;
     counter('tun_read_batches_total', 'Read batches taken from the TUN device.', l?.batches ?? 0);
     counter('tun_packets_in_total', 'Packets read from the TUN device.', l?.packetsIn ?? 0);
     counter('tun_packets_out_total', 'Packets handed to the TUN device.', l?.packetsOut ?? 0);
-    counter('loop_errors_total', 'Exceptions caught on the packet path.', l?.errors ?? 0);
+    counter(
+      'loop_errors_total',
+      'Exceptions caught on the packet path (should stay 0).',
+      l?.errors ?? 0,
+    );
     const s = this.tun?.stats();
     counter('tun_gso_in_total', 'TCP/IPv6 GSO super-packets read.', s?.gsoIn ?? 0);
     counter('tun_gso_out_total', 'TCP/IPv4 GSO packets written.', s?.gsoOut ?? 0);
@@ -416,36 +462,64 @@ export class Daemon {
       'UDP/IPv4 datagrams written in coalesced writes.',
       s?.usoDatagrams ?? 0,
     );
-    counter('tun_read_errors_total', 'read(2) errors on the TUN device.', s?.readErrors ?? 0);
-    counter('tun_write_errors_total', 'write(2) errors on the TUN device.', s?.writeErrors ?? 0);
+    counter(
+      'tun_read_errors_total',
+      'Failed reads (read(2) errors) on the TUN device.',
+      s?.readErrors ?? 0,
+    );
+    counter(
+      'tun_write_errors_total',
+      'Failed writes (write(2) errors) on the TUN device.',
+      s?.writeErrors ?? 0,
+    );
     const m = this.mapper.counters;
-    counter('unmapped_ipv6_total', 'IPv6 addresses with no IPv4 mapping.', m.unmapped6);
-    counter('unmapped_ipv4_total', 'IPv4 addresses with no IPv6 mapping.', m.unmapped4);
-    gauge('static_maps', 'map lines in effect.', this.config.maps.length);
+    counter(
+      'unmapped_ipv6_total',
+      'IPv6 address lookups with no IPv4 address (no map line, no dynamic mapping, pool full).',
+      m.unmapped6,
+    );
+    counter(
+      'unmapped_ipv4_total',
+      'Packets to a dynamic-pool address that no IPv6 host is mapped to (dropped).',
+      m.unmapped4,
+    );
+    gauge(
+      'static_maps',
+      'Static map lines in effect (map-file included).',
+      this.config.maps.length,
+    );
     const d = this.mapper.dynamic;
     if (d) {
-      gauge('dynamic_pool_mappings', 'Mappings in the dynamic pool.', d.size);
-      gauge('dynamic_pool_addresses', 'Addresses the dynamic pool can hand out.', d.usable);
+      gauge('dynamic_pool_mappings', 'IPv6 hosts holding a dynamic-pool address.', d.size);
+      gauge('dynamic_pool_addresses', 'Addresses the dynamic pool can hand out in all.', d.usable);
       counter(
         'dynamic_pool_allocated_total',
-        'Mappings created from a free address.',
+        'Dynamic-pool addresses handed to a new IPv6 host from the free ones.',
         d.counters.allocated,
       );
       counter(
         'dynamic_pool_reused_total',
-        'Mappings created by reusing an idle one.',
+        'Dynamic-pool addresses taken from an idle host (least recently used) for a new one.',
         d.counters.reused,
       );
       counter(
         'dynamic_pool_exhausted_total',
-        'Allocations refused: pool full.',
+        'Packets dropped: dynamic pool full and no mapping idle for the lease.',
         d.counters.exhausted,
       );
     }
     if (this.nat) this.statefulMetrics(this.nat, out);
-    counter('reloads_total', 'Successful SIGHUP reloads.', this.reloads);
-    counter('reload_failures_total', 'SIGHUP reloads refused (bad file).', this.reloadFailures);
-    counter('state_save_failures_total', 'Failed saves of the dynamic table.', this.saveFailures);
+    counter('reloads_total', 'SIGHUP reloads applied.', this.reloads);
+    counter(
+      'reload_failures_total',
+      'SIGHUP reloads refused because the file had errors.',
+      this.reloadFailures,
+    );
+    counter(
+      'state_save_failures_total',
+      'Failed writes of data-dir/dynamic.map.',
+      this.saveFailures,
+    );
     const r = this.reporter?.counters;
     if (r) {
       counter('reports_sent_total', 'Reports (PUT) sent to report-url.', r.sent);
@@ -460,7 +534,11 @@ export class Daemon {
         Math.floor(r.lastSuccess),
       );
     }
-    gauge('start_time_seconds', 'Start time, unix seconds.', Math.floor(this.startedAt));
+    gauge(
+      'start_time_seconds',
+      'When the daemon started, unix seconds.',
+      Math.floor(this.startedAt),
+    );
     return out;
   }
 
@@ -484,16 +562,41 @@ export class Daemon {
         });
       }
     };
-    add('bib_entries', 'gauge', 'BIB entries (static and dynamic).', (s) => s.bib);
-    add('sessions', 'gauge', 'Sessions.', (s) => s.sessions);
-    add('pool4_ports', 'gauge', 'pool4 transport addresses.', (s) => s.poolPorts);
-    add('pool4_ports_free', 'gauge', 'Free pool4 transport addresses.', (s) => s.poolPortsFree);
-    add('bib_created_total', 'counter', 'BIB entries created.', (s) => s.bibCreated);
+    add(
+      'bib_entries',
+      'gauge',
+      'Bindings IPv6 transport address <-> pool4 transport address, static and dynamic.',
+      (s) => s.bib,
+    );
+    add(
+      'sessions',
+      'gauge',
+      'Sessions (one per binding and remote IPv4 transport address).',
+      (s) => s.sessions,
+    );
+    add(
+      'pool4_ports',
+      'gauge',
+      'Transport addresses of pool4 (address and port, or ICMP identifier) in all.',
+      (s) => s.poolPorts,
+    );
+    add(
+      'pool4_ports_free',
+      'gauge',
+      'Transport addresses of pool4 that no binding holds.',
+      (s) => s.poolPortsFree,
+    );
+    add(
+      'bib_created_total',
+      'counter',
+      'Bindings created, static ones included (each is a mapping-start line of the mapping log).',
+      (s) => s.bibCreated,
+    );
     add('sessions_created_total', 'counter', 'Sessions created.', (s) => s.sessionsCreated);
     add(
       'sessions_expired_total',
       'counter',
-      'Session lifetimes run out.',
+      'Sessions ended because their lifetime ran out.',
       (s) => s.sessionsExpired,
     );
     const drops: Array<[string, (s: (typeof stats)['tcp']) => number]> = [
@@ -505,9 +608,15 @@ export class Daemon {
       ['total_limit', (s) => s.dropTotalLimit],
     ];
     for (const [reason, pick] of drops) {
-      add('drops_total', 'counter', 'Packets refused by the session tables, by reason.', pick, {
-        reason,
-      });
+      add(
+        'drops_total',
+        'counter',
+        'Packets refused by the session tables: no_bib (inbound without binding), filtered (address-dependent filtering), not_syn (TCP without session), pool_exhausted, host_limit, total_limit.',
+        pick,
+        {
+          reason,
+        },
+      );
     }
   }
 }

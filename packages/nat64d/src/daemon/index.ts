@@ -9,4 +9,4 @@ export {
   type Metric,
 } from './metrics.js';
 export { PacketLoop, type LoopCounters, type PacketTranslator } from './packet-loop.js';
-export { fetchStats, formatStats } from './stats-client.js';
+export { fetchStats, formatSummary } from './stats-client.js';

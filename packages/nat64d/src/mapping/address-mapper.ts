@@ -12,8 +12,13 @@ import { StaticMapTable } from './static-maps.js';
 export interface MapperCounters {
   /** IPv6 addresses with no IPv4 address (dropped by the core). */
   unmapped6: number;
-  /** IPv4 addresses with no IPv6 address (dropped by the core). */
+  /** Packets to a dynamic-pool address that has no mapping (dropped by the core). */
   unmapped4: number;
+}
+
+export interface RejectedMapping {
+  readonly mapping: DynamicMapping;
+  readonly reason: string;
 }
 
 export interface MapperOptions {
@@ -86,19 +91,33 @@ export class TaygaAddressMapper implements AddressMapper {
 
   map4to6(addr: number, out: Uint8Array, offset: number): boolean {
     if (this.statics.map4to6(addr, out, offset)) return true;
-    if (this.dynamic?.lookup4(addr, out, offset, this.now)) return true;
-    if (this.countUnmapped) this.counters.unmapped4++;
+    const pool = this.dynamic;
+    if (pool === null) return false;
+    if (pool.lookup4(addr, out, offset, this.now)) return true;
+    // Only a pool address without a mapping counts: every IPv4 source from the Internet is
+    // looked up here before the prefix embeds it, which is normal traffic.
+    if (this.countUnmapped && ((addr ^ pool.net.addr) & pool.mask) >>> 0 === 0)
+      this.counters.unmapped4++;
     return false;
   }
 
   /** Restores saved dynamic mappings; returns how many were dropped because they no longer fit. */
   restore(mappings: readonly DynamicMapping[]): number {
-    let dropped = 0;
+    return this.restoreAll(mappings).length;
+  }
+
+  /** Restores saved dynamic mappings; returns those that no longer fit, each with the reason. */
+  restoreAll(mappings: readonly DynamicMapping[]): RejectedMapping[] {
+    const rejected: RejectedMapping[] = [];
     for (const m of mappings) {
-      const clash = this.statics.map6to4(m.ipv6, 0) >= 0 || this.statics.coversIpv4(m.ipv4);
-      if (clash || !this.dynamic?.restore(m.ipv4, m.ipv6, m.lastUse)) dropped++;
+      let reason: string | null;
+      if (this.statics.map6to4(m.ipv6, 0) >= 0) reason = 'the IPv6 host is in a map line';
+      else if (this.statics.coversIpv4(m.ipv4)) reason = 'the IPv4 address is in a map line';
+      else if (!this.dynamic) reason = 'no dynamic-pool';
+      else reason = this.dynamic.restoreOrWhy(m.ipv4, m.ipv6, m.lastUse);
+      if (reason !== null) rejected.push({ mapping: m, reason });
     }
-    return dropped;
+    return rejected;
   }
 
   isOwnAddress4(addr: number): boolean {

@@ -38,11 +38,18 @@ export interface DynamicMapping {
 
 export class DynamicPool {
   readonly net: Ipv4Net;
+  /** Netmask of `net` (for membership tests). */
+  readonly mask: number;
   /** Addresses that can be handed out (pool size minus the reserved and excluded ones). */
   readonly usable: number;
   readonly counters: DynamicPoolCounters = { allocated: 0, reused: 0, exhausted: 0 };
   /** Called after a mapping was created or changed (for persistence). */
   onChange: (() => void) | null = null;
+  /**
+   * Called when an IPv6 host gets an address: a free one, or (`reused`) the least recently
+   * used idle mapping's. For the log; not called by restore().
+   */
+  onAssign: ((ipv4: number, ipv6: Uint8Array, reused: boolean) => void) | null = null;
 
   private readonly leaseSeconds: number;
   private readonly isExcluded: (addr: number) => boolean;
@@ -61,6 +68,7 @@ export class DynamicPool {
     leaseSeconds = DEFAULT_LEASE_SECONDS,
   ) {
     this.net = net;
+    this.mask = net.length === 0 ? 0 : (0xffffffff << (32 - net.length)) >>> 0;
     this.isExcluded = isExcluded;
     this.leaseSeconds = leaseSeconds;
     this.span = 2 ** (32 - net.length) - 1; // addresses after the reserved lowest one
@@ -106,6 +114,7 @@ export class DynamicPool {
       this.add(free, addr, offset, now);
       this.counters.allocated++;
       this.onChange?.();
+      this.onAssign?.(free, addr.subarray(offset, offset + 16), false);
       return free;
     }
     const oldest = this.oldestIdle(now);
@@ -119,16 +128,24 @@ export class DynamicPool {
     this.lastUse[oldest] = now;
     this.counters.reused++;
     this.onChange?.();
+    this.onAssign?.(this.ipv4[oldest] ?? 0, addr.subarray(offset, offset + 16), true);
     return this.ipv4[oldest] ?? -1;
   }
 
   /** Restores a saved mapping; false when it no longer fits (address outside the pool, taken...). */
   restore(ipv4: number, ipv6: Uint8Array, lastUse: number): boolean {
+    return this.restoreOrWhy(ipv4, ipv6, lastUse) === null;
+  }
+
+  /** Like restore(); returns null when restored, else why the mapping does not fit. */
+  restoreOrWhy(ipv4: number, ipv6: Uint8Array, lastUse: number): string | null {
     const rel = (ipv4 - this.net.addr) >>> 0;
-    if (rel < 1 || rel > this.span || this.isExcluded(ipv4)) return false;
-    if (this.by4.get(ipv4) >= 0 || this.by6.get(ipv6, 0) >= 0) return false;
+    if (rel < 1 || rel > this.span) return 'outside the dynamic-pool';
+    if (this.isExcluded(ipv4)) return 'the address is ipv4-addr or in a map line';
+    if (this.by4.get(ipv4) >= 0) return 'the IPv4 address is saved twice';
+    if (this.by6.get(ipv6, 0) >= 0) return 'the IPv6 host is saved twice';
     this.add(ipv4, ipv6, 0, lastUse);
-    return true;
+    return null;
   }
 
   /** Every mapping, for persistence and inspection (allocates; not for the packet path). */

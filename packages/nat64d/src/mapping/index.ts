@@ -1,4 +1,9 @@
-export { TaygaAddressMapper, type MapperCounters, type MapperOptions } from './address-mapper.js';
+export {
+  TaygaAddressMapper,
+  type MapperCounters,
+  type MapperOptions,
+  type RejectedMapping,
+} from './address-mapper.js';
 export {
   DEFAULT_LEASE_SECONDS,
   DynamicPool,
@@ -12,6 +17,8 @@ export {
   loadMappings,
   parseMappings,
   saveMappings,
+  saveRejected,
+  type SetAside,
   serializeMappings,
 } from './persistence.js';
 export { StaticMapTable } from './static-maps.js';

@@ -11,6 +11,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -35,10 +36,13 @@ export interface LoadResult {
   readonly mappings: DynamicMapping[];
   /** Lines that could not be parsed (skipped). */
   readonly invalidLines: number;
+  /** Their text. */
+  readonly invalid?: readonly string[];
 }
 
 export function parseMappings(text: string): LoadResult {
   const mappings: DynamicMapping[] = [];
+  const invalid: string[] = [];
   let invalidLines = 0;
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
@@ -49,11 +53,12 @@ export function parseMappings(text: string): LoadResult {
     const lastUse = Number(t);
     if (!ipv4.ok || !ipv6.ok || !/^\d+$/.test(t)) {
       invalidLines++;
+      invalid.push(raw);
       continue;
     }
     mappings.push({ ipv4: ipv4.value, ipv6: ipv6.value, lastUse });
   }
-  return { mappings, invalidLines };
+  return { mappings, invalidLines, invalid };
 }
 
 /** Reads the saved table; a missing file is an empty table. Other I/O errors are thrown. */
@@ -96,4 +101,41 @@ export function saveMappings(dataDir: string, mappings: readonly DynamicMapping[
   } catch {
     // Directory fsync is best effort (not supported on every filesystem).
   }
+}
+
+/** A saved mapping kept aside, with why. */
+export interface SetAside {
+  readonly mapping: DynamicMapping;
+  readonly reason: string;
+}
+
+/**
+ * Keeps the saved mappings that no longer fit the configuration (and unreadable lines) in
+ * `<data-dir>/dynamic.map.rejected-<UTC time>`, so that nothing saved is lost silently.
+ * Returns the file's path.
+ */
+export function saveRejected(
+  dataDir: string,
+  rejected: readonly SetAside[],
+  unreadable: readonly string[],
+  now = new Date(),
+): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  const path = join(dataDir, `${DYNAMIC_MAP_FILE}.rejected-${stamp}`);
+  const lines = [
+    `# nat64d: saved dynamic-pool mappings that no longer fit the configuration, ${now.toISOString()}`,
+    '# ipv4 ipv6 last-use-unix-seconds  # why',
+  ];
+  for (const r of rejected) {
+    const m = r.mapping;
+    lines.push(
+      `${formatIpv4(m.ipv4)} ${formatIpv6(m.ipv6)} ${Math.floor(m.lastUse)}  # ${r.reason}`,
+    );
+  }
+  for (const raw of unreadable) lines.push(`# unreadable: ${raw}`);
+  writeFileSync(path, lines.join('\n') + '\n', { mode: 0o644, flag: 'wx' });
+  return path;
 }

@@ -168,7 +168,17 @@ describe('tayga.conf parser: every key', () => {
 
 describe('tayga.conf parser: every error with file:line: reason', () => {
   const cases: Array<[string, string[], string]> = [
-    ['unknown key', ['pool6 192.0.2.0/24'], '/etc/tayga.conf:4: unknown key "pool6"'],
+    [
+      'unknown key',
+      ['pool6 192.0.2.0/24'],
+      '/etc/tayga.conf:4: unknown key "pool6" (did you mean "pool4"?)',
+    ],
+    [
+      'unknown key, did you mean',
+      ['dynamic-pol 198.18.0.0/24'],
+      '/etc/tayga.conf:4: unknown key "dynamic-pol" (did you mean "dynamic-pool"?)',
+    ],
+    ['unknown key, nothing near', ['colour blue'], '/etc/tayga.conf:4: unknown key "colour"'],
     ['missing value', ['data-dir'], '/etc/tayga.conf:4: data-dir: expects 1 value, found 0'],
     [
       'extra value',

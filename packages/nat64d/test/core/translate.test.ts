@@ -3,6 +3,7 @@ import { Translator } from '../../src/core/index.js';
 import {
   bytes,
   icmp,
+  icmp6msg,
   checkIpv4,
   checkIpv6,
   checkL4v4,
@@ -529,11 +530,32 @@ describe('wkpf-strict (RFC 6052 §3.1)', () => {
   const WKP = prefix('64:ff9b::', 96);
   const nonGlobal = '192.0.2.77'; // TEST-NET-1 is in the special-purpose registry
   const asWkp = '64:ff9b::c000:24d';
-  it('refuses a non-global IPv4 destination under 64:ff9b::/96 (6->4)', () => {
-    const t = new Translator(config({ prefix: WKP, wkpfStrict: true }), defaultMapper());
+  it('refuses a non-global IPv4 destination under 64:ff9b::/96 (6->4) with an ICMPv6 error', () => {
+    let now = 1000;
+    const t = new Translator(
+      config({
+        prefix: WKP,
+        wkpfStrict: true,
+        icmpErrorRate: 1,
+        icmpErrorBurst: 1,
+        clock: () => now,
+      }),
+      defaultMapper(),
+    );
     const input = ipv6({ src: V6HOST, dst: asWkp, nh: 17, payload: udp6(V6HOST, asWkp, data) });
+    // RFC 4443 §3.1: Destination Unreachable, code 1 (administratively prohibited), from the
+    // translator's ipv6-addr, quoting the packet.
+    const msg = icmp6msg(OWN6, V6HOST, 1, 1, 0, input);
+    const expected = ipv6({ src: OWN6, dst: V6HOST, nh: 58, hop: 64, payload: msg });
+    expect(run(t, input).map((p) => Array.from(p))).toEqual([Array.from(expected)]);
+    // The icmp-error-rate bucket (1 per second here) limits them like every other error.
     expect(run(t, input)).toHaveLength(0);
-    expect(t.counters.dropWkpfNonGlobal).toBe(1);
+    now += 1000;
+    expect(run(t, input)).toHaveLength(1);
+    expect(t.counters.dropWkpfNonGlobal).toBe(3);
+    expect(t.counters.icmp6ErrorsSent).toBe(2);
+    expect(t.counters.icmpErrorsRateLimited).toBe(1);
+    expect(t.counters.translated6to4).toBe(0);
   });
   it('refuses a non-global IPv4 source under 64:ff9b::/96 (4->6)', () => {
     const t = new Translator(config({ prefix: WKP, wkpfStrict: true }), defaultMapper());

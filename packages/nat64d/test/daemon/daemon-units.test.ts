@@ -230,6 +230,9 @@ describe('command line', () => {
   it('stats reports an unreachable daemon', async () => {
     const t = io();
     expect(await main(['stats', '--metrics', '127.0.0.1:1'], t.io)).toBe(1);
-    expect(t.err.join('')).toMatch(/ECONNREFUSED/);
+    expect(t.err.join('')).toBe(
+      'nat64d stats: no nat64d answers at 127.0.0.1:1 (connection refused); 127.0.0.1:1 is ' +
+        'given by --metrics. Is nat64d running? Name its endpoint with -c FILE or --metrics ADDR\n',
+    );
   });
 });

@@ -93,7 +93,19 @@ describe('static map lines', () => {
     expect(to6(m, '203.0.113.200')).toBe('2001:db8:3::c8');
     expect(to4(m, '2001:db8:3::1:7f')).toBeNull();
     expect(to6(m, '198.51.100.11')).toBeNull();
-    expect(m.counters).toEqual({ unmapped6: 1, unmapped4: 1 });
+    // unmapped4 counts only dynamic-pool addresses (there is no pool here): an IPv4 source
+    // from the Internet is looked up here before the prefix embeds it, on every packet.
+    expect(m.counters).toEqual({ unmapped6: 1, unmapped4: 0 });
+  });
+
+  it('counts unmapped IPv4 only for dynamic-pool addresses without a mapping', () => {
+    const m = new TaygaAddressMapper(config('dynamic-pool 198.18.0.0/24'));
+    expect(to6(m, '203.0.113.7')).toBeNull(); // an Internet source: the prefix embeds it
+    expect(to6(m, '198.19.0.1')).toBeNull(); // next to the pool, not in it
+    expect(m.counters.unmapped4).toBe(0);
+    expect(to6(m, '198.18.0.77')).toBeNull(); // a pool address nobody holds
+    expect(to6(m, '198.18.0.255')).toBeNull();
+    expect(m.counters).toEqual({ unmapped6: 0, unmapped4: 2 });
   });
 
   it('maps ipv4-addr to an explicit ipv6-addr like a static line', () => {
