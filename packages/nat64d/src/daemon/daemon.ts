@@ -107,6 +107,7 @@ export class Daemon {
     if (fallback) this.log.info(`TCP offload unavailable (${fallback}); plain TUN device`);
     this.tun = tun;
     tun.setMtu(c.tunMtu);
+    tun.setTxQueueLen(c.tunQueueLen);
     if (c.tunUp) await runIpCommands(interfaceCommands(c));
 
     const metrics = this.options.metrics ?? c.metrics;
@@ -346,6 +347,7 @@ function changedKeys(a: Nat64dConfig, b: Nat64dConfig): string[] {
     ['offlink-mtu', a.offlinkMtu, b.offlinkMtu],
     ['tun-up', a.tunUp, b.tunUp],
     ['tun-mtu', a.tunMtu, b.tunMtu],
+    ['tun-queue-len', a.tunQueueLen, b.tunQueueLen],
     ['metrics', a.metrics, b.metrics],
     [
       'icmp-error-rate',
