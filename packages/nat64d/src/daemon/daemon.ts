@@ -60,7 +60,7 @@ export class Daemon {
     this.log = options.log;
     const env = options.env ?? process.env;
     this.config = readTaygaConf(options.configFile, { stateDirectory: env.STATE_DIRECTORY });
-    this.offload = offloadWanted(env, this.config.stateful !== null);
+    this.offload = offloadWanted(env);
     const stateful = this.config.stateful;
     this.mapper = new TaygaAddressMapper(this.config, { countUnmapped: stateful === null });
     this.nat = stateful ? this.createNat(stateful) : null;
