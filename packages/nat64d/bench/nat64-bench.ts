@@ -569,7 +569,7 @@ function table(
       (v) => fmtNum(v, 1),
     ),
     row(
-      '(share of lost UDP datagrams dropped at the TUN device, median)',
+      '(UDP drops at the TUN device ÷ datagrams iperf3 counted lost, median)',
       median(a.udpTunShare),
       median(b.udpTunShare),
       fmtPct,
@@ -697,7 +697,7 @@ async function main(): Promise<void> {
       `TUN transmit queue ${o.tunQueue === null ? "as each translator leaves it (Tayga: the kernel's 500; nat64d: its tun-queue-len, 4096)" : `${o.tunQueue} for every translator (--tun-queue)`}; ` +
       'packets received per second as reported by the server (packets − lost over its seconds). ' +
       "CPU: the translator process's user + system time (/proc/PID/stat) over the run, per " +
-      'megabyte or per packet received: the figure that does not depend on how busy the ' +
+      'megabyte or per packet received: the figure that depends least on how busy the ' +
       'rest of the machine is (it still grows when the translator shares its CPU, from cache and ' +
       "scheduling). Lost datagrams: the TUN device's TX drops (the kernel could not " +
       'queue a packet for the translator) against all that iperf3 counted lost (the rest were ' +
