@@ -1,28 +1,41 @@
 /**
- * nat64d vs Tayga: one namespace topology, both translators in turn, iperf3 through each.
+ * nat64d vs Tayga: one namespace topology, the translators in turn, iperf3 through each.
  *
  *   client ns (IPv6 only)        gateway ns (translator on TUN "nat64")        server ns (IPv4 only)
  *   2001:db8:1::2 ---- veth ---- 2001:db8:1::1 | 203.0.113.1 ---- veth ---- 203.0.113.2
  *
- * The client reaches the server as 2001:db8:64::203.0.113.2 (prefix 2001:db8:64::/96) and
- * appears there as an address of the dynamic pool 198.18.0.0/24. Both translators read the
- * same tayga.conf. Tayga 0.9.2 leaves the device to the administrator, so the bench brings it
- * up and adds the same routes nat64d adds itself (`tun-up yes`).
+ * The client reaches the server as 2001:db8:64::203.0.113.2 (prefix 2001:db8:64::/96).
+ * Two pairs:
+ *   - stateless: `tayga` and `nat64d` read the same tayga.conf; the client appears at the server
+ *     as an address of the dynamic pool 198.18.0.0/24;
+ *   - stateful: `tayga-masq` is Tayga with that file plus nftables `masquerade` on the gateway's
+ *     IPv4 side (the nearest peer to a stateful NAT64: the server sees 203.0.113.1), and
+ *     `nat64d-pool4` is nat64d with `pool4 198.51.100.8 61000-65535` (RFC 6146).
+ * Tayga 0.9.2 leaves the device to the administrator, so the bench brings it up and adds the
+ * same routes nat64d adds itself (`tun-up yes`).
  *
- * Measurements, in interleaved rounds (Tayga, then nat64d, per round, so drift on a shared
- * machine hits both alike):
+ * Measurements, in interleaved rounds (every translator once per round, so drift on a shared
+ * machine hits all alike):
  *   - TCP: iperf3 client -> server, one stream, bits per second received by the server;
- *   - UDP: iperf3 -u -l 64 -b 0 client -> server; packets per second *received* by the
- *     server (its own JSON report: packets - lost, over its measured seconds).
- * Medians per translator, ratio nat64d / Tayga. No CPU pinning unless --pin (then the
- * translator runs on CPU 1, both iperf3 ends on CPU 0, for both translators alike).
+ *   - UDP: iperf3 -u -l 64 -b 0 -w 4M client -> server; packets per second *received* by the
+ *     server (its own JSON report: packets - lost, over its measured seconds), and where the
+ *     lost ones went (the TUN device's TX drops: the kernel could not queue them for the
+ *     translator; the server's UdpRcvbufErrors);
+ *   - the translator's CPU time (user + system, /proc/PID/stat) per TCP megabyte and per UDP
+ *     packet received: the figure least sensitive to the rest of the machine.
+ * Medians per translator, ratios nat64d / peer. No CPU pinning unless --pin (then the
+ * translator runs on CPU 1, both iperf3 ends on CPU 0, for every translator alike).
  *
- *   npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin] [--only tayga|nat64d]
- *                       [--no-write] [--cpu-prof DIR]
+ *   npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin]
+ *                       [--mode stateless|stateful|both] [--only TRANSLATOR]
+ *                       [--tun-queue N] [--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]
  *
- * Root only (namespaces, TUN). Needs iproute2, tayga, iperf3. Everything it creates (three
- * namespaces with random names, the processes in them, temporary files) is removed on exit,
- * on failure and on SIGINT/SIGTERM.
+ * --tun-queue N sets the TUN device's transmit queue to N for every translator (by default each
+ * keeps its own: the kernel's 500 for Tayga, `tun-queue-len` 4096 for nat64d).
+ *
+ * Root only (namespaces, TUN). Needs iproute2, tayga, iperf3, nftables (conntrack optional).
+ * Everything it creates (three namespaces with random names, the processes in them, temporary
+ * files) is removed on exit, on failure and on SIGINT/SIGTERM.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,7 +53,12 @@ const SERVER6 = '2001:db8:64::cb00:7102';
 const CLIENT6 = '2001:db8:1::2';
 const PORT = '5201';
 
-type Translator = 'tayga' | 'nat64d';
+/** Stateless: Tayga vs nat64d. Stateful: Tayga + nftables MASQUERADE vs nat64d with pool4. */
+type Translator = 'tayga' | 'nat64d' | 'tayga-masq' | 'nat64d-pool4';
+const STATELESS: readonly Translator[] = ['tayga', 'nat64d'];
+const STATEFUL: readonly Translator[] = ['tayga-masq', 'nat64d-pool4'];
+const ALL: readonly Translator[] = [...STATELESS, ...STATEFUL];
+const isTranslator = (v: string): v is Translator => (ALL as readonly string[]).includes(v);
 
 interface Options {
   quick: boolean;
@@ -48,6 +66,11 @@ interface Options {
   seconds: number;
   pin: boolean;
   only: Translator | null;
+  mode: 'stateless' | 'stateful' | 'both';
+  /** TUN transmit queue set on the device for every translator alike, or null (as they leave it). */
+  tunQueue: number | null;
+  /** iperf3 -w for the UDP test (socket buffers at both ends), '0' for iperf3's default. */
+  udpBuffer: string;
   write: boolean;
   cpuProf: string | null;
 }
@@ -59,6 +82,9 @@ function parseArgs(argv: readonly string[]): Options {
     seconds: 10,
     pin: false,
     only: null,
+    mode: 'both',
+    tunQueue: null,
+    udpBuffer: '4M',
     write: true,
     cpuProf: null,
   };
@@ -80,12 +106,20 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--cpu-prof') o.cpuProf = next();
     else if (a === '--only') {
       const v = next();
-      if (v !== 'tayga' && v !== 'nat64d') throw new Error('--only tayga|nat64d');
+      if (!isTranslator(v)) throw new Error(`--only ${ALL.join('|')}`);
       o.only = v;
+    } else if (a === '--tun-queue') o.tunQueue = Math.max(1, Number(next()));
+    else if (a === '--udp-buffer') o.udpBuffer = next();
+    else if (a === '--mode') {
+      const v = next();
+      if (v !== 'stateless' && v !== 'stateful' && v !== 'both')
+        throw new Error('--mode stateless|stateful|both');
+      o.mode = v;
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
         'npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin] ' +
-          '[--only tayga|nat64d] [--no-write] [--cpu-prof DIR]\n',
+          '[--mode stateless|stateful|both] [--only TRANSLATOR] [--tun-queue N] ' +
+          '[--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -193,13 +227,35 @@ function buildTopology(): void {
   nsx(g, 'ip', 'addr', 'add', '203.0.113.1/24', 'dev', `gs${id}`);
 }
 
-/** Accepted by both Tayga 0.9.2 and nat64d. */
+/** Accepted by both Tayga 0.9.2 and nat64d (stateless; also Tayga's half of tayga-masq). */
 const TAYGA_CONF = [
   '# nat64 bench: read by Tayga and by nat64d alike',
   'tun-device nat64',
   'ipv4-addr 198.51.100.1',
   'prefix 2001:db8:64::/96',
   'dynamic-pool 198.18.0.0/24',
+  '',
+].join('\n');
+
+/** nat64d stateful (RFC 6146): one pool4 address shared by port, as an ISP's gateway. */
+const POOL4_CONF = [
+  '# nat64 bench: nat64d stateful',
+  'tun-device nat64',
+  'ipv4-addr 198.51.100.1',
+  'prefix 2001:db8:64::/96',
+  'pool4 198.51.100.8 61000-65535',
+  '',
+].join('\n');
+
+/** Tayga + MASQUERADE: the pool addresses leave the gateway as its own uplink address. */
+const MASQ_TABLE = 'nat64bench';
+const MASQ_RULES = [
+  `table ip ${MASQ_TABLE} {`,
+  '  chain post {',
+  '    type nat hook postrouting priority srcnat; policy accept;',
+  `    ip saddr 198.18.0.0/24 oifname "gs${id}" masquerade`,
+  '  }',
+  '}',
   '',
 ].join('\n');
 
@@ -216,29 +272,51 @@ async function waitReachable(): Promise<void> {
 }
 
 interface Running {
+  readonly pid: number | null;
   stop(): Promise<void>;
   output(): string;
 }
 
-async function startTranslator(which: Translator, conf: string, o: Options): Promise<Running> {
+async function startTranslator(kind: Translator, o: Options): Promise<Running> {
   const g = NS.gateway;
   const cpu = o.pin ? 1 : null;
-  if (which === 'tayga') {
+  if (kind === 'tayga' || kind === 'tayga-masq') {
+    const conf = join(tmp, 'tayga.conf');
     nsx(g, 'tayga', '-c', conf, '--mktun');
     nsx(g, 'ip', 'link', 'set', 'dev', 'nat64', 'mtu', '1500', 'up');
     nsx(g, 'ip', '-6', 'route', 'replace', '2001:db8:64::/96', 'dev', 'nat64');
     nsx(g, 'ip', '-4', 'route', 'replace', '198.51.100.1/32', 'dev', 'nat64');
     nsx(g, 'ip', '-4', 'route', 'replace', '198.18.0.0/24', 'dev', 'nat64');
+    const masq = kind === 'tayga-masq';
+    if (masq) {
+      const rules = join(tmp, 'masq.nft');
+      writeFileSync(rules, MASQ_RULES);
+      nsx(g, 'nft', '-f', rules);
+    }
     const p = spawnNs(g, ['tayga', '-c', conf, '--nodetach'], cpu);
     await waitReachable();
+    if (o.tunQueue !== null) setTunQueue(o.tunQueue);
     return {
+      pid: p.child.pid ?? null,
       output: p.output,
       async stop() {
         await stopChild(p.child);
         nsx(g, 'tayga', '-c', conf, '--rmtun');
+        if (masq) {
+          nsx(g, 'nft', 'delete', 'table', 'ip', MASQ_TABLE);
+          // Forget the masqueraded flows, so the next translator starts from nothing.
+          if (which('conntrack')) {
+            try {
+              nsx(g, 'conntrack', '-F');
+            } catch {
+              // nothing to flush
+            }
+          }
+        }
       },
     };
   }
+  const conf = join(tmp, kind === 'nat64d' ? 'nat64d.conf' : 'pool4.conf');
   const node = [process.execPath];
   if (o.cpuProf) node.push('--cpu-prof', '--cpu-prof-dir', o.cpuProf);
   const p = spawnNs(g, [...node, BIN, '-c', conf, '--metrics', 'off'], cpu);
@@ -249,7 +327,55 @@ async function startTranslator(which: Translator, conf: string, o: Options): Pro
   if (!p.output().includes('translating on'))
     throw new Error(`nat64d did not start:\n${p.output()}`);
   await waitReachable();
-  return { output: p.output, stop: () => stopChild(p.child, 'SIGINT') };
+  if (o.tunQueue !== null) setTunQueue(o.tunQueue);
+  return { pid: p.child.pid ?? null, output: p.output, stop: () => stopChild(p.child, 'SIGINT') };
+}
+
+/** `ip link set nat64 txqueuelen N` in the gateway (--tun-queue: the same for every translator). */
+function setTunQueue(len: number): void {
+  nsx(NS.gateway, 'ip', 'link', 'set', 'dev', 'nat64', 'txqueuelen', String(len));
+}
+
+/** The translator's CPU time so far (user + system, seconds), from /proc/PID/stat. */
+function cpuSeconds(pid: number | null): number {
+  if (pid === null) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** Where 64-byte UDP datagrams were lost: counters of the three namespaces. */
+interface LossCounters {
+  /** The kernel could not queue a packet for the translator (TUN device TX dropped). */
+  tunDropped: number;
+  /** The server's socket buffer was full (UdpRcvbufErrors in the server namespace). */
+  serverRcvbuf: number;
+}
+
+function lossCounters(): LossCounters {
+  let tunDropped = NaN;
+  let serverRcvbuf = NaN;
+  try {
+    const j = JSON.parse(
+      nsx(NS.gateway, 'ip', '-s', '-j', 'link', 'show', 'dev', 'nat64'),
+    ) as Array<{
+      stats64?: { tx?: { dropped?: number } };
+    }>;
+    tunDropped = j[0]?.stats64?.tx?.dropped ?? NaN;
+  } catch {
+    // device gone
+  }
+  try {
+    const m = /UdpRcvbufErrors\s+(\d+)/.exec(nsx(NS.server, 'nstat', '-azs', 'UdpRcvbufErrors'));
+    serverRcvbuf = m ? Number(m[1]) : NaN;
+  } catch {
+    // no nstat
+  }
+  return { tunDropped, serverRcvbuf };
 }
 
 interface IperfEnd {
@@ -288,15 +414,53 @@ function tcpRun(seconds: number, o: Options): number {
   return bps;
 }
 
+/** One UDP run: rates, where the lost datagrams went, and the translator's CPU per packet. */
+interface UdpRun {
+  /** Packets per second received by the server (its own report). */
+  rx: number;
+  /** Packets per second sent by the client. */
+  tx: number;
+  /** Datagrams the kernel dropped at the TUN device (translator not reading fast enough). */
+  tunDropped: number;
+  /** Datagrams dropped at the server's full socket buffer. */
+  serverRcvbuf: number;
+  /** Datagrams lost in all (iperf3's count). */
+  lost: number;
+  /** Translator CPU (user + system) per packet received by the server, microseconds. */
+  cpuUs: number;
+}
+
 /** UDP 64-byte payloads: packets per second received by the server (its own report). */
-function udpRun(seconds: number, o: Options): { rx: number; tx: number } {
-  const j = iperf(['-u', '-l', '64', '-b', '0', '--get-server-output'], seconds, o);
+function udpRun(seconds: number, o: Options, pid: number | null): UdpRun {
+  const before = lossCounters();
+  const cpu0 = cpuSeconds(pid);
+  const j = iperf(
+    [
+      '-u',
+      '-l',
+      '64',
+      '-b',
+      '0',
+      ...(o.udpBuffer === '0' ? [] : ['-w', o.udpBuffer]),
+      '--get-server-output',
+    ],
+    seconds,
+    o,
+  );
+  const cpu = cpuSeconds(pid) - cpu0;
+  const after = lossCounters();
   const s = j.server_output_json?.end?.sum;
   const c = j.end?.sum;
   if (!s || s.packets === undefined || !s.seconds) throw new Error('iperf3 UDP: no server report');
-  const rx = (s.packets - (s.lost_packets ?? 0)) / s.seconds;
-  const tx = c?.packets !== undefined && c.seconds ? c.packets / c.seconds : NaN;
-  return { rx, tx };
+  const received = s.packets - (s.lost_packets ?? 0);
+  return {
+    rx: received / s.seconds,
+    tx: c?.packets !== undefined && c.seconds ? c.packets / c.seconds : NaN,
+    tunDropped: after.tunDropped - before.tunDropped,
+    serverRcvbuf: after.serverRcvbuf - before.serverRcvbuf,
+    lost: s.lost_packets ?? NaN,
+    cpuUs: received > 0 ? (cpu * 1e6) / received : NaN,
+  };
 }
 
 const median = (xs: readonly number[]): number => {
@@ -307,9 +471,23 @@ const median = (xs: readonly number[]): number => {
 
 interface Results {
   tcp: number[];
+  /** Translator CPU per TCP megabyte, milliseconds. */
+  tcpCpu: number[];
   udp: number[];
   udpSent: number[];
+  udpCpu: number[];
+  /** Share of the lost datagrams dropped at the TUN device (the rest: server, veth, client). */
+  udpTunShare: number[];
 }
+
+const emptyResults = (): Results => ({
+  tcp: [],
+  tcpCpu: [],
+  udp: [],
+  udpSent: [],
+  udpCpu: [],
+  udpTunShare: [],
+});
 
 function machineInfo(): { nproc: string; cpu: string; kernel: string; node: string } {
   let nproc = String(cpus().length);
@@ -341,15 +519,63 @@ const fmtGbit = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
 const fmtKpps = (pps: number) => `${(pps / 1e3).toFixed(0)} kpps`;
 const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}x` : '-');
 
-function table(r: Record<Translator, Results>, o: Options): string {
-  const rows = [
-    '| Metric | Tayga | nat64d | nat64d / Tayga |',
+const fmtNum = (x: number, digits: number) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+const fmtPct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)} %` : '-');
+
+/** One table per pair (peer, nat64d) that was measured. */
+function table(
+  r: Record<Translator, Results>,
+  o: Options,
+  peer: Translator,
+  ours: Translator,
+): string {
+  const a = r[peer];
+  const b = r[ours];
+  const n = Math.max(a.tcp.length, b.tcp.length);
+  const row = (label: string, x: number, y: number, fmt: (v: number) => string, ratioToo = true) =>
+    `| ${label} | ${fmt(x)} | ${fmt(y)} | ${ratioToo ? ratio(y, x) : ''} |`;
+  return [
+    `| Metric | ${peer} | ${ours} | ${ours} / ${peer} |`,
     '| --- | ---: | ---: | ---: |',
-    `| TCP throughput, 1 stream, median of ${r.tayga.tcp.length || r.nat64d.tcp.length} × ${o.seconds} s | ${fmtGbit(median(r.tayga.tcp))} | ${fmtGbit(median(r.nat64d.tcp))} | ${ratio(median(r.nat64d.tcp), median(r.tayga.tcp))} |`,
-    `| UDP 64-byte packets/s received by the server, median | ${fmtKpps(median(r.tayga.udp))} | ${fmtKpps(median(r.nat64d.udp))} | ${ratio(median(r.nat64d.udp), median(r.tayga.udp))} |`,
-    `| (UDP packets/s offered by the client, median) | ${fmtKpps(median(r.tayga.udpSent))} | ${fmtKpps(median(r.nat64d.udpSent))} | |`,
-  ];
-  return rows.join('\n');
+    row(
+      `TCP throughput, 1 stream, median of ${n} × ${o.seconds} s`,
+      median(a.tcp),
+      median(b.tcp),
+      fmtGbit,
+    ),
+    row(
+      'UDP 64-byte packets/s received by the server, median',
+      median(a.udp),
+      median(b.udp),
+      fmtKpps,
+    ),
+    row(
+      '(UDP packets/s offered by the client, median)',
+      median(a.udpSent),
+      median(b.udpSent),
+      fmtKpps,
+      false,
+    ),
+    row(
+      'Translator CPU per TCP MB, ms (user + system), median',
+      median(a.tcpCpu),
+      median(b.tcpCpu),
+      (v) => fmtNum(v, 2),
+    ),
+    row(
+      'Translator CPU per UDP packet received, µs, median',
+      median(a.udpCpu),
+      median(b.udpCpu),
+      (v) => fmtNum(v, 1),
+    ),
+    row(
+      '(UDP drops at the TUN device ÷ datagrams iperf3 counted lost, median)',
+      median(a.udpTunShare),
+      median(b.udpTunShare),
+      fmtPct,
+      false,
+    ),
+  ].join('\n');
 }
 
 const BEGIN = '<!-- nat64-bench:begin (written by npm run bench:nat64) -->';
@@ -378,15 +604,17 @@ function writeBenchmarks(block: string): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, TUN)');
-  for (const tool of ['ip', 'iperf3', 'tayga', 'ping', ...(o.pin ? ['taskset'] : [])])
-    if (!which(tool)) throw new Error(`missing ${tool} (apt-get install iproute2 iperf3 tayga)`);
+  for (const tool of ['ip', 'iperf3', 'tayga', 'ping', 'nft', ...(o.pin ? ['taskset'] : [])])
+    if (!which(tool))
+      throw new Error(`missing ${tool} (apt-get install iproute2 iperf3 tayga nftables)`);
   if (!existsSync(join(pkg, 'build/Release/tun.node')))
     throw new Error('nat64d addon not built: npm run build -w nat64d');
   // Compile the daemon as the integration tests do (bin/nat64d.js runs dist/).
   sh(process.execPath, [join(repo, 'node_modules/typescript/bin/tsc'), '-p', pkg], 120_000);
 
-  const conf = join(tmp, 'tayga.conf');
-  writeFileSync(conf, TAYGA_CONF);
+  writeFileSync(join(tmp, 'tayga.conf'), TAYGA_CONF);
+  writeFileSync(join(tmp, 'nat64d.conf'), TAYGA_CONF);
+  writeFileSync(join(tmp, 'pool4.conf'), POOL4_CONF);
   buildTopology();
   const iperfServer = spawnNs(
     NS.server,
@@ -397,23 +625,37 @@ async function main(): Promise<void> {
   if (iperfServer.child.exitCode !== null)
     throw new Error(`iperf3 server: ${iperfServer.output()}`);
 
-  const order: Translator[] = o.only ? [o.only] : ['tayga', 'nat64d'];
-  const results: Record<Translator, Results> = {
-    tayga: { tcp: [], udp: [], udpSent: [] },
-    nat64d: { tcp: [], udp: [], udpSent: [] },
-  };
+  const order: Translator[] = o.only
+    ? [o.only]
+    : o.mode === 'stateless'
+      ? [...STATELESS]
+      : o.mode === 'stateful'
+        ? [...STATEFUL]
+        : [...ALL];
+  const results = Object.fromEntries(ALL.map((t) => [t, emptyResults()])) as Record<
+    Translator,
+    Results
+  >;
   const started = new Date();
   for (let round = 1; round <= o.rounds; round++) {
     for (const t of order) {
-      const running = await startTranslator(t, conf, o);
+      const running = await startTranslator(t, o);
       try {
+        const cpu0 = cpuSeconds(running.pid);
         const tcp = tcpRun(o.seconds, o);
-        const udp = udpRun(o.seconds, o);
-        results[t].tcp.push(tcp);
-        results[t].udp.push(udp.rx);
-        results[t].udpSent.push(udp.tx);
+        const tcpCpu = ((cpuSeconds(running.pid) - cpu0) * 1000) / ((tcp * o.seconds) / 8e6);
+        const udp = udpRun(o.seconds, o, running.pid);
+        const r = results[t];
+        r.tcp.push(tcp);
+        r.tcpCpu.push(tcpCpu);
+        r.udp.push(udp.rx);
+        r.udpSent.push(udp.tx);
+        r.udpCpu.push(udp.cpuUs);
+        r.udpTunShare.push(udp.lost > 0 ? udp.tunDropped / udp.lost : NaN);
         process.stdout.write(
-          `round ${round}/${o.rounds} ${t.padEnd(6)}  TCP ${fmtGbit(tcp)}  UDP rx ${fmtKpps(udp.rx)} (tx ${fmtKpps(udp.tx)})\n`,
+          `round ${round}/${o.rounds} ${t.padEnd(12)}  TCP ${fmtGbit(tcp)} (${fmtNum(tcpCpu, 2)} ms CPU/MB)  ` +
+            `UDP rx ${fmtKpps(udp.rx)} (tx ${fmtKpps(udp.tx)}, ${fmtNum(udp.cpuUs, 1)} µs CPU/pkt; ` +
+            `lost ${udp.lost}: tun ${udp.tunDropped}, server rcvbuf ${udp.serverRcvbuf})\n`,
         );
       } finally {
         await running.stop();
@@ -423,7 +665,11 @@ async function main(): Promise<void> {
 
   const m = machineInfo();
   const v = versions();
-  const out = table(results, o);
+  const pairs: Array<[Translator, Translator]> = [];
+  if (order.includes('tayga') && order.includes('nat64d')) pairs.push(['tayga', 'nat64d']);
+  if (order.includes('tayga-masq') && order.includes('nat64d-pool4'))
+    pairs.push(['tayga-masq', 'nat64d-pool4']);
+  const out = pairs.map(([a, b]) => table(results, o, a, b)).join('\n\n');
   process.stdout.write(`\n${out}\n`);
   const cmd = `npm run bench:nat64${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   const block = [
@@ -440,10 +686,22 @@ async function main(): Promise<void> {
     '',
     'Topology: IPv6-only client ns — veth — gateway ns (translator on TUN `nat64`, forwarding) ' +
       '— veth — IPv4-only server ns; client 2001:db8:1::2 reaches 203.0.113.2 as ' +
-      '2001:db8:64::cb00:7102; the same tayga.conf (`prefix 2001:db8:64::/96`, ' +
-      '`ipv4-addr 198.51.100.1`, `dynamic-pool 198.18.0.0/24`) for both; nat64d in stateless mode. ' +
-      'TCP: `iperf3 -c … -t S`, receiver bit rate. UDP: `iperf3 -u -l 64 -b 0 -t S`, packets ' +
-      'received per second as reported by the server (packets − lost over its seconds).',
+      '2001:db8:64::cb00:7102. Stateless pair: the same tayga.conf (`prefix 2001:db8:64::/96`, ' +
+      '`ipv4-addr 198.51.100.1`, `dynamic-pool 198.18.0.0/24`) for both. Stateful pair: ' +
+      '`tayga-masq` is Tayga with that file plus an nftables `masquerade` of 198.18.0.0/24 on the ' +
+      "gateway's IPv4 side (the server sees 203.0.113.1); `nat64d-pool4` is nat64d with " +
+      '`pool4 198.51.100.8 61000-65535` instead of the dynamic pool (the server sees ' +
+      '198.51.100.8). TCP: `iperf3 -c … -t S`, receiver bit rate. ' +
+      `UDP: \`iperf3 -u -l 64 -b 0${o.udpBuffer === '0' ? '' : ` -w ${o.udpBuffer}`} -t S\` ` +
+      "(socket buffers at both ends, so that the server's is not what loses datagrams), " +
+      `TUN transmit queue ${o.tunQueue === null ? "as each translator leaves it (Tayga: the kernel's 500; nat64d: its tun-queue-len, 4096)" : `${o.tunQueue} for every translator (--tun-queue)`}; ` +
+      'packets received per second as reported by the server (packets − lost over its seconds). ' +
+      "CPU: the translator process's user + system time (/proc/PID/stat) over the run, per " +
+      'megabyte or per packet received: the figure that depends least on how busy the ' +
+      'rest of the machine is (it still grows when the translator shares its CPU, from cache and ' +
+      "scheduling). Lost datagrams: the TUN device's TX drops (the kernel could not " +
+      'queue a packet for the translator) against all that iperf3 counted lost (the rest were ' +
+      "lost at the server's socket buffer, UdpRcvbufErrors, or on the way).",
   ].join('\n');
   if (o.write && !o.only) process.stdout.write(`\nwrote ${writeBenchmarks(block)}\n`);
   await stopChild(iperfServer.child, 'SIGKILL');

@@ -5,6 +5,8 @@
  *                                  [| IFF_VNET_HDR]), non-blocking, close-on-exec
  * name(handle) -> string            the kernel's name for the device
  * setMtu(name, mtu)                 SIOCSIFMTU on a throwaway AF_INET socket
+ * setTxQueueLen(name, len)          SIOCSIFTXQLEN: the device's transmit queue, which for a TUN
+ *                                   device is the ring of packets waiting for read(2)
  * setPersist(handle, bool)          TUNSETPERSIST (--mktun / --rmtun)
  * startReading(handle, buf, meta, slot, cb)
  *                                   uv_poll on the fd; when readable, packets are read into
@@ -273,6 +275,31 @@ static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
   int err = errno;
   close(s);
   if (r < 0) return throw_errno(env, "SIOCSIFMTU", err);
+  return NULL;
+}
+
+static napi_value js_set_tx_queue_len(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ] = {0};
+  size_t len = 0;
+  int32_t qlen = 0;
+  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &qlen) != napi_ok || qlen < 1) {
+    napi_throw_type_error(env, NULL, "setTxQueueLen(name: string, len: number >= 1)");
+    return NULL;
+  }
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return throw_errno(env, "socket", errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
+  ifr.ifr_qlen = qlen;
+  int r = ioctl(s, SIOCSIFTXQLEN, &ifr);
+  int err = errno;
+  close(s);
+  if (r < 0) return throw_errno(env, "SIOCSIFTXQLEN", err);
   return NULL;
 }
 
@@ -760,6 +787,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"name", NULL, js_name, NULL, NULL, NULL, napi_default, NULL},
       {"fd", NULL, js_fd, NULL, NULL, NULL, napi_default, NULL},
       {"setMtu", NULL, js_set_mtu, NULL, NULL, NULL, napi_default, NULL},
+      {"setTxQueueLen", NULL, js_set_tx_queue_len, NULL, NULL, NULL, napi_default, NULL},
       {"setPersist", NULL, js_set_persist, NULL, NULL, NULL, napi_default, NULL},
       {"setOffload", NULL, js_set_offload, NULL, NULL, NULL, napi_default, NULL},
       {"setUdpCoalesce", NULL, js_set_udp_coalesce, NULL, NULL, NULL, napi_default, NULL},

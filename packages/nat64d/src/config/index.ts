@@ -4,6 +4,7 @@ export {
   DEFAULT_MAX_SESSIONS_PER_HOST,
   DEFAULT_METRICS,
   DEFAULT_TUN_MTU,
+  DEFAULT_TUN_QUEUE_LEN,
   parseListenAddress,
   parseTaygaConf,
   readTaygaConf,

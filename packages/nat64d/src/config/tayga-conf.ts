@@ -48,6 +48,14 @@ import {
 } from './types.js';
 
 export const DEFAULT_TUN_MTU = 1500;
+/**
+ * TUN transmit queue: packets the kernel holds for the daemon. The kernel's 500 overflows
+ * while a busy machine or a garbage collection keeps the packet loop off the CPU for a few
+ * milliseconds at line rate (BENCHMARKS.md: most 64-byte UDP losses were these drops).
+ */
+export const DEFAULT_TUN_QUEUE_LEN = 4096;
+const MIN_TUN_QUEUE_LEN = 16;
+const MAX_TUN_QUEUE_LEN = 65536;
 export const IPV6_MIN_MTU = 1280;
 export const DEFAULT_METRICS = '127.0.0.1:9164';
 /** ICMP errors the translator originates per second (and at once), per address family. */
@@ -75,6 +83,7 @@ interface Draft {
   offlinkMtu?: number;
   tunUp?: boolean;
   tunMtu?: number;
+  tunQueueLen?: number;
   metrics?: string | null;
   pool4: Pool4Entry[];
   bib: StaticBibEntry[];
@@ -369,6 +378,17 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
     },
   },
   'tun-mtu': mtuDirective('tun-mtu', (d, v) => (d.tunMtu = v)),
+  'tun-queue-len': {
+    args: 1,
+    parse: (draft, [value = ''], fail) => {
+      const n = /^\d{1,6}$/.test(value) ? Number(value) : NaN;
+      if (!(n >= MIN_TUN_QUEUE_LEN && n <= MAX_TUN_QUEUE_LEN)) {
+        fail(
+          `tun-queue-len ${value}: must be a number of packets from ${MIN_TUN_QUEUE_LEN} to ${MAX_TUN_QUEUE_LEN}`,
+        );
+      } else draft.tunQueueLen = n;
+    },
+  },
   metrics: {
     args: 1,
     parse: (draft, [value = ''], fail) => {
@@ -978,6 +998,7 @@ function finish(
     offlinkMtu: draft.offlinkMtu ?? IPV6_MIN_MTU,
     tunUp: draft.tunUp ?? true,
     tunMtu: draft.tunMtu ?? DEFAULT_TUN_MTU,
+    tunQueueLen: draft.tunQueueLen ?? DEFAULT_TUN_QUEUE_LEN,
     metrics: draft.metrics === undefined ? DEFAULT_METRICS : draft.metrics,
     stateful: finishStateful(draft),
     icmpErrorRate: draft.icmpErrorRate ?? DEFAULT_ICMP_ERROR_RATE,

@@ -32,6 +32,8 @@ export interface Nat64dConfig {
   readonly tunUp: boolean;
   /** Our extension: MTU set on the TUN device. */
   readonly tunMtu: number;
+  /** Our extension: `tun-queue-len`, the TUN device's transmit queue (packets held for us). */
+  readonly tunQueueLen: number;
   /** Our extension: `host:port` of the Prometheus endpoint, or null when disabled. */
   readonly metrics: string | null;
   /** Stateful NAT64 (RFC 6146) settings: present when the file has `pool4` lines. */

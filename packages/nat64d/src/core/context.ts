@@ -56,6 +56,14 @@ export class TranslatorContext {
   statefulPort = -1;
   /** Stateful NAT64: a copy of an IPv4 packet being hairpinned back to IPv6. */
   readonly hairpin: Uint8Array;
+  /**
+   * The packet being translated is a TCP/IPv6 GSO super-packet (TUN offload): its gso entry
+   * (gso_size | ECN bit), else 0. Its TCP checksum field holds a partial (pseudo-header) sum,
+   * so only pseudo-header changes may go into it; a stateful hairpin segments it first.
+   */
+  gso = 0;
+  /** Stateful NAT64: one segment at a time when a hairpinned GSO packet is segmented. */
+  readonly segment: Uint8Array;
   /** Stateful NAT64: fragment identities -> translations of their first fragment (RFC 6146 §3.4). */
   readonly fragments: StatefulFragments | null;
   /** Stateful NAT64: the packet just translated was a first fragment; release its held ones. */
@@ -68,6 +76,7 @@ export class TranslatorContext {
     readonly stateful: StatefulMapper | null = null,
   ) {
     this.hairpin = new Uint8Array(stateful ? OUT_CAPACITY : 0);
+    this.segment = new Uint8Array(stateful ? 65536 : 0);
     this.ipv4NextHopMtu = Math.min(Math.max(config.tunMtu, 68), 65535);
     this.ipv4MaxPacket = Math.min(Math.max(config.ipv4MaxPacket ?? config.tunMtu, 68), 65535);
     this.ipv6NextHopMtu = Math.max(Math.min(config.tunMtu, 65535), 1280);

@@ -2,6 +2,7 @@
 import { TranslatorContext } from './context.js';
 import type { Counters } from './counters.js';
 import { rd32 } from './bytes.js';
+import { segmentTcp4 } from './gso-segment.js';
 import { local4, local6 } from './local.js';
 import type { AddressMapper, Emit, StatefulMapper, TranslatorConfig } from './types.js';
 import { translate4to6 } from './xlate4to6.js';
@@ -14,6 +15,8 @@ export class Translator {
   /** Stateful mode: the caller's emit while an IPv6 packet is translated (for hairpinning). */
   private downstream: Emit = () => undefined;
   private readonly hairpinEmit: Emit;
+  /** Translates one segment of a hairpinned GSO packet back to IPv6. */
+  private readonly hairpinSegment: Emit;
 
   /**
    * Stateless (RFC 7915 with the AddressMapper) or, with `stateful`, stateful NAT64 (RFC 6146):
@@ -24,6 +27,19 @@ export class Translator {
     this.ctx = new TranslatorContext(config, mapper, stateful ?? null);
     this.counters = this.ctx.counters;
     this.hairpinEmit = (p) => this.hairpin(p);
+    this.hairpinSegment = (p) => translate4to6(this.ctx, p, this.downstream);
+  }
+
+  /**
+   * The gso entry (gso_size | ECN bit) of the next packets, set by the packet loop around a
+   * TCP/IPv6 GSO super-packet read with TUN offload (its TCP checksum is partial), else 0.
+   */
+  set gso(value: number) {
+    this.ctx.gso = value;
+  }
+
+  get gso(): number {
+    return this.ctx.gso;
   }
 
   /**
@@ -36,6 +52,21 @@ export class Translator {
       const copy = this.ctx.hairpin;
       copy.set(p);
       this.counters.hairpinned++;
+      const gso = this.ctx.gso;
+      if (gso !== 0) {
+        // A GSO super-packet cannot turn back into IPv6 as one packet (the 4 -> 6 path would
+        // fragment it or answer Fragmentation Needed): it is segmented as the kernel would,
+        // and each segment, with a full checksum, goes back like an ordinary packet.
+        this.ctx.gso = 0;
+        try {
+          const pkt = copy.subarray(0, p.length);
+          if (!segmentTcp4(pkt, gso & 0xffff, this.ctx.segment, this.hairpinSegment))
+            translate4to6(this.ctx, pkt, this.downstream);
+        } finally {
+          this.ctx.gso = gso;
+        }
+        return;
+      }
       translate4to6(this.ctx, copy.subarray(0, p.length), this.downstream);
       return;
     }

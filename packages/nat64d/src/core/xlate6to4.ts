@@ -157,9 +157,13 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     let newSum = sumWords(out, 12, 8);
     let oldSum = sumWords(pkt, 8, 32);
     if (ctx.statefulPort >= 0) {
-      // Stateful: the source port changed too (RFC 6146 §3.7).
-      oldSum += rd16(pkt, chain.l4Offset);
-      newSum += ctx.statefulPort;
+      // Stateful: the source port changed too (RFC 6146 §3.7). A GSO super-packet's checksum
+      // field holds only the pseudo-header sum (the kernel adds the header and payload, new
+      // port included), so the port change does not go into it.
+      if (ctx.gso === 0 || upper !== PROTO_TCP) {
+        oldSum += rd16(pkt, chain.l4Offset);
+        newSum += ctx.statefulPort;
+      }
       wr16(out, IPV4_HEADER_LEN, ctx.statefulPort);
     }
     const ck = adjustChecksum(rd16(out, at), oldSum, newSum);

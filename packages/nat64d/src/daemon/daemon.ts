@@ -92,7 +92,7 @@ export class Daemon {
     this.log = options.log;
     const env = options.env ?? process.env;
     this.config = readTaygaConf(options.configFile, { stateDirectory: env.STATE_DIRECTORY, env });
-    this.offload = offloadWanted(env, this.config.stateful !== null);
+    this.offload = offloadWanted(env);
     const stateful = this.config.stateful;
     this.mapper = new TaygaAddressMapper(this.config, { countUnmapped: stateful === null });
     this.nat = stateful ? this.createNat(stateful) : null;
@@ -146,6 +146,7 @@ export class Daemon {
     if (fallback) this.log.info(`TCP offload unavailable (${fallback}); plain TUN device`);
     this.tun = tun;
     tun.setMtu(c.tunMtu);
+    tun.setTxQueueLen(c.tunQueueLen);
     if (c.tunUp) await runIpCommands(interfaceCommands(c, this.hostAddrs));
     if (c.tunUp && c.stateful) await this.steer(c);
 
@@ -640,6 +641,7 @@ function changedKeys(a: Nat64dConfig, b: Nat64dConfig): string[] {
     ['offlink-mtu', a.offlinkMtu, b.offlinkMtu],
     ['tun-up', a.tunUp, b.tunUp],
     ['tun-mtu', a.tunMtu, b.tunMtu],
+    ['tun-queue-len', a.tunQueueLen, b.tunQueueLen],
     ['metrics', a.metrics, b.metrics],
     [
       'icmp-error-rate',

@@ -21,11 +21,14 @@ export function offloadTranslatorConfig(base: TranslatorConfig): TranslatorConfi
   return { ...base, ipv4MaxPacket: 65535 };
 }
 
-/** Offload unless the environment says NAT64D_OFFLOAD=off, in stateless mode only. */
-export function offloadWanted(env: NodeJS.ProcessEnv, stateful: boolean): boolean {
-  // Stateful NAT64 can hairpin IPv6 -> IPv4 -> IPv6, and the IPv4 -> IPv6 direction would
-  // fragment a GSO packet to the IPv6 MTU: offload is kept to stateless mode.
-  return env.NAT64D_OFFLOAD !== 'off' && !stateful;
+/**
+ * Offload unless the environment says NAT64D_OFFLOAD=off. Stateful mode too: a GSO packet's
+ * port rewrite leaves its partial checksum alone (xlate6to4), and one that hairpins back to
+ * IPv6 (RFC 6146 §3.8) is segmented in software first (core/gso-segment.ts), since the
+ * IPv4 -> IPv6 path would have to fragment it.
+ */
+export function offloadWanted(env: NodeJS.ProcessEnv): boolean {
+  return env.NAT64D_OFFLOAD !== 'off';
 }
 
 export interface OpenedTun {

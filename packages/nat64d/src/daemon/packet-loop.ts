@@ -10,6 +10,8 @@ import { WriteBatch } from '../tun/write-batch.js';
 
 export interface PacketTranslator {
   translate(packet: Uint8Array, emit: Emit): void;
+  /** Set to the gso entry around a TCP/IPv6 GSO super-packet (TUN offload), else 0. */
+  gso?: number;
 }
 
 export interface LoopCounters {
@@ -81,6 +83,7 @@ export class PacketLoop {
       const g = gso === null ? 0 : (gso[i] ?? 0);
       if (g !== 0) this.counters.gsoIn++;
       writer.currentGso = g;
+      if (g !== 0 || this.translator.gso) this.translator.gso = g;
       try {
         this.translator.translate(buf.subarray(start, start + (lengths[i] ?? 0)), emit);
       } catch {
@@ -88,6 +91,7 @@ export class PacketLoop {
       }
     }
     writer.currentGso = 0;
+    if (this.translator.gso) this.translator.gso = 0;
     writer.flush();
   }
 }

@@ -37,6 +37,8 @@ export interface TunAddon {
   name(handle: TunHandle): string;
   fd(handle: TunHandle): number;
   setMtu(name: string, mtu: number): void;
+  /** SIOCSIFTXQLEN: packets the kernel queues for the reader before it drops. */
+  setTxQueueLen(name: string, len: number): void;
   setPersist(handle: TunHandle, persist: boolean): void;
   /** TUNSETOFFLOAD (IFF_VNET_HDR devices only). */
   setOffload(handle: TunHandle, tunFlags: number): void;

@@ -90,6 +90,14 @@ export class TunDevice {
     this.addon.setMtu(this.name, mtu);
   }
 
+  /**
+   * The device's transmit queue length: for a TUN device, how many packets the kernel holds
+   * for the reader (the kernel's default is 500) before it drops them (TX dropped).
+   */
+  setTxQueueLen(len: number): void {
+    this.addon.setTxQueueLen(this.name, len);
+  }
+
   /** TUNSETPERSIST: the device outlives the process (Tayga's --mktun) or not (--rmtun). */
   setPersist(persist: boolean): void {
     this.addon.setPersist(this.handle, persist);

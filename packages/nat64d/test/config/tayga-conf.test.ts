@@ -48,6 +48,7 @@ describe('tayga.conf parser: every key', () => {
     expect(c.offlinkMtu).toBe(1280);
     expect(c.tunUp).toBe(true);
     expect(c.tunMtu).toBe(1500);
+    expect(c.tunQueueLen).toBe(4096);
     expect(c.metrics).toBe('127.0.0.1:9164');
   });
 
@@ -69,6 +70,7 @@ describe('tayga.conf parser: every key', () => {
       'offlink-mtu 1400',
       'tun-up no',
       'tun-mtu 9000',
+      'tun-queue-len 1000',
       'metrics [::1]:9100',
     ].join('\n');
     const c = parseTaygaConf(text, FILE);
@@ -88,6 +90,7 @@ describe('tayga.conf parser: every key', () => {
     expect(c.offlinkMtu).toBe(1400);
     expect(c.tunUp).toBe(false);
     expect(c.tunMtu).toBe(9000);
+    expect(c.tunQueueLen).toBe(1000);
     expect(c.metrics).toBe('[::1]:9100');
   });
 
@@ -401,6 +404,14 @@ describe('tayga.conf parser: every error with file:line: reason', () => {
     [
       [T, V4, P, 'tun-mtu 576'],
       '/etc/tayga.conf:4: tun-mtu 576: must be a number of bytes from 1280 to 65535',
+    ],
+    [
+      [T, V4, P, 'tun-queue-len 8'],
+      '/etc/tayga.conf:4: tun-queue-len 8: must be a number of packets from 16 to 65536',
+    ],
+    [
+      [T, V4, P, 'tun-queue-len 65537'],
+      '/etc/tayga.conf:4: tun-queue-len 65537: must be a number of packets from 16 to 65536',
     ],
     [
       [T, V4, P, 'metrics localhost:9164'],

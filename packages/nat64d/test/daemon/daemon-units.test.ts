@@ -170,6 +170,34 @@ describe('packet loop', () => {
     expect(loop.counters.gsoIn).toBe(1);
   });
 
+  it('tells the translator which packet is a GSO super-packet (its checksum is partial), and only that one', () => {
+    const tun = {
+      writeBatch: (_b: Uint8Array, _m: Uint32Array, count: number) => count,
+    } as unknown as TunDevice;
+    const seen: number[] = [];
+    const translator: PacketTranslator = {
+      gso: 0,
+      translate() {
+        seen.push(this.gso ?? -1);
+      },
+    };
+    const slot = 2000;
+    const loop = new PacketLoop(tun, translator, slot);
+    const buf = new Uint8Array(slot * 3);
+    const ecn = 0x10000;
+    loop.onBatch(
+      buf,
+      Uint32Array.from([100, 1500, 60]),
+      3,
+      slot,
+      Uint32Array.from([0, 1440 | ecn, 0]),
+    );
+    expect(seen).toEqual([0, 1440 | ecn, 0]);
+    loop.onBatch(buf, Uint32Array.from([1500]), 1, slot, Uint32Array.from([1200]));
+    expect(seen).toEqual([0, 1440 | ecn, 0, 1200]);
+    expect(translator.gso).toBe(0); // reset after the batch
+  });
+
   it('WriteBatch flushes when full and drops oversize packets', () => {
     const flushed: number[] = [];
     const w = new WriteBatch((_b, _m, count) => flushed.push(count), 10, 4);

@@ -148,6 +148,8 @@ describe.skipIf(skip !== null)(
 
     it('brings the TUN device up with its routes', () => {
       expect(ns(gateway, 'ip', 'link', 'show', 'nat64')).toMatch(/mtu 1500 .*state UNKNOWN|UP/);
+      // tun-queue-len's default, not the kernel's 500.
+      expect(ns(gateway, 'ip', 'link', 'show', 'nat64')).toMatch(/ qlen 4096\n/);
       expect(ns(gateway, 'ip', '-6', 'route', 'show', 'dev', 'nat64')).toContain(
         '2001:db8:64::/96',
       );

@@ -3,7 +3,8 @@
 //   udp-server PORT                 answers each datagram with "<peer address> <length>"
 //   tcp-client HOST PORT BYTES [SRC]  sends BYTES, prints the server's answer
 //   udp-client HOST PORT [SRC]      sends one datagram, prints the answer or "error <code>"
-//   tcp-port-server PORT, udp-port-server PORT   as above, with "<address>#<port>" of the peer
+//   tcp-port-server PORT [ADDR], udp-port-server PORT   as above, with "<address>#<port>" of the
+//                                   peer (tcp: listening on ADDR, default 0.0.0.0)
 //   udp-multi-client HOST PORT SRC,SRC,...       one datagram from each source, prints
 //                                                "<src> <answer>" per line
 //   udp4-probe-client HOST PORT, tcp4-probe-client HOST PORT   IPv4 probes: print the answer
@@ -76,7 +77,7 @@ if (role === 'tcp-server') {
     });
     sock.on('error', () => undefined);
   });
-  server.listen(Number(args[0]), '0.0.0.0', () => process.stdout.write('listening\n'));
+  server.listen(Number(args[0]), args[1] ?? '0.0.0.0', () => process.stdout.write('listening\n'));
 } else if (role === 'udp-port-server') {
   const sock = createSocket('udp4');
   sock.on('message', (msg, rinfo) => {

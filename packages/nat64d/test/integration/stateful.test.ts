@@ -31,6 +31,8 @@ const SERVER6 = '2001:db8:64::cb00:7102'; // 203.0.113.2 inside the prefix
 const POOL4 = '198.51.100.8';
 const node = process.execPath;
 const CLIENTS = Array.from({ length: 20 }, (_, i) => `2001:db8:1::${(0x100 + i).toString(16)}`);
+/** The pool4 address inside the prefix: IPv6 hosts reach each other through it (hairpin). */
+const POOL4_AS6 = '2001:db8:64::c633:6408';
 
 function skipReason(): string | null {
   const reason = netnsUnavailable(['ip', 'ping']);
@@ -76,6 +78,8 @@ describe.skipIf(skip !== null)(
           'ipv4-addr 192.0.2.1',
           'prefix 2001:db8:64::/96',
           `pool4 ${POOL4} 61000-65535`,
+          // A server on the IPv6 side (the last client address), reached through pool4.
+          `bib tcp ${CLIENTS[19]!}#9090 ${POOL4}#9090`,
           `log-mappings ${mappingLog}`,
           '',
         ].join('\n'),
@@ -116,6 +120,29 @@ describe.skipIf(skip !== null)(
       expect(port).toBeGreaterThanOrEqual(61000);
       expect(port).toBeLessThanOrEqual(65535);
       await servers[0]?.waitFor(`tcp ${POOL4}#${port} 5000`, 3000);
+    });
+
+    it('hairpin with TCP offload: 4 MB from one IPv6 host to another through the pool4 address', async () => {
+      const server6 = spawnInNs(topo.client, [node, PEER, 'tcp-port-server', '9090', CLIENTS[19]!]);
+      servers.push(server6);
+      await server6.waitFor('listening');
+      const before = stats();
+      const bytes = 4 * 1024 * 1024;
+      const r = nsRun(
+        topo.client,
+        [node, PEER, 'tcp-client', POOL4_AS6, '9090', String(bytes), CLIENTS[3]!],
+        30_000,
+      );
+      // The server sees the sender as its pool4 transport address, in the prefix.
+      const [addr, port] = seen(r.stdout);
+      expect(addr).toBe(POOL4_AS6);
+      expect(port >= 61000 && port <= 65535).toBe(true);
+      await server6.waitFor(`tcp ${POOL4_AS6}#${port} ${bytes}`, 3000);
+      const after = stats();
+      // The data arrived as GSO super-packets, segmented for the way back to IPv6.
+      expect(after.nat64d_tun_gso_in_total! - before.nat64d_tun_gso_in_total!).toBeGreaterThan(0);
+      expect(after.nat64d_hairpinned_total! - before.nat64d_hairpinned_total!).toBeGreaterThan(0);
+      expect(after.nat64d_drop_too_big_total).toBe(before.nat64d_drop_too_big_total);
     });
 
     it('UDP: the IPv4 server sees the pool4 address with a port in range; the answer comes back', () => {

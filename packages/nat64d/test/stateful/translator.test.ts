@@ -7,10 +7,12 @@ import { Translator } from '../../src/core/index.js';
 import { TCP_STATE_NAMES } from '../../src/stateful/index.js';
 import {
   TestMapper,
+  bytes,
   checkIpv4,
   checkL4v4,
   checkIpv6,
   checkL4v6,
+  concat,
   config,
   hex6,
   icmp,
@@ -27,7 +29,7 @@ import {
   u32,
   udp,
 } from '../core/helpers.js';
-import { harness } from './helpers.js';
+import { ACK, SYN, harness } from './helpers.js';
 
 const HOST = '2001:db8:1::2';
 const HOST_B = '2001:db8:1::5';
@@ -249,5 +251,73 @@ describe('hairpinning (RFC 6146 section 3.8)', () => {
     expect(run(t, udp6(HOST_B, 53, POOL4_AS6, u16(sent, 20)))).toEqual([]);
     expect(t.counters.hairpinned).toBe(1);
     expect(t.counters.dropStateful).toBe(1);
+  });
+});
+
+describe('TCP/IPv6 GSO super-packets (TUN offload) in stateful mode', () => {
+  // What the addon hands over: a TCP segment larger than the MTU whose checksum field holds
+  // the complement of the folded pseudo-header sum without length (Linux's GSO convention,
+  // complemented by the addon).
+  const MSS = 1000;
+  const payload = bytes(2500, 7);
+  const partial = (ph: Uint8Array) => {
+    let s = 0;
+    for (let i = 0; i < ph.length; i += 2) s += (ph[i]! << 8) | ph[i + 1]!;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    return ~s & 0xffff;
+  };
+  function gso6(src: string, sport: number, dst: string, dport: number, flags: number) {
+    const seg = tcp(sport, dport, payload, pseudo6(ip6(src), ip6(dst), 6, 20 + payload.length));
+    seg[13] = flags;
+    const ck = partial(pseudo6(ip6(src), ip6(dst), 6, 0));
+    seg[16] = ck >> 8;
+    seg[17] = ck & 0xff;
+    return ipv6({ src, dst, nh: 6, payload: seg });
+  }
+  function offloadSetup(...lines: string[]) {
+    const h = harness(['pool4 198.51.100.1 61000-65535', ...lines]);
+    const t = new Translator(config({ ipv4MaxPacket: 65535 }), new TestMapper([]), h.nat);
+    return { ...h, t };
+  }
+  function gsoRun(t: Translator, p: Uint8Array): Uint8Array[] {
+    t.gso = MSS;
+    try {
+      return run(t, p);
+    } finally {
+      t.gso = 0;
+    }
+  }
+
+  it('one GSO packet out as one IPv4 packet: the port rewrite stays out of the partial checksum', () => {
+    const { t } = offloadSetup();
+    const syn = one(t, tcp6(HOST, 40000, SERVER6, 80, SYN));
+    const port = u16(syn, 20);
+    const [o, ...rest] = gsoRun(t, gso6(HOST, 40000, SERVER6, 80, ACK | 0x08));
+    expect(rest).toEqual([]);
+    expect(checkIpv4(o!)).toBe(true);
+    expect([u16(o!, 20), u16(o!, 22)]).toEqual([port, 80]);
+    expect(o!.subarray(40)).toEqual(payload);
+    // The IPv4 pseudo-header sum (pool4 address, server, no length), as the kernel expects.
+    expect(u16(o!, 36)).toBe(partial(pseudo4(ip4(POOL4), ip4(SERVER), 6, 0)));
+  });
+
+  it('a hairpinned GSO packet is segmented as the kernel would, each segment with a full checksum', () => {
+    const { t } = offloadSetup('bib tcp 2001:db8:1::5#80 198.51.100.1#8080');
+    const syn = one(t, tcp6(HOST, 40000, POOL4_AS6, 8080, SYN));
+    expect(hex6(syn, 24)).toBe(hex6(ip6(HOST_B)));
+    const portA = u16(syn, 40);
+    const out = gsoRun(t, gso6(HOST, 40000, POOL4_AS6, 8080, ACK | 0x08 | 0x01 | 0x80));
+    expect(out.map((p) => p.length - 60)).toEqual([1000, 1000, 500]);
+    for (const p of out) {
+      expect(checkIpv6(p) && checkL4v6(p)).toBe(true);
+      expect(hex6(p, 8)).toBe(hex6(ip6(POOL4_AS6)));
+      expect(hex6(p, 24)).toBe(hex6(ip6(HOST_B)));
+      expect([u16(p, 40), u16(p, 42)]).toEqual([portA, 80]);
+    }
+    expect(out.map((p) => u32(p, 44) - 0x01020304)).toEqual([0, 1000, 2000]);
+    // CWR on the first segment only, FIN and PSH on the last only.
+    expect(out.map((p) => p[53])).toEqual([ACK | 0x80, ACK, ACK | 0x08 | 0x01]);
+    expect(concat(...out.map((p) => p.subarray(60)))).toEqual(payload);
+    expect(t.counters.hairpinned).toBe(2);
   });
 });

@@ -1,12 +1,13 @@
 // Runs inside a network namespace: opens a TUN device with the addon, answers ICMP echo
-// requests to any address behind it, prints "ready" and, at exit, the addon's counters.
+// requests to any address behind it (MTU and, if given, the transmit queue length set), prints "ready" and, at exit, the addon's counters.
 import { createRequire } from 'node:module';
 
 const load = createRequire(import.meta.url);
 const tun = load('../../build/Release/tun.node');
-const [name, mtu] = process.argv.slice(2);
+const [name, mtu, qlen] = process.argv.slice(2);
 const h = tun.open(name, 0);
 tun.setMtu(name, Number(mtu));
+if (qlen) tun.setTxQueueLen(name, Number(qlen));
 const slot = Number(mtu) + 64;
 const buf = new Uint8Array(slot * 16);
 const lengths = new Uint32Array(16);

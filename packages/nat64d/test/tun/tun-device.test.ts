@@ -32,6 +32,7 @@ describe.skipIf(skipReason !== null)(
         join(here, 'echo-responder.mjs'),
         'tun0',
         '1400',
+        '3000',
       ]);
       await responder.waitFor('ready');
       ns(name, 'ip', 'link', 'set', 'tun0', 'up');
@@ -48,6 +49,13 @@ describe.skipIf(skipReason !== null)(
       expect(link).toContain('mtu 1400');
       expect(link).toContain('link/none');
       expect(link).toMatch(/tun type tun pi off/);
+    });
+
+    it('sets the transmit queue length (packets held for the reader; the kernel default is 500)', () => {
+      const [link] = JSON.parse(ns(name, 'ip', '-j', 'link', 'show', 'tun0')) as Array<{
+        txqlen: number;
+      }>;
+      expect(link?.txqlen).toBe(3000);
     });
 
     it('reads packets from the kernel and writes replies back (ping through the addon)', () => {
