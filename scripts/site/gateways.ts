@@ -56,8 +56,8 @@ export const GW_SITE = {
   gatewayKey: 'gw-site-0123456789abcdef',
   adminToken: 'admin-token-gateways-site-0123',
   /**
-   * Seconds without a report before a gateway counts as down. nat64d reports every 20 s, so
-   * anything shorter would have a live gateway flap to down between two reports.
+   * Seconds without a report before a gateway counts as down: the shortest the resolver takes
+   * (nat64d reports every 20 s; shorter would have a live gateway flap between two reports).
    */
   gatewayTimeout: 30,
   gateways: {
