@@ -12,7 +12,9 @@
  * The router sends each prefix to its gateway; the server sends each gateway's dynamic pool
  * (198.18.0.0/24, 198.18.1.0/24) back to it and serves BIND (A-only names) and a web page. The
  * resolver (the self-hosted server, or the worker under `wrangler dev`) runs on the router with
- * one tenant whose prefixes name the gateways; each nat64d reports to it with report-url.
+ * one tenant whose prefixes name the gateways; each nat64d reports to it with report-url (over
+ * https to the self-hosted server, which has a self-signed certificate nat64d and curl trust,
+ * so DoT and DDR are on too; over http to wrangler dev).
  *
  * Used by test/integration/gateways-site.test.ts.
  */
@@ -53,6 +55,9 @@ export const GW_SITE = {
   server4: SITE.server4,
   page: SITE.page,
   dohPort: 8787,
+  dotPort: 853,
+  /** The resolver's name in its certificate (the DDR target). */
+  serverName: 'resolver.site.test',
   gatewayKey: 'gw-site-0123456789abcdef',
   adminToken: 'admin-token-gateways-site-0123',
   /**
@@ -104,6 +109,10 @@ www IN A ${SITE.server4}
 export type ResolverKind = 'node' | 'worker';
 
 export interface GatewaySite {
+  /** The resolver's HTTP side: https (the self-hosted server, with DDR) or http (wrangler dev). */
+  readonly scheme: 'http' | 'https';
+  /** The resolver's certificate (self-signed), trusted by nat64d and curl; null without TLS. */
+  readonly caFile: string | null;
   readonly client: string;
   readonly router: string;
   readonly server: string;
@@ -139,6 +148,8 @@ export async function startGatewaySite(kind: ResolverKind): Promise<GatewaySite>
   const dir = mkdtempSync(join(tmpdir(), 'dns64-gateways-'));
   const processes: Record<string, NsProcess> = {};
   const netnsEtc = `/etc/netns/${client}`;
+  const scheme = kind === 'node' ? 'https' : 'http';
+  const caFile = kind === 'node' ? join(dir, 'cert.pem') : null;
   const stop = async () => {
     for (const p of Object.values(processes).reverse()) await p.stop();
     for (const n of all) delNetns(n);
@@ -165,7 +176,7 @@ export async function startGatewaySite(kind: ResolverKind): Promise<GatewaySite>
         `prefix ${g.prefix}`,
         `dynamic-pool ${g.pool}`,
         `data-dir ${data}`,
-        `report-url http://[${g.routerLink6}]:${GW_SITE.dohPort}/t/${GW_SITE.tenant}/gateways/${name}`,
+        `report-url ${scheme}://[${g.routerLink6}]:${GW_SITE.dohPort}/t/${GW_SITE.tenant}/gateways/${name}`,
         `report-key ${GW_SITE.gatewayKey}`,
         '',
       ].join('\n'),
@@ -173,6 +184,8 @@ export async function startGatewaySite(kind: ResolverKind): Promise<GatewaySite>
     // A fresh key each start, so a restarted gateway's output is its own.
     const key = `nat64d ${name} ${Date.now()}`;
     const p = spawnInNs(gatewayNs[name], [
+      'env',
+      ...(caFile ? [`NODE_EXTRA_CA_CERTS=${caFile}`] : []),
       process.execPath,
       join(ROOT, 'packages/nat64d/bin/nat64d.js'),
       '-c',
@@ -265,21 +278,44 @@ zone "site.test" { type primary; file "${dir}/site.test.zone"; };
     ]);
     await processes.web.waitFor('web listening');
 
-    if (kind === 'node') await startNodeResolver(router, dir, processes);
+    if (kind === 'node') await startNodeResolver(router, dir, caFile!, processes);
     else await startWorkerResolver(router, dir, processes);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { client, router, server, gatewayNs, processes, startGateway, stopGateway, stop };
+  return {
+    scheme,
+    caFile,
+    client,
+    router,
+    server,
+    gatewayNs,
+    processes,
+    startGateway,
+    stopGateway,
+    stop,
+  };
 }
 
-/** The self-hosted server on the router: the tenant from TENANTS_FILE, classic DNS as it. */
+/**
+ * The self-hosted server on the router: the tenant from TENANTS_FILE, classic DNS as it, TLS
+ * with a self-signed certificate for resolver.site.test and the router's addresses (DoH over
+ * https, DoT, DDR).
+ */
 async function startNodeResolver(
   router: string,
   dir: string,
+  cert: string,
   processes: Record<string, NsProcess>,
 ): Promise<void> {
+  const key = join(dir, 'key.pem');
+  const addrs = [GW_SITE.resolver6, ...GATEWAY_NAMES.map((g) => GW_SITE.gateways[g].routerLink6)];
+  sh('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${GW_SITE.serverName}`,
+    '-addext', `subjectAltName=DNS:${GW_SITE.serverName},${addrs.map((a) => `IP:${a}`).join(',')}`,
+  ]); // prettier-ignore
   const tenants = join(dir, 'tenants.json');
   writeFileSync(tenants, JSON.stringify({ [GW_SITE.tenant]: tenantRecord() }));
   processes.resolver = spawnInNs(router, [
@@ -290,6 +326,8 @@ async function startNodeResolver(
     `TENANTS_FILE=${tenants}`,
     `DNS_TENANT=${GW_SITE.tenant}`,
     `ADMIN_TOKEN=${GW_SITE.adminToken}`,
+    `TLS_CERT=${cert}`,
+    `TLS_KEY=${key}`,
     'NODE_NO_WARNINGS=1',
     process.execPath,
     '--import',

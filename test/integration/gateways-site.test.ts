@@ -16,8 +16,9 @@ import { requireCommand } from './servers';
  * prefix, and the page still loads by name. It comes back: its prefix returns. One stopped in
  * order (SIGTERM, DELETE): the very next answer leaves its prefix out. Once with the self-hosted
  * server (classic DNS from the client, as the tenant), once with the worker under wrangler dev
- * (its tenant DoH URL). Convergence is polled with a bounded deadline; only final states are
- * asserted.
+ * (its tenant DoH URL); the self-hosted one has TLS, so the gateways report over https and the
+ * client finds the tenant's DoH endpoint by DDR. Convergence is polled with a bounded deadline;
+ * only final states are asserted.
  */
 const skip = netnsUnavailable(['ip', 'curl', 'dig']);
 
@@ -52,6 +53,37 @@ for (const kind of ['node', 'worker'] as ResolverKind[]) {
     () => {
       let site: GatewaySite;
       const client = (args: string[], timeout = 15_000) => nsRun(site.client, args, timeout);
+      /** The resolver's HTTP side as the client sees it. */
+      const base = () => `${site.scheme}://[${GW_SITE.resolver6}]:${GW_SITE.dohPort}`;
+      /** curl, trusting the resolver's certificate when it has one. */
+      const curl = (...args: string[]) =>
+        client([
+          'curl',
+          '-s',
+          '--max-time',
+          '10',
+          ...(site.caFile ? ['--cacert', site.caFile] : []),
+          ...args,
+        ]);
+      /** The tenant's DoH JSON answer (sorted addresses, their TTLs). */
+      const dohAaaa = (): Answer => {
+        const r = curl(
+          '-H',
+          'accept: application/dns-json',
+          `${base()}/t/${GW_SITE.tenant}/dns-query?name=www.site.test&type=AAAA`,
+        );
+        let body: { Answer?: { type: number; data: string; TTL: number }[] } = {};
+        try {
+          body = JSON.parse(r.stdout) as typeof body;
+        } catch {
+          // not an answer yet
+        }
+        const rows = body.Answer ?? [];
+        return {
+          addrs: rows.map((a) => `${a.type === 28 ? 'AAAA' : a.type} ${a.data}`).sort(),
+          ttls: rows.map((a) => a.TTL),
+        };
+      };
       const phases: string[] = [];
       let t0 = 0;
       const mark = (what: string) => {
@@ -81,40 +113,17 @@ for (const kind of ['node', 'worker'] as ResolverKind[]) {
             ttls: rows.map((f) => Number(f[1])),
           };
         }
-        const r = client([
-          'curl',
-          '-s',
-          '--max-time',
-          '5',
-          '-H',
-          'accept: application/dns-json',
-          `http://[${GW_SITE.resolver6}]:${GW_SITE.dohPort}/t/${GW_SITE.tenant}/dns-query?name=www.site.test&type=AAAA`,
-        ]);
-        let body: { Answer?: { type: number; data: string; TTL: number }[] } = {};
-        try {
-          body = JSON.parse(r.stdout) as typeof body;
-        } catch {
-          // not an answer yet
-        }
-        const rows = body.Answer ?? [];
-        return {
-          addrs: rows.map((a) => `${a.type === 28 ? 'AAAA' : a.type} ${a.data}`).sort(),
-          ttls: rows.map((a) => a.TTL),
-        };
+        return dohAaaa();
       };
       const expectAddrs = (...addrs: string[]) => addrs.map((a) => `AAAA ${a}`).sort();
       const same = (a: string[], b: string[]) => JSON.stringify(a) === JSON.stringify(b);
 
       const states = (): Record<string, string> => {
-        const r = client([
-          'curl',
-          '-s',
-          '--max-time',
-          '5',
+        const r = curl(
           '-H',
           `authorization: Bearer ${GW_SITE.adminToken}`,
-          `http://[${GW_SITE.resolver6}]:${GW_SITE.dohPort}/admin/tenants/${GW_SITE.tenant}/gateways`,
-        ]);
+          `${base()}/admin/tenants/${GW_SITE.tenant}/gateways`,
+        );
         try {
           const body = JSON.parse(r.stdout) as { gateways: Record<string, { state: string }> };
           return Object.fromEntries(
@@ -161,6 +170,7 @@ for (const kind of ['node', 'worker'] as ResolverKind[]) {
           ['dig', 'bind9-dnsutils'],
           ['curl', 'curl'],
           ...(kind === 'worker' ? [['dnsdist', 'dnsdist']] : []),
+          ...(kind === 'node' ? [['openssl', 'openssl']] : []),
         ]) {
           requireCommand(cmd!, pkg!);
         }
@@ -224,6 +234,41 @@ for (const kind of ['node', 'worker'] as ResolverKind[]) {
         expect(page.stdout).toBe(`${GW_SITE.page}\n${A.server6}`);
         mark('gw-b stopped -> only gw-a');
       }, 30_000);
+
+      it.skipIf(kind !== 'node')(
+        "DDR: the client finds the tenant's DoH endpoint, which gives the same answer, and curl by name over it works",
+        () => {
+          const r = client([
+            'dig',
+            '+noall',
+            '+answer',
+            `@${GW_SITE.resolver6}`,
+            '_dns.resolver.arpa',
+            'SVCB',
+          ]);
+          const name = `${GW_SITE.serverName}.`;
+          expect(
+            r.stdout
+              .trim()
+              .split('\n')
+              .map((l) => l.split(/\s+/).join(' ')),
+          ).toEqual([
+            `_dns.resolver.arpa. 300 IN SVCB 1 ${name} alpn="h2" port=${GW_SITE.dohPort} key7="/t/${GW_SITE.tenant}/dns-query{?dns}"`,
+            `_dns.resolver.arpa. 300 IN SVCB 2 ${name} alpn="dot" port=${GW_SITE.dotPort}`,
+          ]);
+          // Over the advertised path (the certificate also names the router's address): the
+          // same live set as classic DNS, gw-b still stopped.
+          expect(dohAaaa().addrs).toEqual(expectAddrs(A.server6));
+          const page = curl(
+            '--doh-url',
+            `${base()}/t/${GW_SITE.tenant}/dns-query`,
+            '-w',
+            '\n%{remote_ip}',
+            'http://www.site.test/',
+          );
+          expect(page.stdout).toBe(`${GW_SITE.page}\n${A.server6}`);
+        },
+      );
     },
   );
 }
