@@ -204,7 +204,10 @@ export async function startServer(
 
 /**
  * DDR (RFC 9462) with TLS: DoH and DoT on their ports, under SERVER_NAME or else the first DNS
- * name of the certificate (the name clients check it against); without TLS, none.
+ * name of the certificate (the name clients check it against); without TLS, none. With
+ * DNS_TENANT, classic DNS and DoT answer as that tenant, so the DoH endpoint is the tenant's
+ * URL (`/t/{id}/dns-query`), not `/dns-query` (the default prefix); a tenant with a key gets no
+ * DoH endpoint, since the key would ride in the published path.
  */
 export function ddrConfig(cfg: ServerConfig): DdrConfig | null {
   if (!cfg.tls) return null;
@@ -215,7 +218,21 @@ export function ddrConfig(cfg: ServerConfig): DdrConfig | null {
     ?.slice(4);
   const parsed = certName ? textToName(certName) : null;
   const target = cfg.serverName ?? (parsed?.ok ? parsed.name : ROOT);
-  return { target, serverName: cfg.serverName, dohPort: cfg.httpPort, dotPort: cfg.dotPort };
+  const tenant =
+    cfg.dnsTenant === null ? null : (cfg.tenants[cfg.dnsTenant] as { key?: unknown } | undefined);
+  const dohPath =
+    cfg.dnsTenant === null
+      ? undefined
+      : tenant?.key !== undefined
+        ? null
+        : `/t/${cfg.dnsTenant}/dns-query{?dns}`;
+  return {
+    target,
+    serverName: cfg.serverName,
+    dohPort: cfg.httpPort,
+    dotPort: cfg.dotPort,
+    dohPath,
+  };
 }
 
 /**

@@ -18,6 +18,12 @@ export interface DdrConfig {
   readonly dohPort: number;
   /** DoT on this port (RFC 7858). */
   readonly dotPort: number;
+  /**
+   * DoH's URI template (RFC 9461 §5): `/dns-query{?dns}` when absent; a tenant's path when
+   * classic DNS answers as that tenant, so the encrypted endpoint gives the same answers;
+   * null: no DoH endpoint (a tenant with a key, which must not be published).
+   */
+  readonly dohPath?: string | null;
 }
 
 export const SVCB = 64;
@@ -94,22 +100,25 @@ function endpoints(ddr: DdrConfig, owner: Uint8Array): Rr[] {
     return { owner, type: SVCB, klass: QCLASS_IN, ttl: TTL, rdata };
   };
   const ascii = new TextEncoder();
+  const dohPath = ddr.dohPath === undefined ? DOH_PATH : ddr.dohPath;
+  const dot = record(
+    2,
+    svcParams([
+      [KEY.alpn, alpn('dot')],
+      [KEY.port, u16(ddr.dotPort)],
+    ]),
+  );
+  if (dohPath === null) return [dot];
   return [
     record(
       1,
       svcParams([
         [KEY.alpn, alpn('h2')],
         [KEY.port, u16(ddr.dohPort)],
-        [KEY.dohpath, ascii.encode(DOH_PATH)],
+        [KEY.dohpath, ascii.encode(dohPath)],
       ]),
     ),
-    record(
-      2,
-      svcParams([
-        [KEY.alpn, alpn('dot')],
-        [KEY.port, u16(ddr.dotPort)],
-      ]),
-    ),
+    dot,
   ];
 }
 

@@ -78,8 +78,20 @@ export const TenantRecordSchema = z
     key: secret.optional(),
     /** The secret the tenant's gateways report with (`PUT /t/{id}/gateways/{gateway}`). */
     gatewayKey: secret.optional(),
-    /** Seconds without a report after which a gateway's prefixes leave synthesized answers. */
-    gatewayTimeout: z.number().int().min(5).max(3600).optional(),
+    /**
+     * Seconds without a report after which a gateway's prefixes leave synthesized answers. At
+     * least 30: nat64d reports every 20 s (the next report 20 s after the last one ended, and one
+     * may take up to 10 s), so a shorter timeout would take a live gateway for a dead one
+     * between two reports.
+     */
+    gatewayTimeout: z
+      .number()
+      .int()
+      .min(30, {
+        message: 'must be at least 30 (nat64d reports every 20 s; a report may take 10 s)',
+      })
+      .max(3600)
+      .optional(),
     rateLimit: z
       .number()
       .refine((n): n is RateLimitTier => (RATE_LIMIT_TIERS as readonly number[]).includes(n), {

@@ -398,14 +398,15 @@ describe('DDR, Discovery of Designated Resolvers (RFC 9462)', () => {
       '_dns.resolver.arpa',
       'SVCB',
     );
-    // The target is the certificate's first DNS name (no SERVER_NAME is set here).
+    // The target is the certificate's first DNS name (no SERVER_NAME is set here); DoH's path
+    // is DNS_TENANT's, so the upgraded client keeps acme's answers.
     expect(
       out
         .trim()
         .split('\n')
         .map((l) => l.split(/\s+/).join(' ')),
     ).toEqual([
-      `_dns.resolver.arpa. 300 IN SVCB 1 localhost. alpn="h2" port=${tls.port} key7="/dns-query{?dns}"`,
+      `_dns.resolver.arpa. 300 IN SVCB 1 localhost. alpn="h2" port=${tls.port} key7="/t/acme/dns-query{?dns}"`,
       `_dns.resolver.arpa. 300 IN SVCB 2 localhost. alpn="dot" port=${tls.dotPort}`,
     ]);
     const k = await kdig('-p', port, '@::1', '_dns.resolver.arpa', 'SVCB');

@@ -1,4 +1,5 @@
 import * as dnsPacket from 'dns-packet';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StreamDns, answerMessage, tcpServer } from '../../src/node/classic';
 import { ConfigError, loadConfig } from '../../src/node/config';
+import { ddrConfig } from '../../src/node/server';
 import { FrameReader, formErr, frame, truncateForUdp } from '../../src/node/framing';
 import { RateLimitedLog } from '../../src/obs/log';
 import { shortClient } from '../../src/obs/query-event';
@@ -180,6 +182,51 @@ describe('loadConfig', () => {
       `${file}: b: prefixes: Too small: expected array to have >=1 items`,
       `${file}: b: (record): Unrecognized key: "nope"`,
     ]);
+  });
+});
+
+describe('DDR settings (ddrConfig)', () => {
+  it("publishes DNS_TENANT's DoH path, so DoH answers as classic DNS does; none for a keyed tenant", () => {
+    const cert = join(dir, 'ddr-cert.pem');
+    const key = join(dir, 'ddr-key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=dns.example',
+        '-addext',
+        'subjectAltName=DNS:dns.example',
+      ],
+      { stdio: 'ignore' },
+    );
+    const file = join(dir, 'ddr-tenants.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        acme: { prefixes: ['2001:db8:ac::/96'] },
+        keyed: { prefixes: ['2001:db8:ad::/96'], key: 'tenant-key-0123456789' },
+      }),
+    );
+    const tls = { TLS_CERT: cert, TLS_KEY: key, TENANTS_FILE: file };
+    expect(ddrConfig(loadConfig(tls))?.dohPath).toBeUndefined(); // /dns-query{?dns}
+    expect(ddrConfig(loadConfig({ ...tls, DNS_TENANT: 'acme' }))?.dohPath).toBe(
+      '/t/acme/dns-query{?dns}',
+    );
+    expect(ddrConfig(loadConfig({ ...tls, DNS_TENANT: 'keyed' }))?.dohPath).toBeNull();
+    expect(ddrConfig(loadConfig({ TENANTS_FILE: file, DNS_TENANT: 'acme' }))).toBeNull();
   });
 });
 

@@ -36,6 +36,23 @@ describe('DDR records (RFC 9462, SVCB wire format of RFC 9460)', () => {
     expect(answerDdr(CONFIG, literalName('dns.example'), SVCB)).toBeNull();
   });
 
+  it("advertises a tenant's DoH path when given one, and only DoT when DoH is withheld", () => {
+    const path = '/t/acme/dns-query{?dns}';
+    const tenant = answerDdr(
+      { ...CONFIG, dohPath: path },
+      literalName('_dns.resolver.arpa'),
+      SVCB,
+    )!;
+    expect(hex(tenant.answers![0]!.rdata)).toContain(
+      `0007${path.length.toString(16).padStart(4, '0')}${hex(new TextEncoder().encode(path))}`,
+    );
+    expect(tenant.answers).toHaveLength(2);
+    const none = answerDdr({ ...CONFIG, dohPath: null }, literalName('_dns.resolver.arpa'), SVCB)!;
+    expect(none.answers!.map((r) => hex(r.rdata))).toEqual([
+      `0002${hex(literalName('dns.example'))}0001000403646f74000300020355`,
+    ]);
+  });
+
   it('without TLS: _dns.resolver.arpa NODATA, other resolver.arpa names NXDOMAIN', () => {
     const none = answerDdr(null, literalName('_dns.resolver.arpa'), SVCB)!;
     expect([none.rcode, none.answers, none.authorities!.length]).toEqual([0, undefined, 1]);

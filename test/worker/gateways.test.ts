@@ -208,6 +208,15 @@ describe('PUT and DELETE /t/{id}/gateways/{gateway}', () => {
     expect((await aaaa()).map((r) => r[0])).toEqual([A('a'), A('b'), A('c')]);
   });
 
+  it('refuses a gatewayTimeout shorter than 30 s: nat64d reports every 20 s', async () => {
+    const { req } = site({ ...RECORD, gatewayTimeout: 20 });
+    const res = await req('/t/acme/dns-query?dns=' + b64url(query('a-only.test', 'AAAA')));
+    expect([res.status, await res.text()]).toEqual([
+      500,
+      'tenant acme has an invalid record: gatewayTimeout: must be at least 30 (nat64d reports every 20 s; a report may take 10 s)\n',
+    ]);
+  });
+
   it('requires a gatewayKey when a prefix names a gateway (tenant record check)', async () => {
     const { req } = site({ prefixes: [{ prefix: '2001:db8:a::/96', gateway: 'ams-1' }] });
     const res = await req('/t/acme/dns-query?dns=' + b64url(query('a-only.test', 'AAAA')));
