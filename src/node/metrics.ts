@@ -29,6 +29,9 @@ export class Metrics {
   private readonly queries: client.Counter<'transport' | 'rcode'>;
   private readonly synthesized: client.Counter<'transport'>;
   private readonly duration: client.Histogram<'transport'>;
+  /** Label children by their label values: prom-client hashes a labels object on every call. */
+  private readonly children = new Map<string, { inc(): void }>();
+  private readonly durationChildren = new Map<string, { observe(v: number): void }>();
   private readonly refusedTotal: client.Counter<'transport' | 'reason'>;
   private readonly rateLimitedTotal: client.Counter<'transport' | 'limiter'>;
   private readonly rejected: client.Counter<'transport' | 'reason'>;
@@ -187,9 +190,29 @@ export class Metrics {
   /** The engine's observer: one query. */
   query(e: QueryEvent): void {
     const transport = e.transport;
-    if (e.rcode !== null) this.queries.inc({ transport, rcode: rcodeName(e.rcode) });
-    if (e.synthesized && e.rcode !== null) this.synthesized.inc({ transport });
-    this.duration.observe({ transport }, e.ms / 1000);
+    if (e.rcode !== null) {
+      const key = `q|${transport}|${e.rcode}`;
+      let child = this.children.get(key);
+      if (!child) {
+        child = this.queries.labels({ transport, rcode: rcodeName(e.rcode) });
+        this.children.set(key, child);
+      }
+      child.inc();
+      if (e.synthesized) {
+        let synth = this.children.get(`s|${transport}`);
+        if (!synth) {
+          synth = this.synthesized.labels({ transport });
+          this.children.set(`s|${transport}`, synth);
+        }
+        synth.inc();
+      }
+    }
+    let duration = this.durationChildren.get(transport);
+    if (!duration) {
+      duration = this.duration.labels({ transport });
+      this.durationChildren.set(transport, duration);
+    }
+    duration.observe(e.ms / 1000);
     if (e.refused) this.refused(transport, 'allow-query');
     switch (e.verdict) {
       case null:
