@@ -334,7 +334,8 @@ async function startNodeResolver(
     'tsx',
     join(ROOT, 'src/node/serve.ts'),
   ]);
-  await processes.resolver.waitFor(/^ready:/m, 30_000);
+  // The server logs JSON lines: `ready:` opens the message of its ready line.
+  await processes.resolver.waitFor(/"msg":"ready:/m, 30_000);
 }
 
 /**

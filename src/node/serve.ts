@@ -107,7 +107,7 @@ async function runServer(config: ServerConfig): Promise<void> {
   if (pendingReload) await server.reload(pendingReload);
   if (worker) send({ dns64: 'ready', listening: server.listening });
   else {
-    log(`allow-query: ${server.allowQuery}`);
+    leveledLog.info({ event: 'allow-query' }, `allow-query: ${server.allowQuery}`);
     serverLog.info(
       { event: 'ready', listening: server.listening },
       `ready: ${server.listening.join('; ')}`,

@@ -309,7 +309,6 @@ export function conformanceRows(): ConformanceRow[] {
     body: { kind: 'page', start },
   });
   const setupPage = page('text/html; charset=utf-8', '<!DOCTYPE html>');
-  const profile = page('application/x-apple-aspen-config', '<?xml');
 
   return [
     // RFC 8484 on /dns-query: GET (each base64url form) and POST (each content-type form).
@@ -583,10 +582,11 @@ export function conformanceRows(): ConformanceRow[] {
         `/DNS-QUERY?dns=${dns}`,
         error(404, 'not found: DoH is served at /dns-query'),
       ),
+      // The Apple profile is served for https URLs only (404 for http), so it differs between
+      // the cleartext and the TLS fronts by design: test/worker/pages.test.ts and
+      // test/integration/setup-page.test.ts check it.
       get('/ (setup page)', '/', setupPage),
-      get('/apple.mobileconfig', '/apple.mobileconfig', profile),
       get('/t/acme/ (setup page)', '/t/acme/', setupPage),
-      get('/t/acme/apple.mobileconfig', '/t/acme/apple.mobileconfig', profile),
       get('/t/keyed/{key}/ (setup page)', `/t/keyed/${tenants.keyed.key}/`, setupPage),
       get('/t/nobody/ (setup page)', '/t/nobody/', error(404, 'unknown tenant nobody')),
     ),

@@ -126,7 +126,7 @@ describe('ALLOW_QUERY', () => {
 
   it('default (localnets): the LAN and loopback are answered, a routed stranger is refused', async () => {
     const s = await start({});
-    expect(s.log()).toMatch(
+    expect(s.messages()).toMatch(
       new RegExp(`^allow-query: localnets \\(.*198\\.19\\.${ID}\\.0/24`, 'm'),
     );
     expect(await digIn(LAN_NS, LAN_HOST, s.dnsPort)).toEqual(answered);

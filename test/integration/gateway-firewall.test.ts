@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_pro
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { requireCommand, waitFor } from './servers';
+import { logMessages, requireCommand, waitFor } from './servers';
 
 /**
  * deploy/gateway/nftables.conf loaded by nft into a gateway namespace with the deploy's interface
@@ -76,7 +76,7 @@ beforeAll(async () => {
   );
   resolver.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   resolver.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor('the resolver', async () => /^ready:/m.test(log));
+  await waitFor('the resolver', async () => /^ready:/m.test(logMessages(log)));
 }, 60000);
 
 afterAll(async () => {

@@ -52,7 +52,7 @@ describe('every bad setting at once', () => {
         RRL_SLIP: 'x',
       }),
     ).toEqual([
-      'UPSTREAMS: ftp://x must be an http:// or https:// DoH URL',
+      'UPSTREAMS: ftp://x must be an https:// or http:// DoH URL, or udp://, tcp:// or tls:// host[:port]',
       'DNS64_PREFIX: bad: a prefix needs a length (e.g. /96)',
       'HOST: example.com is not an IPv4 or IPv6 address',
       'PORT: 70000 is not a port number from 1 to 65535',
@@ -256,7 +256,7 @@ describe('serve --help, --version, --check open no socket', () => {
         DNS_PORT: String(udp.address().port),
         TENANTS_FILE: tenants,
         DNS_TENANT: 'lan',
-        UPSTREAMS: 'udp://x',
+        UPSTREAMS: 'gopher://x',
         ALLOW_QUERY: '192.0.2.0/24',
       };
       const good = serve(['--check'], { ...env, UPSTREAMS: 'https://dns.example/dns-query' });
@@ -283,7 +283,7 @@ describe('serve --help, --version, --check open no socket', () => {
       expect(bad.code).toBe(1);
       expect(bad.stdout).toBe('');
       expect(bad.stderr.split('\n')).toEqual([
-        expect.stringMatching(/^UPSTREAMS: udp:\/\/x /),
+        expect.stringMatching(/^UPSTREAMS: gopher:\/\/x /),
         expect.stringMatching(/^DNS64_PREFIX: /),
         'WORKERS: x is not a whole number from 1 to 64 or auto',
         'configuration has errors',

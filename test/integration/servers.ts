@@ -230,6 +230,8 @@ export interface NodeServer extends Running {
   readonly child: ChildProcess;
   /** Everything the server printed so far. */
   log(): string;
+  /** The same with each JSON log line as its message alone (`ready: ...`), one per line. */
+  messages(): string;
   /** Resolves with the exit code (or signal name) once the process has ended. */
   exited(): Promise<number | string>;
 }
@@ -284,6 +286,7 @@ export async function startNodeServer(env: Record<string, string>): Promise<Node
     metricsAddr: ports.METRICS_ADDR,
     child,
     log: () => log,
+    messages: () => logMessages(log),
     exited: () => exited,
     stop: stopper(child),
   };
@@ -343,4 +346,23 @@ setSecurityPollSuffix("")
     return out.toString().trim() === '192.0.2.53';
   });
   return { port, stop: stopper(child, dir) };
+}
+
+/**
+ * The server's output with every JSON log line (pino) reduced to its `msg`, other lines as they
+ * are: what an operator reads with `jq -r .msg`, for tests that look for lifecycle lines.
+ */
+export function logMessages(output: string): string {
+  return output
+    .split('\n')
+    .map((line) => {
+      if (!line.startsWith('{')) return line;
+      try {
+        const msg = (JSON.parse(line) as { msg?: unknown }).msg;
+        return typeof msg === 'string' ? msg : line;
+      } catch {
+        return line;
+      }
+    })
+    .join('\n');
 }
