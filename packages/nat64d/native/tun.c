@@ -253,16 +253,21 @@ static napi_value js_fd(napi_env env, napi_callback_info info) {
   return v;
 }
 
-static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
+/*
+ * An interface setting that is one int in struct ifreq (the MTU, the transmit queue length):
+ * argv is (name: string, value: number), the ioctl is made on a throwaway socket.
+ */
+static napi_value set_ifreq_int(napi_env env, napi_callback_info info, unsigned long request,
+                                const char *request_name, const char *usage, int32_t min) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ] = {0};
   size_t len = 0;
-  int32_t mtu = 0;
+  int32_t value = 0;
   if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &mtu) != napi_ok) {
-    napi_throw_type_error(env, NULL, "setMtu(name: string, mtu: number)");
+      napi_get_value_int32(env, argv[1], &value) != napi_ok || value < min) {
+    napi_throw_type_error(env, NULL, usage);
     return NULL;
   }
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -270,37 +275,24 @@ static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
   memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
-  ifr.ifr_mtu = mtu;
-  int r = ioctl(s, SIOCSIFMTU, &ifr);
+  /* ifr_mtu and ifr_qlen are the same int of the ifr_ifru union. */
+  if (request == SIOCSIFMTU) ifr.ifr_mtu = value;
+  else ifr.ifr_qlen = value;
+  int r = ioctl(s, request, &ifr);
   int err = errno;
   close(s);
-  if (r < 0) return throw_errno(env, "SIOCSIFMTU", err);
+  if (r < 0) return throw_errno(env, request_name, err);
   return NULL;
 }
 
+static napi_value js_set_mtu(napi_env env, napi_callback_info info) {
+  return set_ifreq_int(env, info, SIOCSIFMTU, "SIOCSIFMTU", "setMtu(name: string, mtu: number)",
+                       INT32_MIN);
+}
+
 static napi_value js_set_tx_queue_len(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char name[IFNAMSIZ] = {0};
-  size_t len = 0;
-  int32_t qlen = 0;
-  if (napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &qlen) != napi_ok || qlen < 1) {
-    napi_throw_type_error(env, NULL, "setTxQueueLen(name: string, len: number >= 1)");
-    return NULL;
-  }
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return throw_errno(env, "socket", errno);
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, name, strnlen(name, IFNAMSIZ - 1));
-  ifr.ifr_qlen = qlen;
-  int r = ioctl(s, SIOCSIFTXQLEN, &ifr);
-  int err = errno;
-  close(s);
-  if (r < 0) return throw_errno(env, "SIOCSIFTXQLEN", err);
-  return NULL;
+  return set_ifreq_int(env, info, SIOCSIFTXQLEN, "SIOCSIFTXQLEN",
+                       "setTxQueueLen(name: string, len: number >= 1)", 1);
 }
 
 static napi_value js_set_offload(napi_env env, napi_callback_info info) {
