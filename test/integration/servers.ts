@@ -168,8 +168,16 @@ export async function startBind(): Promise<Running> {
   return { port, stop: stopper(child, dir) };
 }
 
-/** dnsdist serving plain-HTTP DoH at /dns-query in front of a DNS server on loopback. */
-export async function startDnsdist(backendPort: number): Promise<Running> {
+/**
+ * dnsdist in front of a DNS server on loopback with one client listener: `listen(port)` is the
+ * dnsdist.conf line that adds it. Resolves once `ready(port)` is true.
+ */
+async function startDnsdistWith(
+  backendPort: number,
+  what: string,
+  listen: (port: number) => string,
+  ready: (port: number) => Promise<boolean>,
+): Promise<Running> {
   requireCommand('dnsdist', 'dnsdist');
   const dir = mkdtempSync(join(tmpdir(), 'dnsdist-'));
   const port = await freePort();
@@ -178,7 +186,7 @@ export async function startDnsdist(backendPort: number): Promise<Running> {
     join(dir, 'dnsdist.conf'),
     `setLocal("127.0.0.1:${dnsPort}")
 newServer({address="127.0.0.1:${backendPort}"})
-addDOHLocal("127.0.0.1:${port}", nil, nil, "/dns-query")
+${listen(port)}
 setSecurityPollSuffix("")
 `,
   );
@@ -186,13 +194,23 @@ setSecurityPollSuffix("")
     stdio: 'ignore',
     detached: true,
   });
-  await waitFor('dnsdist DoH', async () => {
-    const res = await fetch(
-      `http://127.0.0.1:${port}/dns-query?dns=AAABAAABAAAAAAAAAm5zBWRuczY0BHRlc3QAAAEAAQ`,
-    );
-    return res.status === 200;
-  });
+  await waitFor(what, () => ready(port));
   return { port, stop: stopper(child, dir) };
+}
+
+/** dnsdist serving plain-HTTP DoH at /dns-query in front of a DNS server on loopback. */
+export function startDnsdist(backendPort: number): Promise<Running> {
+  return startDnsdistWith(
+    backendPort,
+    'dnsdist DoH',
+    (port) => `addDOHLocal("127.0.0.1:${port}", nil, nil, "/dns-query")`,
+    async (port) => {
+      const res = await fetch(
+        `http://127.0.0.1:${port}/dns-query?dns=AAABAAABAAAAAAAAAm5zBWRuczY0BHRlc3QAAAEAAQ`,
+      );
+      return res.status === 200;
+    },
+  );
 }
 
 /** `wrangler dev` (workerd) with the project's worker, over HTTPS with a local certificate. */
@@ -310,42 +328,30 @@ export function nodeServerRefuses(env: Record<string, string>): {
  * dnsdist with a DoT listener (RFC 7858, `addTLSLocal`) in front of a DNS server on loopback,
  * with the given PEM certificate and key files.
  */
-export async function startDnsdistDot(
+export function startDnsdistDot(
   backendPort: number,
   certFile: string,
   keyFile: string,
 ): Promise<Running> {
-  requireCommand('dnsdist', 'dnsdist');
-  const dir = mkdtempSync(join(tmpdir(), 'dnsdist-dot-'));
-  const port = await freePort();
-  const dnsPort = await freePort();
-  writeFileSync(
-    join(dir, 'dnsdist.conf'),
-    `setLocal("127.0.0.1:${dnsPort}")
-newServer({address="127.0.0.1:${backendPort}"})
-addTLSLocal("127.0.0.1:${port}", "${certFile}", "${keyFile}")
-setSecurityPollSuffix("")
-`,
+  return startDnsdistWith(
+    backendPort,
+    'dnsdist DoT',
+    (port) => `addTLSLocal("127.0.0.1:${port}", "${certFile}", "${keyFile}")`,
+    async (port) => {
+      const out = execFileSync('kdig', [
+        '+short',
+        '+tls',
+        '+time=1',
+        '+retry=0',
+        '-p',
+        String(port),
+        '@127.0.0.1',
+        'ns.dns64.test',
+        'A',
+      ]);
+      return out.toString().trim() === '192.0.2.53';
+    },
   );
-  const child = spawn('dnsdist', ['--supervised', '-C', join(dir, 'dnsdist.conf')], {
-    stdio: 'ignore',
-    detached: true,
-  });
-  await waitFor('dnsdist DoT', async () => {
-    const out = execFileSync('kdig', [
-      '+short',
-      '+tls',
-      '+time=1',
-      '+retry=0',
-      '-p',
-      String(port),
-      '@127.0.0.1',
-      'ns.dns64.test',
-      'A',
-    ]);
-    return out.toString().trim() === '192.0.2.53';
-  });
-  return { port, stop: stopper(child, dir) };
 }
 
 /**
