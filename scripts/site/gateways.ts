@@ -31,7 +31,7 @@ import {
   suffix,
   type NsProcess,
 } from '../../packages/nat64d/test/helpers/netns.js';
-import { SITE } from './site.js';
+import { SITE, startIpv4Server } from './site.js';
 
 export type GatewayName = 'gw-a' | 'gw-b';
 
@@ -98,13 +98,6 @@ export function tenantRecord(): Record<string, unknown> {
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-const ZONE = `$TTL 300
-@ IN SOA ns.site.test. admin.site.test. 1 3600 600 86400 60
-@ IN NS ns.site.test.
-ns IN A ${SITE.server4}
-www IN A ${SITE.server4}
-`;
 
 export type ResolverKind = 'node' | 'worker';
 
@@ -253,30 +246,7 @@ export async function startGatewaySite(kind: ResolverKind): Promise<GatewaySite>
     }
 
     // The IPv4-only server: BIND with A-only names, and a web server.
-    writeFileSync(join(dir, 'site.test.zone'), ZONE);
-    writeFileSync(
-      join(dir, 'named.conf'),
-      `options { directory "${dir}"; listen-on { ${SITE.server4}; }; listen-on-v6 { none; };
-  recursion no; dnssec-validation no; pid-file "${dir}/named.pid"; };
-zone "site.test" { type primary; file "${dir}/site.test.zone"; };
-`,
-    );
-    processes.bind = spawnInNs(server, [
-      'named',
-      '-g',
-      '-u',
-      'root',
-      '-c',
-      join(dir, 'named.conf'),
-    ]);
-    await processes.bind.waitFor('running', 20_000);
-    processes.web = spawnInNs(server, [
-      process.execPath,
-      '-e',
-      `require('http').createServer((q, s) => s.end(${JSON.stringify(SITE.page)}))` +
-        `.listen(80, '${SITE.server4}', () => console.log('web listening'))`,
-    ]);
-    await processes.web.waitFor('web listening');
+    await startIpv4Server(dir, server, processes);
 
     if (kind === 'node') await startNodeResolver(router, dir, caFile!, processes);
     else await startWorkerResolver(router, dir, processes);

@@ -67,6 +67,34 @@ function natConfig(mode: NatMode, dataDir: string): string {
 }
 
 /** Brings the site up; on any failure everything started so far is torn down. */
+/**
+ * The site's IPv4-only server in namespace `ns`: BIND serving the A-only names of site.test, and
+ * a web server with the page; both added to `processes` (as `bind` and `web`).
+ */
+export async function startIpv4Server(
+  dir: string,
+  ns: string,
+  processes: Record<string, NsProcess>,
+): Promise<void> {
+  writeFileSync(join(dir, 'site.test.zone'), ZONE);
+  writeFileSync(
+    join(dir, 'named.conf'),
+    `options { directory "${dir}"; listen-on { ${SITE.server4}; }; listen-on-v6 { none; };
+  recursion no; dnssec-validation no; pid-file "${dir}/named.pid"; };
+zone "site.test" { type primary; file "${dir}/site.test.zone"; };
+`,
+  );
+  processes.bind = spawnInNs(ns, ['named', '-g', '-u', 'root', '-c', join(dir, 'named.conf')]);
+  await processes.bind.waitFor('running', 20_000);
+  processes.web = spawnInNs(ns, [
+    process.execPath,
+    '-e',
+    `require('http').createServer((q, s) => s.end(${JSON.stringify(SITE.page)}))` +
+      `.listen(80, '${SITE.server4}', () => console.log('web listening'))`,
+  ]);
+  await processes.web.waitFor('web listening');
+}
+
 export async function startSite(mode: NatMode): Promise<Site> {
   const dir = mkdtempSync(join(tmpdir(), 'dns64-site-'));
   const topo = makeNat64Topology([`${SITE.client}/64`]);
@@ -84,30 +112,7 @@ export async function startSite(mode: NatMode): Promise<Site> {
     writeFileSync(join(netnsEtc, 'resolv.conf'), `nameserver ${SITE.gateway6}\n`);
 
     // The IPv4-only server: BIND with A-only names, and a web server.
-    writeFileSync(join(dir, 'site.test.zone'), ZONE);
-    writeFileSync(
-      join(dir, 'named.conf'),
-      `options { directory "${dir}"; listen-on { ${SITE.server4}; }; listen-on-v6 { none; };
-  recursion no; dnssec-validation no; pid-file "${dir}/named.pid"; };
-zone "site.test" { type primary; file "${dir}/site.test.zone"; };
-`,
-    );
-    processes.bind = spawnInNs(topo.server, [
-      'named',
-      '-g',
-      '-u',
-      'root',
-      '-c',
-      join(dir, 'named.conf'),
-    ]);
-    await processes.bind.waitFor('running', 20_000);
-    processes.web = spawnInNs(topo.server, [
-      process.execPath,
-      '-e',
-      `require('http').createServer((q, s) => s.end(${JSON.stringify(SITE.page)}))` +
-        `.listen(80, '${SITE.server4}', () => console.log('web listening'))`,
-    ]);
-    await processes.web.waitFor('web listening');
+    await startIpv4Server(dir, topo.server, processes);
 
     // The gateway: nat64d, dnsdist as the DoH upstream, and the self-hosted resolver.
     if (mode === 'stateful') {
