@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { edgeCache } from '../../src/cache/edge-cache';
+import { Lru } from '../../src/cache/lru';
 import { ResponseCache } from '../../src/cache/response-cache';
 import { b64url, decode, query, rcode, rows } from '../helpers/dns';
 import { harness } from './setup';
@@ -131,5 +132,42 @@ describe('answer cache', () => {
     expect(rows(res.answers)).toEqual([['short.test', 'AAAA', 100, '2001:db8:64::c633:6407']]);
     expect(second.upstream.log).toEqual([]);
     expect(second.cache.stats).toMatchObject({ sharedHits: 1, misses: 0 });
+  });
+});
+
+describe('LRU (src/cache/lru.ts)', () => {
+  it('evicts the least recently used entry, keeping one used within the last max/2 moves', () => {
+    const lru = new Lru<string, number>(4);
+    for (const k of ['a', 'b', 'c', 'd']) lru.set(k, k.charCodeAt(0));
+    // 'a' is the oldest (moved 4 moves ago, >= max/2): a hit moves it to the end.
+    expect(lru.get('a')).toBe(97);
+    lru.set('e', 101);
+    expect(lru.get('b')).toBeUndefined();
+    expect([lru.get('a'), lru.get('c'), lru.get('d'), lru.get('e')]).toEqual([97, 99, 100, 101]);
+    expect(lru.size).toBe(4);
+  });
+
+  it('never holds more than max entries, whatever the order of hits and sets', () => {
+    const lru = new Lru<number, number>(100);
+    const used: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const k = (i * 7919) % 333;
+      if (lru.get(k) === undefined) lru.set(k, k);
+      used.push(k);
+      expect(lru.size).toBeLessThanOrEqual(100);
+      // Every key used in the last 50 moves (max/2) is still there.
+      if (i % 97 === 0) {
+        for (const recent of used.slice(-25)) expect(lru.get(recent)).toBe(recent);
+      }
+    }
+  });
+
+  it('a set replaces the value and counts as a use', () => {
+    const lru = new Lru<string, number>(2);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    lru.set('a', 3);
+    lru.set('c', 4);
+    expect([lru.get('a'), lru.get('b'), lru.get('c')]).toEqual([3, undefined, 4]);
   });
 });
