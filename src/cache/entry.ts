@@ -23,7 +23,7 @@ export const MAX_CACHE_TTL = 86400;
  */
 export function toCacheEntry(bytes: Uint8Array, now: number): CachedAnswer | null {
   const lifetime = Math.max(0, Math.min(freshnessLifetime(bytes), MAX_CACHE_TTL));
-  return entryFrom(Uint8Array.from(bytes), now, lifetime);
+  return entryFrom(new Uint8Array(bytes), now, lifetime);
 }
 
 /** An entry for bytes stored at `storedAt` for `lifetime` seconds; null when unparsable. */
@@ -53,7 +53,7 @@ export interface Asker {
  * question bytes, and every TTL counted down by the entry's age in whole seconds.
  */
 export function materialize(entry: CachedAnswer, asker: Asker, now: number): Uint8Array {
-  const out = Uint8Array.from(entry.bytes);
+  const out = new Uint8Array(entry.bytes);
   out[0] = asker.id >> 8;
   out[1] = asker.id & 0xff;
   if (asker.question.length === entry.questionEnd - 12) out.set(asker.question, 12);

@@ -68,7 +68,7 @@ export class ResponseCache {
     }
     const result = await pending;
     if (!(result instanceof Uint8Array)) return materialize(result, asker, this.now());
-    const copy = Uint8Array.from(result);
+    const copy = new Uint8Array(result);
     copy[0] = asker.id >> 8;
     copy[1] = asker.id & 0xff;
     return copy;

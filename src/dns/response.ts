@@ -75,7 +75,7 @@ export function errorResponse(
  * the client is answered by a recursive service, never by the authority itself.
  */
 export function relayResponse(query: Query, upstreamBytes: Uint8Array): Uint8Array {
-  const out = Uint8Array.from(upstreamBytes);
+  const out = new Uint8Array(upstreamBytes);
   out[0] = query.id >> 8;
   out[1] = query.id & 0xff;
   out[2] = out[2]! & ~(FLAG.AA >> 8);

@@ -90,7 +90,7 @@ async function addressOf(host: string): Promise<{ address: string; family: 4 | 6
 
 /** A copy of `query` with a fresh random ID. */
 function withId(query: Uint8Array, id: number): Uint8Array {
-  const out = Uint8Array.from(query);
+  const out = new Uint8Array(query);
   out[0] = id >> 8;
   out[1] = id & 0xff;
   return out;
@@ -98,7 +98,7 @@ function withId(query: Uint8Array, id: number): Uint8Array {
 
 /** The answer handed on: ID back to 0, as for DoH (the resolver checks that). */
 function idZero(answer: Uint8Array): Uint8Array {
-  const out = Uint8Array.from(answer);
+  const out = new Uint8Array(answer);
   out[0] = 0;
   out[1] = 0;
   return out;
