@@ -37,6 +37,26 @@ describe('HPACK Huffman code (RFC 7541 Appendix B)', () => {
     // EOS (30 ones) followed by two padding ones.
     expect(huffmanDecode(hex('ffffffff'), 0, 4)).toBeNull();
   });
+
+  it('decodes every octet after every other, with every padding length (0 to 7 bits)', () => {
+    // Encoded here bit by bit from the canonical codes: each octet 0..255 follows each
+    // padding-length case, so every state of the decoder's table meets every nibble.
+    for (let lead = 0; lead < 8; lead++) {
+      const text = Uint8Array.from({ length: 256 + lead }, (_, i) => (i * 37 + lead) & 0xff);
+      let bits = '';
+      for (const octet of text) {
+        const [code, len] = huffmanCode(octet);
+        bits += code.toString(2).padStart(len, '0');
+      }
+      const pad = (8 - (bits.length % 8)) % 8;
+      bits += '1'.repeat(pad);
+      const bytes = Uint8Array.from(bits.match(/.{8}/g)!.map((b) => parseInt(b, 2)));
+      expect(huffmanDecode(bytes, 0, bytes.length)).toEqual(text);
+      // One more octet of ones is 8 bits of padding or more: refused (RFC 7541 5.2).
+      const longer = Uint8Array.from([...bytes, 0xff]);
+      expect(huffmanDecode(longer, 0, longer.length)).toBeNull();
+    }
+  });
 });
 
 describe('HPACK decoder', () => {

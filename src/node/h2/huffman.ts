@@ -48,6 +48,66 @@ export function huffmanCode(symbol: number): [number, number] {
 }
 
 /**
+ * The decoder's state machine, four bits at a time (as nghttp2 decodes): a state is an inner
+ * node of the code tree (256 of them, the root is 0), and each (state, nibble) entry says where
+ * the four bits lead and which symbol they complete, if any (every code is at least 5 bits long,
+ * so at most one). Entry bits: 0-7 the next state, 8 a symbol ends, 9-16 the symbol, 17 EOS
+ * was coded (an error, §5.2). A state may end the input when its path from the root is at most
+ * 7 bits, all ones: the padding (§5.2).
+ */
+const NIBBLE_TABLE = new Int32Array(256 * 16);
+const MAY_END = new Uint8Array(256);
+const EMITS = 1 << 8;
+const EOS_CODED = 1 << 17;
+{
+  // The tree: inner nodes 0..255 with two children each; a child >= 0 is an inner node, a
+  // child < 0 is the leaf of symbol -child - 1.
+  const children = new Int32Array(256 * 2).fill(0x7fffffff);
+  const depth = new Uint8Array(256);
+  const ones = new Uint8Array(256);
+  ones[0] = 1;
+  let inner = 1;
+  for (let sym = 0; sym < 257; sym++) {
+    const [code, len] = huffmanCode(sym);
+    let node = 0;
+    for (let i = len - 1; i >= 0; i--) {
+      const bit = (code >> i) & 1;
+      const slot = node * 2 + bit;
+      if (i === 0) {
+        children[slot] = -sym - 1;
+        break;
+      }
+      if (children[slot] === 0x7fffffff) {
+        children[slot] = inner;
+        depth[inner] = depth[node]! + 1;
+        ones[inner] = ones[node]! & bit;
+        inner++;
+      }
+      node = children[slot]!;
+    }
+  }
+  for (let state = 0; state < 256; state++) {
+    MAY_END[state] = state === 0 || (ones[state] === 1 && depth[state]! <= 7) ? 1 : 0;
+    for (let nibble = 0; nibble < 16; nibble++) {
+      let node = state;
+      let entry = 0;
+      for (let i = 3; i >= 0; i--) {
+        const child = children[node * 2 + ((nibble >> i) & 1)]!;
+        if (child >= 0) {
+          node = child;
+          continue;
+        }
+        const sym = -child - 1;
+        if (sym === EOS) entry |= EOS_CODED;
+        else entry |= EMITS | (sym << 9);
+        node = 0;
+      }
+      NIBBLE_TABLE[state * 16 + nibble] = entry | node;
+    }
+  }
+}
+
+/**
  * Decodes a Huffman-coded string literal into bytes; null when it is not valid: the EOS
  * symbol inside, or padding longer than 7 bits or not the most significant bits of EOS
  * (§5.2, a decoding error).
@@ -55,26 +115,16 @@ export function huffmanCode(symbol: number): [number, number] {
 export function huffmanDecode(input: Uint8Array, start: number, end: number): Uint8Array | null {
   const out = new Uint8Array(Math.ceil(((end - start) * 8) / 5));
   let n = 0;
-  let code = 0;
-  let len = 0;
+  let state = 0;
   for (let i = start; i < end; i++) {
     const byte = input[i]!;
-    for (let bit = 7; bit >= 0; bit--) {
-      code = (code << 1) | ((byte >> bit) & 1);
-      len++;
-      const rank = code - firstCode[len]!;
-      if (rank < countOf[len]!) {
-        const sym = symbols[offsetOf[len]! + rank]!;
-        if (sym === EOS) return null;
-        out[n++] = sym;
-        code = 0;
-        len = 0;
-      } else if (len >= MAX_LENGTH) {
-        return null;
-      }
-    }
+    let entry = NIBBLE_TABLE[state * 16 + (byte >> 4)]!;
+    if (entry & EOS_CODED) return null;
+    if (entry & EMITS) out[n++] = (entry >> 9) & 0xff;
+    entry = NIBBLE_TABLE[(entry & 0xff) * 16 + (byte & 0xf)]!;
+    if (entry & EOS_CODED) return null;
+    if (entry & EMITS) out[n++] = (entry >> 9) & 0xff;
+    state = entry & 0xff;
   }
-  // What is left must be padding: fewer than 8 bits, all ones.
-  if (len > 7 || code !== (1 << len) - 1) return null;
-  return out.subarray(0, n);
+  return MAY_END[state] ? out.subarray(0, n) : null;
 }
