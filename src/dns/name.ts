@@ -111,9 +111,26 @@ export function sameName(a: Uint8Array, b: Uint8Array): boolean {
  * as UTF-16 code units (latin1), for maps and cache keys.
  */
 export function nameKey(name: Uint8Array): string {
-  let key = '';
-  for (let i = 0; i < name.length; i++) key += String.fromCharCode(foldOctet(name[i]!));
-  return key;
+  return foldedText(name, 0);
+}
+
+/** Room for a name (at most 255 octets) and a few more key octets after it. */
+const keyScratch = new Uint8Array(512);
+
+/**
+ * The name case-folded as a one-byte string, then `extra` more octets from keyScratch (the
+ * caller writes them at keyExtra(name) first): one flat string, no string built char by char.
+ */
+export function foldedText(name: Uint8Array, extra: number): string {
+  const n = Math.min(name.length, 255);
+  for (let i = 0; i < n; i++) keyScratch[i] = foldOctet(name[i]!);
+  const chars = keyScratch.subarray(0, n + extra) as unknown as number[];
+  return String.fromCharCode.apply(null, chars);
+}
+
+/** Sets the octets that follow a name in foldedText (`at` counts from the end of the name). */
+export function setKeyExtra(name: Uint8Array, at: number, octet: number): void {
+  keyScratch[Math.min(name.length, 255) + at] = octet & 0xff;
 }
 
 /** Whether `name` is `domain` or below it (whole labels; RFC 4343 case folding). */
