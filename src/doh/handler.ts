@@ -100,9 +100,7 @@ export function handleDoh(
     const q = jsonQuestion(params);
     if (!q.ok) return textReply(400, q.reason);
     const contentType = route.jsonOnly ? 'application/json' : DNS_JSON;
-    return settle(ask(engine, route, ex, q.wire), (bytes) =>
-      reply(200, contentType, encoder.encode(JSON.stringify(toJson(bytes))), bytes, method),
-    );
+    return settle(ask(engine, route, ex, q.wire), contentType, method);
   }
   if (method === 'POST') return posted(engine, route, ex);
   return getWire(engine, route, ex, params.get('dns'));
@@ -118,9 +116,7 @@ function getWire(
   if (param === null || param === '') return textReply(400, 'missing dns parameter');
   const wire = decodeBase64Url(param);
   if (!wire) return textReply(400, 'dns parameter is not base64url');
-  return settle(ask(engine, route, ex, wire), (bytes) =>
-    reply(200, DNS_MESSAGE, bytes, bytes, ex.method),
-  );
+  return settle(ask(engine, route, ex, wire), DNS_MESSAGE, ex.method);
 }
 
 /** The value of a query string that is `dns=<value>` alone with nothing to percent-decode. */
@@ -143,9 +139,7 @@ async function posted(engine: Engine, route: DohRoute, ex: DohExchange): Promise
   if (declared > MAX_MESSAGE_SIZE) return textReply(413, 'body exceeds 65535 bytes');
   const body = await ex.body(MAX_MESSAGE_SIZE).catch(() => null);
   if (!body) return textReply(413, 'body exceeds 65535 bytes');
-  return settle(ask(engine, route, ex, body), (bytes) =>
-    reply(200, DNS_MESSAGE, bytes, bytes, 'POST'),
-  );
+  return settle(ask(engine, route, ex, body), DNS_MESSAGE, 'POST');
 }
 
 function ask(
@@ -164,13 +158,24 @@ function ask(
   });
 }
 
-/** The reply for an engine result, without a promise when the result came without one. */
+/**
+ * The reply for an engine result in `contentType` (the DNS message, or JSON), without a promise
+ * when the result came without one.
+ */
 function settle(
   result: EngineResult | Promise<EngineResult>,
-  answered: (bytes: Uint8Array) => HttpReply,
+  contentType: string,
+  method: string,
 ): HttpReply | Promise<HttpReply> {
-  const map = (r: EngineResult) => (r instanceof Uint8Array ? answered(r) : verdictReply(r));
-  return result instanceof Promise ? result.then(map) : map(result);
+  return result instanceof Promise
+    ? result.then((r) => resultReply(r, contentType, method))
+    : resultReply(result, contentType, method);
+}
+
+function resultReply(r: EngineResult, contentType: string, method: string): HttpReply {
+  if (!(r instanceof Uint8Array)) return verdictReply(r);
+  if (contentType === DNS_MESSAGE) return reply(200, contentType, r, r, method);
+  return reply(200, contentType, encoder.encode(JSON.stringify(toJson(r))), r, method);
 }
 
 /** The HTTP form of a verdict: a status and a one-line reason. */

@@ -199,13 +199,16 @@ export class HttpFront {
 
   /** Requests of one HTTP/2 connection: the DoH fast path, else the app. */
   private h2Handler(socket: Socket): H2Handler {
+    // The socket's peer, read once per connection (X-Forwarded-For, when trusted, per request).
+    const peer = clientText(undefined, socket.remoteAddress, false);
+    const peerBytes = peer ? parseAddress(peer) : null;
     return (req) => {
       const forwarded = this.opts.trustProxy ? header(req, 'x-forwarded-for') : undefined;
-      const client = clientText(forwarded, socket.remoteAddress, this.opts.trustProxy);
+      const client = forwarded ? clientText(forwarded, peer, true) : peer;
       this.inflight.enter();
       let res: HttpReply | Promise<HttpReply>;
       try {
-        res = this.h2Response(req, client);
+        res = this.h2Response(req, client, client === peer ? peerBytes : parseAddress(client));
       } catch (err) {
         res = internalErrorReply(err);
       }
@@ -221,20 +224,20 @@ export class HttpFront {
   }
 
   /** A DoH request through the shared DoH handler (a cache hit at once), else the app. */
-  private h2Response(req: H2Request, client: string): HttpReply | Promise<HttpReply> {
+  private h2Response(
+    req: H2Request,
+    client: string,
+    clientBytes: Uint8Array | null,
+  ): HttpReply | Promise<HttpReply> {
     const queryStart = req.path.indexOf('?');
     const route = dohRoute(queryStart < 0 ? req.path : req.path.slice(0, queryStart));
     if (!route) return this.appResponse(req, client);
-    const body = req.body ?? new Uint8Array(0);
-    return handleDoh(this.opts.engine, route, {
-      method: req.method,
-      search: queryStart < 0 ? '' : req.path.slice(queryStart + 1),
-      header: (name) => header(req, name),
-      // The HTTP/2 server has read the whole body (bounded by its own limit).
-      body: async (limit) => (body.length > limit ? null : body),
-      client: parseAddress(client),
-      env: this.opts.env,
-    });
+    const search = queryStart < 0 ? '' : req.path.slice(queryStart + 1);
+    return handleDoh(
+      this.opts.engine,
+      route,
+      new H2Exchange(req, search, clientBytes, this.opts.env),
+    );
   }
 
   /** Anything but the fast path: a Web Request to the Hono app, its Response read whole. */
@@ -318,6 +321,30 @@ export class HttpFront {
 }
 
 /** A request header's value (names are lowercase in HTTP/2); several are joined with ", ". */
+/** One HTTP/2 request as the DoH handler sees it (methods, not closures made per request). */
+class H2Exchange implements DohExchange {
+  readonly method: string;
+
+  constructor(
+    private readonly req: H2Request,
+    readonly search: string,
+    readonly client: Uint8Array | null,
+    readonly env: EngineEnv,
+  ) {
+    this.method = req.method;
+  }
+
+  header(name: string): string | undefined {
+    return header(this.req, name);
+  }
+
+  /** The HTTP/2 server has read the whole body (bounded by its own limit). */
+  body(limit: number): Promise<Uint8Array | null> {
+    const body = this.req.body ?? new Uint8Array(0);
+    return Promise.resolve(body.length > limit ? null : body);
+  }
+}
+
 function header(req: H2Request, name: string): string | undefined {
   let value: string | undefined;
   for (const [n, v] of req.headers)

@@ -11,7 +11,7 @@ import { sameSecret } from '../tenant/secret';
 import { type GatewayHealth, type GatewayStates, healthOf, livePrefixes } from '../tenant/gateways';
 import type { TenantLookup, TenantStore } from '../tenant/store';
 import { type Tenant, openTenant } from '../tenant/tenant';
-import type { Exchangers } from '../upstream/doh-client';
+import type { Exchangers, UpstreamOptions } from '../upstream/doh-client';
 import type { UpstreamHealth } from '../upstream/health';
 import type { DdrConfig } from './ddr';
 import { type QueryEvent, QueryTrace, type QueryTransport } from '../obs/query-event';
@@ -121,6 +121,11 @@ export class Engine {
   private readonly liveTenants = new WeakMap<Tenant, { key: string; tenant: Tenant }>();
   /** The health each gateway was last seen in, `tenant/gateway` -> health. */
   private readonly gatewayHealth = new Map<string, GatewayHealth>();
+  /** Per tenant: its upstream options under the settings last seen. */
+  private readonly upstreams = new WeakMap<
+    Tenant,
+    { settings: ResolverSettings; options: UpstreamOptions }
+  >();
 
   readonly counts: EngineCounts = { refused: 0 };
 
@@ -258,13 +263,7 @@ export class Engine {
       policy: tenant.policy,
       clientAddress: q.client,
       identity,
-      upstream: {
-        urls: tenant.upstreams ?? settings.upstreams,
-        deadlineMs: settings.deadlineMs,
-        fetch: this.opts.fetch,
-        health: this.opts.health,
-        exchangers: this.opts.exchangers,
-      },
+      upstream: this.upstreamOf(tenant, settings),
       cache: cache ? { store: cache, scope: tenant.cacheScope, defer: q.defer } : undefined,
       ddr: this.opts.ddr,
       trace: trace ?? undefined,
@@ -276,6 +275,21 @@ export class Engine {
     return answer instanceof Promise
       ? answer.then((bytes) => withOption(bytes, nsid))
       : withOption(answer, nsid);
+  }
+
+  /** How a tenant's upstreams are asked, built once per tenant and settings. */
+  private upstreamOf(tenant: Tenant, settings: ResolverSettings): UpstreamOptions {
+    const memo = this.upstreams.get(tenant);
+    if (memo?.settings === settings) return memo.options;
+    const options: UpstreamOptions = {
+      urls: tenant.upstreams ?? settings.upstreams,
+      deadlineMs: settings.deadlineMs,
+      fetch: this.opts.fetch,
+      health: this.opts.health,
+      exchangers: this.opts.exchangers,
+    };
+    this.upstreams.set(tenant, { settings, options });
+    return options;
   }
 
   /**

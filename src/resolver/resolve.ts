@@ -1,9 +1,8 @@
-import type { Asker } from '../cache/entry';
 import { Lru } from '../cache/lru';
 import type { ResponseCache } from '../cache/response-cache';
 import { EDE, FLAG, OPCODE_QUERY, QCLASS_CH, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
 import type { ClientEdns, Ede } from '../dns/edns';
-import { literalName, nameKey, sameName } from '../dns/name';
+import { foldedText, literalName, sameName, setKeyExtra } from '../dns/name';
 import type { Query } from '../dns/query';
 import { type Rr, rrAt } from '../dns/records';
 import { errorResponse, relayResponse, writeResponse } from '../dns/response';
@@ -81,37 +80,42 @@ export function resolve(query: Query, ctx: ResolveContext): Uint8Array | Promise
 
   const synthesis =
     query.qtype === QTYPE.AAAA && synthesisApplies(ctx.policy, ctx.clientAddress, query);
-  const compute = () =>
-    fromUpstream(query, ctx, synthesis).catch((err) => internalError(query, err));
   const cache = ctx.cache;
-  if (!cache) return compute();
+  if (!cache) return computed(query, ctx, synthesis);
   const key = cacheKey(cache.scope, query, synthesis);
-  const asker: Asker = { id: query.id, question: query.question };
-  if (!trace)
-    return cache.store.peek(key, asker) ?? cache.store.fill(key, asker, compute, cache.defer);
-  const hit = cache.store.peek(key, asker);
+  // The query is its own Asker: its ID and question bytes.
+  const hit = cache.store.peek(key, query);
   if (hit) {
-    trace.cacheHit = true;
-    trace.synthesized = synthesizedKeys.get(key) !== undefined;
+    if (trace) {
+      trace.cacheHit = true;
+      trace.synthesized = synthesizedKeys.get(key) !== undefined;
+    }
     return hit;
   }
-  let computed = false;
+  if (!trace)
+    return cache.store.fill(key, query, () => computed(query, ctx, synthesis), cache.defer);
+  let asked = false;
   const tracedCompute = () => {
-    computed = true;
-    return compute().then((bytes) => {
+    asked = true;
+    return computed(query, ctx, synthesis).then((bytes) => {
       if (trace.synthesized) synthesizedKeys.set(key, true);
       else synthesizedKeys.delete(key);
       return bytes;
     });
   };
-  return cache.store.fill(key, asker, tracedCompute, cache.defer).then((bytes) => {
+  return cache.store.fill(key, query, tracedCompute, cache.defer).then((bytes) => {
     // Answered by the shared cache or by another client's upstream query for the same key.
-    if (!computed) {
+    if (!asked) {
       trace.cacheHit = true;
       trace.synthesized = synthesizedKeys.get(key) !== undefined;
     }
     return bytes;
   });
+}
+
+/** The answer from upstream (and synthesis); never rejects. */
+function computed(query: Query, ctx: ResolveContext, synthesis: boolean): Promise<Uint8Array> {
+  return fromUpstream(query, ctx, synthesis).catch((err) => internalError(query, err));
 }
 
 const IDENTITY_NAMES = [literalName('id.server'), literalName('hostname.bind')];
@@ -222,13 +226,25 @@ function synthesisApplies(
   return true;
 }
 
-/** Everything that shapes an answer, apart from the ID and the name's letter case. */
+/**
+ * Everything that shapes an answer, apart from the ID and the name's letter case: the tenant's
+ * scope, then the folded name, QTYPE, RD and CD, EDNS (present, DO, padding) and whether DNS64
+ * applies, as one string of octets built without intermediate strings.
+ */
 function cacheKey(scope: string, query: Query, synthesis: boolean): string {
   const edns: ClientEdns = query.edns;
-  const ednsBits = edns.present ? `e${edns.dnssecOk ? 'd' : ''}${edns.padding ? 'p' : ''}` : '';
-  return `${scope}|${nameKey(query.qname)}|${query.qtype}|${ednsBits}|${
-    query.flags & (FLAG.RD | FLAG.CD)
-  }|${synthesis ? 's' : ''}`;
+  const bits =
+    (edns.present ? 1 : 0) |
+    (edns.present && edns.dnssecOk ? 2 : 0) |
+    (edns.present && edns.padding ? 4 : 0) |
+    (synthesis ? 8 : 0) |
+    ((query.flags & FLAG.RD) !== 0 ? 16 : 0) |
+    ((query.flags & FLAG.CD) !== 0 ? 32 : 0);
+  const name = query.qname;
+  setKeyExtra(name, 0, query.qtype >> 8);
+  setKeyExtra(name, 1, query.qtype);
+  setKeyExtra(name, 2, bits);
+  return scope + '|' + foldedText(name, 3);
 }
 
 /** RFC 6147 §5.3.1: CNAME to the in-addr.arpa name, then that name's answer. */
