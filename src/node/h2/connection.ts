@@ -18,6 +18,7 @@ import {
   frame,
   settingsFrame,
   wordsFrame,
+  writeFrameHeader,
 } from './frames';
 import { type HttpReply, internalErrorReply, textReply } from '../../doh/handler';
 import { type HeaderField, HpackDecoder, HpackError, encodeResponseHeaders } from './hpack';
@@ -70,7 +71,8 @@ interface Stream {
   readonly id: number;
   /** END_STREAM received: the request is complete (half-closed remote). */
   recvClosed: boolean;
-  request: Omit<H2Request, 'body'> | null;
+  /** The request as read, its body null until it is complete. */
+  request: H2Request | null;
   contentLength: number | null;
   body: Uint8Array[];
   bodyLength: number;
@@ -449,7 +451,19 @@ export class H2Connection {
     s.body = [];
     let result: H2Response | Promise<H2Response>;
     try {
-      result = this.handler({ ...s.request, body });
+      const r = s.request;
+      result = this.handler(
+        body === null
+          ? r
+          : {
+              method: r.method,
+              path: r.path,
+              scheme: r.scheme,
+              authority: r.authority,
+              headers: r.headers,
+              body,
+            },
+      );
     } catch (err) {
       result = internalErrorReply(err);
     }
@@ -476,6 +490,26 @@ export class H2Connection {
     if (this.closed || this.streams.get(s.id) !== s) return; // reset meanwhile
     const block = encodeResponseHeaders(res.status, res.headers);
     const empty = res.body.length === 0 || s.headOnly;
+    const n = res.body.length;
+    if (
+      !empty &&
+      block.length <= this.peerMaxFrame &&
+      n <= this.peerMaxFrame &&
+      n <= this.connSendWindow &&
+      n <= s.sendWindow
+    ) {
+      // The usual DoH answer: HEADERS and the whole body in one DATA frame, one buffer.
+      const out = new Uint8Array(2 * FRAME_HEADER_SIZE + block.length + n);
+      writeFrameHeader(out, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS, s.id);
+      out.set(block, FRAME_HEADER_SIZE);
+      const data = FRAME_HEADER_SIZE + block.length;
+      writeFrameHeader(out, data, n, FrameType.DATA, Flag.END_STREAM, s.id);
+      out.set(res.body, data + FRAME_HEADER_SIZE);
+      this.connSendWindow -= n;
+      s.sendWindow -= n;
+      this.send(out);
+      return this.finish(s);
+    }
     let first = true;
     for (let at = 0; first || at < block.length; first = false) {
       const part = block.subarray(at, at + this.peerMaxFrame);
@@ -616,7 +650,7 @@ function connectionId(id: number): number {
  * first, each once, only the request ones; :method, :scheme and :path present (CONNECT aside);
  * lowercase names; no connection-specific fields; `te` at most "trailers".
  */
-function requestOf(fields: readonly HeaderField[]): Omit<H2Request, 'body'> | null {
+function requestOf(fields: readonly HeaderField[]): H2Request | null {
   let method = '';
   let path = '';
   let scheme = '';
@@ -643,5 +677,5 @@ function requestOf(fields: readonly HeaderField[]): Omit<H2Request, 'body'> | nu
   if (cookies.length > 0) headers.push(['cookie', cookies.join('; ')]);
   if (!method) return null;
   if (method !== 'CONNECT' && (!path || !scheme)) return null;
-  return { method, path, scheme, authority, headers };
+  return { method, path, scheme, authority, headers, body: null };
 }

@@ -67,14 +67,29 @@ export function frame(
 ): Uint8Array {
   const length = payload?.length ?? 0;
   const out = new Uint8Array(FRAME_HEADER_SIZE + length);
-  out[0] = length >>> 16;
-  out[1] = (length >>> 8) & 0xff;
-  out[2] = length & 0xff;
-  out[3] = type;
-  out[4] = flags;
-  new DataView(out.buffer).setUint32(5, stream & MAX_WINDOW);
+  writeFrameHeader(out, 0, length, type, flags, stream);
   if (payload) out.set(payload, FRAME_HEADER_SIZE);
   return out;
+}
+
+/** A frame header (§4.1) at `at` in `out`. */
+export function writeFrameHeader(
+  out: Uint8Array,
+  at: number,
+  length: number,
+  type: number,
+  flags: number,
+  stream: number,
+): void {
+  out[at] = length >>> 16;
+  out[at + 1] = (length >>> 8) & 0xff;
+  out[at + 2] = length & 0xff;
+  out[at + 3] = type;
+  out[at + 4] = flags;
+  out[at + 5] = (stream >>> 24) & 0x7f;
+  out[at + 6] = (stream >>> 16) & 0xff;
+  out[at + 7] = (stream >>> 8) & 0xff;
+  out[at + 8] = stream & 0xff;
 }
 
 /** A frame whose payload is 32-bit words (RST_STREAM, WINDOW_UPDATE, GOAWAY). */

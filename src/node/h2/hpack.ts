@@ -222,25 +222,38 @@ STATIC_TABLE.forEach(([name, value], i) => {
   if (!NAME_INDEX.has(name)) NAME_INDEX.set(name, i + 1);
 });
 
-/** §5.1 integer into `out`, the first byte's high bits given. */
-function pushInteger(out: number[], value: number, prefixBits: number, high: number): void {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) {
-    out.push(high | value);
-    return;
-  }
-  out.push(high | max);
-  value -= max;
-  while (value >= 128) {
-    out.push((value % 128) + 128);
-    value = Math.floor(value / 128);
-  }
-  out.push(value);
+/** Where response header blocks are written before they are copied out (grows when needed). */
+let scratch = new Uint8Array(1024);
+let used = 0;
+
+function room(n: number): void {
+  if (used + n <= scratch.length) return;
+  const bigger = new Uint8Array(Math.max(scratch.length * 2, used + n));
+  bigger.set(scratch.subarray(0, used));
+  scratch = bigger;
 }
 
-function pushString(out: number[], text: string): void {
-  pushInteger(out, text.length, 7, 0);
-  for (let i = 0; i < text.length; i++) out.push(text.charCodeAt(i) & 0xff);
+/** §5.1 integer, the first byte's high bits given. */
+function pushInteger(value: number, prefixBits: number, high: number): void {
+  room(6);
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    scratch[used++] = high | value;
+    return;
+  }
+  scratch[used++] = high | max;
+  value -= max;
+  while (value >= 128) {
+    scratch[used++] = (value % 128) + 128;
+    value = Math.floor(value / 128);
+  }
+  scratch[used++] = value;
+}
+
+function pushString(text: string): void {
+  pushInteger(text.length, 7, 0);
+  room(text.length);
+  for (let i = 0; i < text.length; i++) scratch[used++] = text.charCodeAt(i) & 0xff;
 }
 
 /**
@@ -249,22 +262,22 @@ function pushString(out: number[], text: string): void {
  * lowercase (RFC 9113 §8.2.1); values are Latin-1.
  */
 export function encodeResponseHeaders(status: number, fields: readonly HeaderField[]): Uint8Array {
-  const out: number[] = [];
+  used = 0;
   const code = String(status);
   const indexed = STATUS_INDEX.get(code);
-  if (indexed) out.push(0x80 | indexed);
+  if (indexed) pushInteger(indexed, 7, 0x80);
   else {
-    pushInteger(out, NAME_INDEX.get(':status')!, 4, 0);
-    pushString(out, code);
+    pushInteger(NAME_INDEX.get(':status')!, 4, 0);
+    pushString(code);
   }
   for (const [name, value] of fields) {
     const index = NAME_INDEX.get(name);
-    if (index) pushInteger(out, index, 4, 0);
+    if (index) pushInteger(index, 4, 0);
     else {
-      out.push(0);
-      pushString(out, name);
+      pushInteger(0, 4, 0);
+      pushString(name);
     }
-    pushString(out, value);
+    pushString(value);
   }
-  return Uint8Array.from(out);
+  return scratch.slice(0, used);
 }
