@@ -105,6 +105,25 @@ describe('HPACK decoder', () => {
     expect(() => d.decode(hex('bf'), LIMIT)).toThrow('beyond the dynamic table');
   });
 
+  it('keeps indices right while a long connection evicts hundreds of entries (RFC 7541 2.3.3)', () => {
+    const d = new HpackDecoder();
+    const enc = (text: string) => [text.length, ...new TextEncoder().encode(text)];
+    for (let i = 0; i < 500; i++) {
+      const name = `x-${i}`;
+      const value = `v${i}`.padEnd(40, '.');
+      d.decode(Uint8Array.from([0x40, ...enc(name), ...enc(value)]), LIMIT);
+      // 62 is the newest entry, 63 the one before it.
+      expect(d.decode(hex('be'), LIMIT)).toEqual([[name, value]]);
+      if (i > 0) expect(d.decode(hex('bf'), LIMIT)[0]![0]).toBe(`x-${i - 1}`);
+    }
+    // Each entry takes 5 + 40 + 32 = 77 octets: 53 fit in 4096. Index 61 + 53 = 114 is the
+    // oldest kept (x-447), 115 is beyond the table.
+    expect(d.decode(Uint8Array.from([0x80 | 114]), LIMIT)[0]![0]).toBe('x-447');
+    expect(() => d.decode(Uint8Array.from([0x80 | 115]), LIMIT)).toThrow(
+      'beyond the dynamic table',
+    );
+  });
+
   it('refuses a size update above the announced limit or after a field, and index 0', () => {
     expect(() => new HpackDecoder().decode(hex('3fe21f'), LIMIT)).toThrow('over 4096');
     expect(() => new HpackDecoder().decode(hex('823f13'), LIMIT)).toThrow('after a header field');

@@ -112,8 +112,12 @@ function latin1(bytes: Uint8Array): string {
  * connection: every header block must be decoded, in order, even for refused streams.
  */
 export class HpackDecoder {
-  /** Newest entry last; index 62 is the newest (§2.3.3). */
+  /**
+   * Newest entry last; index 62 is the newest (§2.3.3). Evicted entries stay before `oldest`
+   * until they are many (a request that adds an entry usually evicts one).
+   */
   private entries: HeaderField[] = [];
+  private oldest = 0;
   private size = 0;
   private maxSize: number;
 
@@ -176,7 +180,8 @@ export class HpackDecoder {
   private lookup(index: number): HeaderField {
     if (index === 0) throw new HpackError('index 0');
     if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
-    const field = this.entries[this.entries.length - (index - STATIC_TABLE.length)];
+    const at = this.entries.length - (index - STATIC_TABLE.length);
+    const field = at >= this.oldest ? this.entries[at] : undefined;
     if (!field) throw new HpackError(`index ${index} beyond the dynamic table`);
     return field;
   }
@@ -205,12 +210,14 @@ export class HpackDecoder {
   }
 
   private evict(room: number): void {
-    let drop = 0;
-    while (this.size + room > this.maxSize && drop < this.entries.length) {
-      const [n, v] = this.entries[drop++]!;
+    while (this.size + room > this.maxSize && this.oldest < this.entries.length) {
+      const [n, v] = this.entries[this.oldest++]!;
       this.size -= n.length + v.length + ENTRY_OVERHEAD;
     }
-    if (drop > 0) this.entries = this.entries.slice(drop);
+    if (this.oldest > 64 && this.oldest * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.oldest);
+      this.oldest = 0;
+    }
   }
 }
 
