@@ -108,30 +108,28 @@ export function sameName(a: Uint8Array, b: Uint8Array): boolean {
 
 /**
  * A string that is equal for equal names and different for different ones: the folded octets
- * as UTF-16 code units (latin1), for maps and cache keys.
+ * as UTF-16 code units (latin1), for maps and cache keys; `suffix` octets follow the name (a
+ * wire name ends at its root label, so nothing after it can make two keys equal).
  */
-export function nameKey(name: Uint8Array): string {
-  return foldedText(name, 0);
-}
-
-/** Room for a name (at most 255 octets) and a few more key octets after it. */
-const keyScratch = new Uint8Array(512);
-
-/**
- * The name case-folded as a one-byte string, then `extra` more octets from keyScratch (the
- * caller writes them at keyExtra(name) first): one flat string, no string built char by char.
- */
-export function foldedText(name: Uint8Array, extra: number): string {
-  const n = Math.min(name.length, 255);
+export function nameKey(name: Uint8Array, suffix: readonly number[] = NO_SUFFIX): string {
+  const n = name.length;
+  if (n + suffix.length > keyScratch.length) {
+    let key = '';
+    for (let i = 0; i < n; i++) key += String.fromCharCode(foldOctet(name[i]!));
+    for (const octet of suffix) key += String.fromCharCode(octet & 0xff);
+    return key;
+  }
+  // One flat string from a scratch array: built char by char it is a rope of small strings,
+  // flattened again when a Map hashes it.
   for (let i = 0; i < n; i++) keyScratch[i] = foldOctet(name[i]!);
-  const chars = keyScratch.subarray(0, n + extra) as unknown as number[];
+  for (let i = 0; i < suffix.length; i++) keyScratch[n + i] = suffix[i]! & 0xff;
+  const chars = keyScratch.subarray(0, n + suffix.length) as unknown as number[];
   return String.fromCharCode.apply(null, chars);
 }
 
-/** Sets the octets that follow a name in foldedText (`at` counts from the end of the name). */
-export function setKeyExtra(name: Uint8Array, at: number, octet: number): void {
-  keyScratch[Math.min(name.length, 255) + at] = octet & 0xff;
-}
+const NO_SUFFIX: readonly number[] = [];
+/** A name's octets (at most 255) and a few octets after it, for nameKey. */
+const keyScratch = new Uint8Array(MAX_NAME_OCTETS + 16);
 
 /** Whether `name` is `domain` or below it (whole labels; RFC 4343 case folding). */
 export function isInDomain(name: Uint8Array, domain: Uint8Array): boolean {

@@ -2,7 +2,7 @@ import { Lru } from '../cache/lru';
 import type { ResponseCache } from '../cache/response-cache';
 import { EDE, FLAG, OPCODE_QUERY, QCLASS_CH, QCLASS_IN, QTYPE, RCODE } from '../dns/constants';
 import type { ClientEdns, Ede } from '../dns/edns';
-import { foldedText, literalName, sameName, setKeyExtra } from '../dns/name';
+import { literalName, nameKey, sameName } from '../dns/name';
 import type { Query } from '../dns/query';
 import { type Rr, rrAt } from '../dns/records';
 import { errorResponse, relayResponse, writeResponse } from '../dns/response';
@@ -240,11 +240,7 @@ function cacheKey(scope: string, query: Query, synthesis: boolean): string {
     (synthesis ? 8 : 0) |
     ((query.flags & FLAG.RD) !== 0 ? 16 : 0) |
     ((query.flags & FLAG.CD) !== 0 ? 32 : 0);
-  const name = query.qname;
-  setKeyExtra(name, 0, query.qtype >> 8);
-  setKeyExtra(name, 1, query.qtype);
-  setKeyExtra(name, 2, bits);
-  return scope + '|' + foldedText(name, 3);
+  return scope + '|' + nameKey(query.qname, [query.qtype >> 8, query.qtype, bits]);
 }
 
 /** RFC 6147 §5.3.1: CNAME to the in-addr.arpa name, then that name's answer. */

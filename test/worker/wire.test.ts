@@ -71,6 +71,27 @@ describe('the name codec (RFC 1035 sec. 3.1 and 5.1, RFC 4343)', () => {
     expect(isInDomain(wireName('xlabel', 'test'), wireName('label', 'test'))).toBe(false);
   });
 
+  it('keys names by folded octets: one key per name for every octet, A-Z folded only', () => {
+    const keys = new Map<string, number>();
+    for (let octet = 0; octet < 256; octet++) {
+      const key = nameKey(wireName([octet]), [0x00, 0x1c, 0x31]);
+      const folded = octet >= 0x41 && octet <= 0x5a ? octet + 0x20 : octet;
+      expect(key).toBe(nameKey(wireName([folded]), [0x00, 0x1c, 0x31]));
+      if (folded === octet) {
+        expect(keys.has(key)).toBe(false);
+        keys.set(key, octet);
+      }
+    }
+    expect(keys.size).toBe(256 - 26);
+    // A key longer than the scratch array is built the slow way, equal to the fast one's form.
+    const label = new Array(63).fill(0x41);
+    const long = wireName(label, label, label, label.slice(0, 61));
+    const suffix = new Array(40).fill(7);
+    expect(nameKey(long, suffix)).toBe(
+      String.fromCharCode(...Array.from(long, (o) => (o === 0x41 ? 0x61 : o)), ...suffix),
+    );
+  });
+
   it('follows pointers only backwards and never into the header', () => {
     // header, then "a" + pointer to itself (a loop), then a pointer to offset 2 (the header)
     const msg = Uint8Array.from([...Array(12).fill(0), 1, 97, 0xc0, 12, 0xc0, 2]);
