@@ -205,9 +205,13 @@ function spawnNs(
   ns: string,
   args: readonly string[],
   cpu: number | null,
+  ownGroup = false,
 ): { child: ChildProcess; output: () => string } {
   const argv = cpu === null ? [...args] : ['taskset', '-c', String(cpu), ...args];
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: ownGroup,
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
   let out = '';
@@ -223,6 +227,28 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Stops a child started with its own process group (spawnNs(..., true)) and all in it. */
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone
+    }
+  };
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  signal('SIGINT');
+  const timer = setTimeout(() => signal('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+  signal('SIGKILL'); // a worker that outlived its parent
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -318,7 +344,20 @@ async function waitReachable(): Promise<void> {
       await sleep(200);
     }
   }
-  throw new Error(`server ${SERVER6} not reachable through the translator`);
+  let state = '';
+  for (const cmd of [
+    ['ip', '-s', 'link', 'show', 'dev', 'nat64'],
+    ['ip', '-6', 'route'],
+    ['ip', '-4', 'route'],
+    ['ip', '-6', 'neigh'],
+  ]) {
+    try {
+      state += nsx(NS.gateway, ...cmd);
+    } catch (err) {
+      state += `${cmd.join(' ')}: ${(err as Error).message}\n`;
+    }
+  }
+  throw new Error(`server ${SERVER6} not reachable through the translator; gateway:\n${state}`);
 }
 
 interface Running {
@@ -446,11 +485,15 @@ function iperf(args: readonly string[], seconds: number, o: Options): IperfEnd {
   const base = ['iperf3', '-c', SERVER6, '-p', PORT, '-B', CLIENT6, '-t', String(seconds), '-J'];
   const argv = o.pin ? ['taskset', '-c', '0', ...base, ...args] : [...base, ...args];
   let out: string;
+  let failure = '';
   try {
     out = sh('ip', ['netns', 'exec', NS.client, ...argv], (seconds + 30) * 1000);
   } catch (err) {
-    out = (err as { stdout?: string }).stdout ?? '';
+    const e = err as { stdout?: string; stderr?: string; message?: string };
+    out = e.stdout ?? '';
+    failure = `${e.message ?? ''} ${e.stderr ?? ''}`.trim();
   }
+  if (out.trim() === '') throw new Error(`iperf3 gave no report: ${failure}`);
   const json = JSON.parse(out) as IperfEnd;
   if (json.error) throw new Error(`iperf3: ${json.error}`);
   return json;
@@ -615,7 +658,9 @@ async function genRun(
   // -b: trafgen's "slow mode" (a timed sendto per packet) at an exact rate; without it the
   // packet-mmap TX ring, as fast as the generator's CPU allows.
   if (rate !== null) argv.push('-b', `${rate}pps`);
-  const gen = spawnNs(NS.client, argv, o.pin ? 0 : null);
+  // Its own process group: trafgen's worker is a child process that a signal to the parent
+  // alone does not stop (the parent waits for it, and the worker goes on sending).
+  const gen = spawnNs(NS.client, argv, o.pin ? 0 : null, true);
   try {
     await sleep(1000);
     if (gen.child.exitCode !== null) throw new Error(`trafgen exited: ${gen.output()}`);
@@ -642,7 +687,7 @@ async function genRun(
       cpu1Us: o.pin && fwd > 0 ? ((b.cpu1 - a.cpu1) * 1e4) / fwd : NaN,
     };
   } finally {
-    await stopChild(gen.child, 'SIGINT');
+    await stopGroup(gen.child);
     // Let the TUN ring drain, so the next run starts empty.
     await sleep(300);
   }
