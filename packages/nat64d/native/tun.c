@@ -8,18 +8,11 @@
  * setTxQueueLen(name, len)          SIOCSIFTXQLEN: the device's transmit queue, which for a TUN
  *                                   device is the ring of packets waiting for read(2)
  * setPersist(handle, bool)          TUNSETPERSIST (--mktun / --rmtun)
- * startReading(handle, buf, meta, slot, cb[, gso[, offsets]])
+ * startReading(handle, buf, meta, slot, cb)
  *                                   uv_poll on the fd; when readable, packets are read into
- *                                   `buf` until EAGAIN or the batch is full; meta[i] gets each
- *                                   length; cb(count) is called once per batch; reading
- *                                   resumes until EAGAIN. Without `offsets` packet i is at
- *                                   i * slot; with it, packets are packed: each starts at the
- *                                   next 64-byte boundary after the previous one (offsets[i]),
- *                                   so a batch of small packets touches a few pages of `buf`
- *                                   instead of one page per packet, and the batch ends early
- *                                   when less than `slot` bytes are left. With IFF_VNET_HDR a
- *                                   packed read is one read(2) of header and packet into
- *                                   `buf` (the header just before offsets[i]), not a readv(2).
+ *                                   `buf` (one `slot`-sized region each) until EAGAIN or the
+ *                                   batch is full; meta[i] gets each length; cb(count) is
+ *                                   called once per batch; reading resumes until EAGAIN.
  * writeBatch(handle, buf, meta, count[, gso]) -> written
  *                                   meta holds (offset, length) pairs; one write(2) per packet
  *                                   (a TUN fd takes one packet per write), one JS call per batch.
@@ -94,9 +87,6 @@ typedef struct {
   uint32_t *gso;  /* per packet: gso_size | NAT64_GSO_ECN, or 0 (vnet only) */
   size_t gso_len;
   napi_ref gso_ref;
-  uint32_t *offsets; /* packed reads: where packet i starts in buf; NULL: at i * slot */
-  size_t offsets_len;
-  napi_ref offsets_ref;
   int vnet;
   int uso; /* coalesce UDP/IPv4 runs on write (vnet only) */
   uint32_t *uso_key; /* per packet of a write batch: ip4_pair_key */
@@ -166,7 +156,6 @@ static void release_refs(tun_t *t) {
   if (t->buf_ref) { napi_delete_reference(env, t->buf_ref); t->buf_ref = NULL; }
   if (t->meta_ref) { napi_delete_reference(env, t->meta_ref); t->meta_ref = NULL; }
   if (t->gso_ref) { napi_delete_reference(env, t->gso_ref); t->gso_ref = NULL; }
-  if (t->offsets_ref) { napi_delete_reference(env, t->offsets_ref); t->offsets_ref = NULL; }
   if (t->async_ctx) { napi_async_destroy(env, t->async_ctx); t->async_ctx = NULL; }
 }
 
@@ -557,29 +546,16 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     return;
   }
   if (!(events & UV_READABLE)) return;
-  size_t max = t->offsets ? t->meta_len : t->buf_len / t->slot;
+  size_t max = t->buf_len / t->slot;
   if (max > t->meta_len) max = t->meta_len;
-  if (t->offsets && max > t->offsets_len) max = t->offsets_len;
   for (;;) {
     uint32_t count = 0;
     int again = 0;
-    size_t off = 0; /* packed reads: where the next packet goes */
     while (count < max) {
-      /* Packed reads keep the virtio_net_hdr in `buf`, just before the packet. */
-      size_t hdr = t->offsets && t->vnet ? sizeof(struct virtio_net_hdr) : 0;
-      if (t->offsets && t->buf_len - off < t->slot + hdr) break; /* full: deliver, go on */
-      uint8_t *dst = t->buf + (t->offsets ? off + hdr : (size_t)count * t->slot);
+      uint8_t *dst = t->buf + (size_t)count * t->slot;
       ssize_t n;
       struct virtio_net_hdr vh;
-      if (hdr) {
-        /* One read(2) with one buffer: no iovec to import, the kernel's single-buffer copy. */
-        n = read(t->fd, dst - hdr, t->slot + hdr);
-        if (n >= 0) {
-          if (n < (ssize_t)hdr) n = (ssize_t)hdr;
-          memcpy(&vh, dst - hdr, hdr);
-          n -= (ssize_t)hdr;
-        }
-      } else if (t->vnet) {
+      if (t->vnet) {
         struct iovec iov[2] = {{&vh, sizeof vh}, {dst, t->slot}};
         n = readv(t->fd, iov, 2);
         if (n >= 0) n = n >= (ssize_t)sizeof vh ? n - (ssize_t)sizeof vh : 0;
@@ -600,10 +576,6 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
           continue;
         }
         if (t->gso && count < t->gso_len) t->gso[count] = g;
-      }
-      if (t->offsets) {
-        t->offsets[count] = (uint32_t)(off + hdr);
-        off += (hdr + (size_t)n + 63) & ~(size_t)63;
       }
       t->meta[count++] = (uint32_t)n;
     }
@@ -642,24 +614,14 @@ static int get_u32(napi_env env, napi_value v, uint32_t **data, size_t *len) {
 }
 
 static napi_value js_start_reading(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tun_t *t = get_tun(env, argv[0]);
   if (!t) return NULL;
   if (t->closed) return throw_errno(env, "startReading", EBADF);
   t->gso = NULL;
   t->gso_len = 0;
-  t->offsets = NULL;
-  t->offsets_len = 0;
-  if (argc > 6) {
-    napi_valuetype otype;
-    if (napi_typeof(env, argv[6], &otype) == napi_ok && otype != napi_undefined &&
-        !get_u32(env, argv[6], &t->offsets, &t->offsets_len)) {
-      napi_throw_type_error(env, NULL, "startReading: offsets must be a Uint32Array");
-      return NULL;
-    }
-  }
   if (argc > 5) {
     napi_valuetype gtype;
     if (napi_typeof(env, argv[5], &gtype) == napi_ok && gtype != napi_undefined &&
@@ -689,7 +651,6 @@ static napi_value js_start_reading(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_reference(env, argv[2], 1, &t->meta_ref));
   CHECK(env, napi_create_reference(env, argv[4], 1, &t->cb_ref));
   if (t->gso) CHECK(env, napi_create_reference(env, argv[5], 1, &t->gso_ref));
-  if (t->offsets) CHECK(env, napi_create_reference(env, argv[6], 1, &t->offsets_ref));
   napi_value resource_name;
   CHECK(env, napi_create_string_utf8(env, "nat64d:tun", NAPI_AUTO_LENGTH, &resource_name));
   napi_value resource;

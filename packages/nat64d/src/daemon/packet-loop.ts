@@ -53,8 +53,8 @@ export class PacketLoop {
   }
 
   start(): void {
-    this.tun.startReading(this.slot, (buf, lengths, count, offsets, gso) =>
-      this.onBatch(buf, lengths, count, offsets, gso),
+    this.tun.startReading(this.slot, (buf, lengths, count, slot, gso) =>
+      this.onBatch(buf, lengths, count, slot, gso),
     );
   }
 
@@ -71,7 +71,7 @@ export class PacketLoop {
     buf: Uint8Array,
     lengths: Uint32Array,
     count: number,
-    offsets: Uint32Array,
+    slot: number,
     gso: Uint32Array | null = null,
   ): void {
     this.counters.batches++;
@@ -79,7 +79,7 @@ export class PacketLoop {
     const writer = this.writer;
     const emit = writer.push;
     for (let i = 0; i < count; i++) {
-      const start = offsets[i] ?? 0;
+      const start = i * slot;
       const g = gso === null ? 0 : (gso[i] ?? 0);
       if (g !== 0) this.counters.gsoIn++;
       writer.currentGso = g;

@@ -52,11 +52,6 @@ export interface TunAddon {
     onBatch: (count: number) => void,
     /** IFF_VNET_HDR: per packet gso_size (| GSO_ECN) of a TCP/IPv6 GSO packet, else 0. */
     gso?: Uint32Array,
-    /**
-     * Packed reads: packet i starts at offsets[i] (each at the 64-byte boundary after the
-     * previous one) instead of at i * slot.
-     */
-    offsets?: Uint32Array,
   ): void;
   stopReading(handle: TunHandle): void;
   writeBatch(

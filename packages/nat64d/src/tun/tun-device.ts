@@ -18,17 +18,15 @@ export interface TunOpenOptions {
 }
 
 /**
- * Receives a batch: packet i is `buf.subarray(offsets[i], offsets[i] + lengths[i])`, valid
- * during the call. The addon packs the packets (each at the 64-byte boundary after the
- * previous one), so a batch of small packets stays in a few pages of `buf`. With
- * IFF_VNET_HDR, `gso[i]` is the gso_size (| GSO_ECN) of a TCP/IPv6 GSO super-packet (its TCP
- * checksum field holds the complemented pseudo-header sum), else 0.
+ * Receives a batch: packet i is `buf.subarray(i * slot, i * slot + lengths[i])`, valid during
+ * the call. With IFF_VNET_HDR, `gso[i]` is the gso_size (| GSO_ECN) of a TCP/IPv6 GSO
+ * super-packet (its TCP checksum field holds the complemented pseudo-header sum), else 0.
  */
 export type BatchHandler = (
   buf: Uint8Array,
   lengths: Uint32Array,
   count: number,
-  offsets: Uint32Array,
+  slot: number,
   gso: Uint32Array | null,
 ) => void;
 
@@ -105,24 +103,18 @@ export class TunDevice {
     this.addon.setPersist(this.handle, persist);
   }
 
-  /**
-   * Starts delivering batches; `slot` must exceed the largest packet (MTU, or GSO_SLOT). The
-   * buffer holds `batchSize` packets of `slot` bytes, so a batch is never cut short by size
-   * unless its packets are large.
-   */
+  /** Starts delivering batches; `slot` must exceed the largest packet (MTU). */
   startReading(slot: number, onBatch: BatchHandler): void {
     const buf = new Uint8Array(slot * this.batchSize);
     const lengths = new Uint32Array(this.batchSize);
-    const offsets = new Uint32Array(this.batchSize);
     const gso = this.vnetHdr ? new Uint32Array(this.batchSize) : null;
     this.addon.startReading(
       this.handle,
       buf,
       lengths,
       slot,
-      (count) => onBatch(buf, lengths, count, offsets, gso),
+      (count) => onBatch(buf, lengths, count, slot, gso),
       gso ?? undefined,
-      offsets,
     );
   }
 
