@@ -21,6 +21,13 @@
  *     server (its own JSON report: packets - lost, over its measured seconds), and where the
  *     lost ones went (the TUN device's TX drops: the kernel could not queue them for the
  *     translator; the server's UdpRcvbufErrors);
+ *   - translator-bound UDP (RFC 8219 / RFC 2544: the tester must outrun the device): trafgen
+ *     (packet-mmap TX, CPU 0 with --pin) in the client namespace offers IPv6 UDP datagrams with
+ *     64-byte payloads as fast as it can (--gen-flows: 1 flow, and 8 flows by source port) or at
+ *     fixed rates (--gen-rates); the server namespace counts them with an nftables counter at
+ *     its netdev ingress hook and drops them there; UDP GSO is off on the gateway's egress veth
+ *     so each datagram crosses it as a frame. Forwarded packets/s, offered at the TUN device,
+ *     translator CPU (and all of CPU 1 when pinned) per forwarded datagram;
  *   - the translator's CPU time (user + system, /proc/PID/stat) per TCP megabyte and per UDP
  *     packet received: the figure least sensitive to the rest of the machine.
  * Medians per translator, ratios nat64d / peer. No CPU pinning unless --pin (then the
@@ -29,11 +36,13 @@
  *   npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin]
  *                       [--mode stateless|stateful|both] [--only TRANSLATOR]
  *                       [--tun-queue N] [--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]
+ *                       [--gen-flows N,M | --no-gen] [--gen-rates PPS,...] [--gen-seconds S]
  *
  * --tun-queue N sets the TUN device's transmit queue to N for every translator (by default each
  * keeps its own: the kernel's 500 for Tayga, `tun-queue-len` 4096 for nat64d).
  *
- * Root only (namespaces, TUN). Needs iproute2, tayga, iperf3, nftables (conntrack optional).
+ * Root only (namespaces, TUN). Needs iproute2, tayga, iperf3, nftables, ethtool, netsniff-ng
+ * (trafgen; not with --no-gen); conntrack optional.
  * Everything it creates (three namespaces with random names, the processes in them, temporary
  * files) is removed on exit, on failure and on SIGINT/SIGTERM.
  */
@@ -753,7 +762,7 @@ function machineInfo(): { nproc: string; cpu: string; kernel: string; node: stri
   };
 }
 
-function versions(): { tayga: string; iperf3: string } {
+function versions(): { tayga: string; iperf3: string; netsniff: string } {
   const pkgVersion = (p: string) => {
     try {
       return sh('dpkg-query', ['-W', '-f', '${Version}', p]).trim();
@@ -761,7 +770,11 @@ function versions(): { tayga: string; iperf3: string } {
       return 'unknown';
     }
   };
-  return { tayga: pkgVersion('tayga'), iperf3: pkgVersion('iperf3') };
+  return {
+    tayga: pkgVersion('tayga'),
+    iperf3: pkgVersion('iperf3'),
+    netsniff: pkgVersion('netsniff-ng'),
+  };
 }
 
 const fmtGbit = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
@@ -793,7 +806,7 @@ function table(
       fmtGbit,
     ),
     row(
-      'UDP 64-byte packets/s received by the server, median',
+      'iperf3 UDP 64-byte packets/s received by the server, median (bounded by the iperf3 client)',
       median(a.udp),
       median(b.udp),
       fmtKpps,
@@ -998,9 +1011,9 @@ async function main(): Promise<void> {
       `(${o.rounds} interleaved round(s), ${o.seconds} s per iperf3 run).`,
     '',
     `Machine: ${m.nproc} CPUs (nproc), ${m.cpu}, Linux ${m.kernel}, Node ${m.node}; ` +
-      `tayga ${v.tayga}, iperf3 ${v.iperf3}. ` +
+      `tayga ${v.tayga}, iperf3 ${v.iperf3}, netsniff-ng (trafgen) ${v.netsniff}. ` +
       (o.pin
-        ? 'CPU affinity: translator on CPU 1, both iperf3 ends on CPU 0 (same for both).'
+        ? 'CPU affinity: translator on CPU 1, both iperf3 ends and trafgen on CPU 0 (same for both).'
         : 'CPU affinity: none (no pinning, for either translator).'),
     '',
     out,
@@ -1022,7 +1035,21 @@ async function main(): Promise<void> {
       'rest of the machine is (it still grows when the translator shares its CPU, from cache and ' +
       "scheduling). Lost datagrams: the TUN device's TX drops (the kernel could not " +
       'queue a packet for the translator) against all that iperf3 counted lost (the rest were ' +
-      "lost at the server's socket buffer, UdpRcvbufErrors, or on the way).",
+      "lost at the server's socket buffer, UdpRcvbufErrors, or on the way). On a quiet " +
+      'machine the iperf3 UDP rows measure the iperf3 client (one core shared by both ends), ' +
+      'not the translators: both carry about all it offers. The trafgen rows are the ' +
+      'translator-bound test (RFC 8219 / RFC 2544: a tester faster than the device): trafgen ' +
+      `(packet-mmap TX${o.pin ? ', on CPU 0' : ''}) sends IPv6 UDP datagrams with 64-byte payloads ` +
+      'from the client to the translated server address as fast as it can (or at the stated ' +
+      'rate), one flow (source port 40000) or 8 flows (ports 40000-40007, in turn); the server ' +
+      'counts them with an nftables counter at its netdev ingress hook and drops them there ' +
+      "(no socket). UDP segmentation offload is off on the gateway's server-side veth for every " +
+      'translator, so each datagram leaves the gateway as its own frame, segmented on the ' +
+      "gateway's CPU if the translator wrote a GSO batch. After 1 s of warm-up, counters are read " +
+      `over ${o.genSeconds} s: forwarded = server counter; offered = what reached the TUN ` +
+      'device (queued for the translator + dropped because its queue was full); CPU = the ' +
+      'translator process (user + system) and, pinned, all of CPU 1 (process, softirqs, kernel ' +
+      'threads, anything else scheduled there) per forwarded datagram.',
   ].join('\n');
   if (o.write && !o.only) process.stdout.write(`\nwrote ${writeBenchmarks(block)}\n`);
   await stopChild(iperfServer.child, 'SIGKILL');
