@@ -8,6 +8,8 @@
 import { createRequire } from 'node:module';
 import { createSocket } from 'node:dgram';
 import { execFileSync } from 'node:child_process';
+import { Buffer } from 'node:buffer';
+import { setTimeout, clearTimeout } from 'node:timers';
 
 const load = createRequire(import.meta.url);
 const tun = load('../../build/Release/tun.node');
