@@ -21,6 +21,13 @@
  *     server (its own JSON report: packets - lost, over its measured seconds), and where the
  *     lost ones went (the TUN device's TX drops: the kernel could not queue them for the
  *     translator; the server's UdpRcvbufErrors);
+ *   - translator-bound UDP (RFC 8219 / RFC 2544: the tester must outrun the device): trafgen
+ *     (packet-mmap TX, CPU 0 with --pin) in the client namespace offers IPv6 UDP datagrams with
+ *     64-byte payloads as fast as it can (--gen-flows: 1 flow, and 8 flows by source port) or at
+ *     fixed rates (--gen-rates); the server namespace counts them with an nftables counter at
+ *     its netdev ingress hook and drops them there; UDP GSO is off on the gateway's egress veth
+ *     so each datagram crosses it as a frame. Forwarded packets/s, offered at the TUN device,
+ *     translator CPU (and all of CPU 1 when pinned) per forwarded datagram;
  *   - the translator's CPU time (user + system, /proc/PID/stat) per TCP megabyte and per UDP
  *     packet received: the figure least sensitive to the rest of the machine.
  * Medians per translator, ratios nat64d / peer. No CPU pinning unless --pin (then the
@@ -29,11 +36,13 @@
  *   npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin]
  *                       [--mode stateless|stateful|both] [--only TRANSLATOR]
  *                       [--tun-queue N] [--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]
+ *                       [--gen-flows N,M | --no-gen] [--gen-rates PPS,...] [--gen-seconds S]
  *
  * --tun-queue N sets the TUN device's transmit queue to N for every translator (by default each
  * keeps its own: the kernel's 500 for Tayga, `tun-queue-len` 4096 for nat64d).
  *
- * Root only (namespaces, TUN). Needs iproute2, tayga, iperf3, nftables (conntrack optional).
+ * Root only (namespaces, TUN). Needs iproute2, tayga, iperf3, nftables, ethtool, netsniff-ng
+ * (trafgen; not with --no-gen); conntrack optional.
  * Everything it creates (three namespaces with random names, the processes in them, temporary
  * files) is removed on exit, on failure and on SIGINT/SIGTERM.
  */
@@ -73,6 +82,12 @@ interface Options {
   udpBuffer: string;
   write: boolean;
   cpuProf: string | null;
+  /** Flow counts for the trafgen test (one run each per translator and round); [] skips it. */
+  genFlows: number[];
+  /** Fixed offered rates (packets/s) for the trafgen test, one flow each; [] for none. */
+  genRates: number[];
+  /** Seconds measured per trafgen run (after one second of warm-up). */
+  genSeconds: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -87,6 +102,9 @@ function parseArgs(argv: readonly string[]): Options {
     udpBuffer: '4M',
     write: true,
     cpuProf: null,
+    genFlows: [1, 8],
+    genRates: [],
+    genSeconds: 4,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -110,6 +128,10 @@ function parseArgs(argv: readonly string[]): Options {
       o.only = v;
     } else if (a === '--tun-queue') o.tunQueue = Math.max(1, Number(next()));
     else if (a === '--udp-buffer') o.udpBuffer = next();
+    else if (a === '--gen-flows') o.genFlows = numberList(next(), '--gen-flows');
+    else if (a === '--gen-rates') o.genRates = numberList(next(), '--gen-rates');
+    else if (a === '--gen-seconds') o.genSeconds = Math.max(1, Number(next()));
+    else if (a === '--no-gen') o.genFlows = [];
     else if (a === '--mode') {
       const v = next();
       if (v !== 'stateless' && v !== 'stateful' && v !== 'both')
@@ -119,12 +141,25 @@ function parseArgs(argv: readonly string[]): Options {
       process.stdout.write(
         'npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin] ' +
           '[--mode stateless|stateful|both] [--only TRANSLATOR] [--tun-queue N] ' +
-          '[--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]\n',
+          '[--udp-buffer SIZE|0] [--gen-flows N,M|--no-gen] [--gen-rates PPS,...] ' +
+          '[--gen-seconds S] [--no-write] [--cpu-prof DIR]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   return o;
+}
+
+/** "1,8" or "150k,200k" -> numbers (k = thousand). */
+function numberList(v: string, flag: string): number[] {
+  if (v === '' || v === 'none') return [];
+  return v.split(',').map((x) => {
+    const m = /^(\d+(?:\.\d+)?)(k?)$/.exec(x.trim());
+    if (!m) throw new Error(`${flag}: expected numbers like 1,8 or 150k,200k, got ${x}`);
+    const n = Number(m[1]) * (m[2] ? 1000 : 1);
+    if (!(n >= 1)) throw new Error(`${flag}: ${x} is not >= 1`);
+    return Math.round(n);
+  });
 }
 
 function sh(cmd: string, args: readonly string[], timeout = 30_000): string {
@@ -179,9 +214,13 @@ function spawnNs(
   ns: string,
   args: readonly string[],
   cpu: number | null,
+  ownGroup = false,
 ): { child: ChildProcess; output: () => string } {
   const argv = cpu === null ? [...args] : ['taskset', '-c', String(cpu), ...args];
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: ownGroup,
+  });
   children.add(child);
   child.on('exit', () => children.delete(child));
   let out = '';
@@ -197,6 +236,28 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
   await exited;
   clearTimeout(timer);
+}
+
+/** Stops a child started with its own process group (spawnNs(..., true)) and all in it. */
+async function stopGroup(child: ChildProcess): Promise<void> {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // the group is gone
+    }
+  };
+  const exited =
+    child.exitCode !== null || child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  signal('SIGINT');
+  const timer = setTimeout(() => signal('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+  signal('SIGKILL'); // a worker that outlived its parent
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -225,7 +286,31 @@ function buildTopology(): void {
   nsx(g, 'ip', 'link', 'set', `gs${id}`, 'up');
   nsx(g, 'ip', 'addr', 'add', '2001:db8:1::1/64', 'dev', `gc${id}`, 'nodad');
   nsx(g, 'ip', 'addr', 'add', '203.0.113.1/24', 'dev', `gs${id}`);
+  // Every datagram leaves the gateway as its own frame, whoever the translator: a UDP GSO
+  // packet (nat64d coalesces runs of datagrams on its TUN writes) is segmented here, on the
+  // gateway's CPU, instead of crossing the veth whole. So the server counts frames, as a
+  // tester counts frames on the wire (RFC 2544), and the segmentation is paid on the gateway.
+  nsx(g, 'ethtool', '-K', `gs${id}`, 'tx-udp-segmentation', 'off');
+  // The trafgen test's datagrams (UDP port 9) are counted and dropped as they enter the
+  // server: no socket, no per-packet userspace receiver, no ICMP port unreachable.
+  const rules = join(tmp, 'gen-count.nft');
+  writeFileSync(rules, GEN_COUNT_RULES);
+  nsx(NS.server, 'nft', '-f', rules);
 }
+
+/** UDP port the trafgen datagrams go to; counted and dropped at the server's ingress hook. */
+const GEN_PORT = 9;
+const GEN_TABLE = 'nat64gen';
+const GEN_COUNT_RULES = [
+  `table netdev ${GEN_TABLE} {`,
+  '  counter datagrams {}',
+  '  chain in {',
+  `    type filter hook ingress device "s${id}" priority filter; policy accept;`,
+  `    ip protocol udp udp dport ${GEN_PORT} counter name datagrams drop`,
+  '  }',
+  '}',
+  '',
+].join('\n');
 
 /** Accepted by both Tayga 0.9.2 and nat64d (stateless; also Tayga's half of tayga-masq). */
 const TAYGA_CONF = [
@@ -268,7 +353,20 @@ async function waitReachable(): Promise<void> {
       await sleep(200);
     }
   }
-  throw new Error(`server ${SERVER6} not reachable through the translator`);
+  let state = '';
+  for (const cmd of [
+    ['ip', '-s', 'link', 'show', 'dev', 'nat64'],
+    ['ip', '-6', 'route'],
+    ['ip', '-4', 'route'],
+    ['ip', '-6', 'neigh'],
+  ]) {
+    try {
+      state += nsx(NS.gateway, ...cmd);
+    } catch (err) {
+      state += `${cmd.join(' ')}: ${(err as Error).message}\n`;
+    }
+  }
+  throw new Error(`server ${SERVER6} not reachable through the translator; gateway:\n${state}`);
 }
 
 interface Running {
@@ -396,11 +494,15 @@ function iperf(args: readonly string[], seconds: number, o: Options): IperfEnd {
   const base = ['iperf3', '-c', SERVER6, '-p', PORT, '-B', CLIENT6, '-t', String(seconds), '-J'];
   const argv = o.pin ? ['taskset', '-c', '0', ...base, ...args] : [...base, ...args];
   let out: string;
+  let failure = '';
   try {
     out = sh('ip', ['netns', 'exec', NS.client, ...argv], (seconds + 30) * 1000);
   } catch (err) {
-    out = (err as { stdout?: string }).stdout ?? '';
+    const e = err as { stdout?: string; stderr?: string; message?: string };
+    out = e.stdout ?? '';
+    failure = `${e.message ?? ''} ${e.stderr ?? ''}`.trim();
   }
+  if (out.trim() === '') throw new Error(`iperf3 gave no report: ${failure}`);
   const json = JSON.parse(out) as IperfEnd;
   if (json.error) throw new Error(`iperf3: ${json.error}`);
   return json;
@@ -463,6 +565,143 @@ function udpRun(seconds: number, o: Options, pid: number | null): UdpRun {
   };
 }
 
+/** Packet counters of one interface in a namespace (`ip -s -j link show`). */
+interface LinkCounters {
+  rxPackets: number;
+  txPackets: number;
+  txDropped: number;
+}
+
+function linkCounters(ns: string, dev: string): LinkCounters {
+  try {
+    const j = JSON.parse(nsx(ns, 'ip', '-s', '-j', 'link', 'show', 'dev', dev)) as Array<{
+      stats64?: { rx?: { packets?: number }; tx?: { packets?: number; dropped?: number } };
+    }>;
+    const st = j[0]?.stats64;
+    return {
+      rxPackets: st?.rx?.packets ?? NaN,
+      txPackets: st?.tx?.packets ?? NaN,
+      txDropped: st?.tx?.dropped ?? NaN,
+    };
+  } catch {
+    return { rxPackets: NaN, txPackets: NaN, txDropped: NaN };
+  }
+}
+
+/** Datagrams counted (and dropped) at the server's ingress hook so far. */
+function forwardedCount(): number {
+  const j = JSON.parse(
+    nsx(NS.server, 'nft', '-j', 'list', 'counter', 'netdev', GEN_TABLE, 'datagrams'),
+  ) as {
+    nftables?: Array<{ counter?: { packets?: number } }>;
+  };
+  for (const e of j.nftables ?? []) if (e.counter?.packets !== undefined) return e.counter.packets;
+  return NaN;
+}
+
+/** Busy jiffies (all but idle and iowait) of one CPU so far, from /proc/stat. */
+function cpuBusyTicks(cpu: number): number {
+  const line = readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  if (!line) return NaN;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return total - (f[3] ?? 0) - (f[4] ?? 0);
+}
+
+/** The MAC address of an interface in a namespace. */
+function macOf(ns: string, dev: string): string {
+  const j = JSON.parse(nsx(ns, 'ip', '-j', 'link', 'show', 'dev', dev)) as Array<{
+    address?: string;
+  }>;
+  const mac = j[0]?.address;
+  if (!mac) throw new Error(`no MAC address for ${dev}`);
+  return mac;
+}
+
+/**
+ * trafgen's packet list: `flows` IPv6 UDP datagrams with 64-byte payloads from the client to
+ * the server's translated address, one per source port (40000, 40001, ...), sent in turn.
+ * trafgen fills in the lengths and the UDP checksum (valid, as a real sender's).
+ */
+function trafgenConf(flows: number): string {
+  const client = macOf(NS.client, `c${id}`);
+  const gateway = macOf(NS.gateway, `gc${id}`);
+  const lines = ['# nat64 bench: 64-byte UDP over IPv6 to the translated server address'];
+  for (let i = 0; i < flows; i++)
+    lines.push(
+      `{ eth(da=${gateway}, sa=${client}), ipv6(sa=${CLIENT6}, da=${SERVER6}, hl=64), ` +
+        `udp(sp=${40000 + i}, dp=${GEN_PORT}), fill(0x61, 64) }`,
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+/** One trafgen run through a translator. */
+interface GenRun {
+  /** Datagrams per second that reached the TUN device (queued for the translator or dropped). */
+  offered: number;
+  /** Datagrams per second counted at the server. */
+  forwarded: number;
+  /** Datagrams per second the kernel dropped at the TUN device (ring full). */
+  tunDropped: number;
+  /** Translator process CPU (user + system) per forwarded datagram, microseconds. */
+  cpuUs: number;
+  /** All of CPU 1 (the translator's CPU with --pin: process, softirq, kernel threads) per datagram. */
+  cpu1Us: number;
+}
+
+/**
+ * trafgen in the client namespace offers datagrams (as fast as it can, or `rate` per second),
+ * and after one second of warm-up the counters are read over `o.genSeconds`.
+ */
+async function genRun(
+  o: Options,
+  pid: number | null,
+  flows: number,
+  rate: number | null,
+): Promise<GenRun> {
+  const conf = join(tmp, `trafgen-${flows}.cfg`);
+  writeFileSync(conf, trafgenConf(flows));
+  const argv = ['trafgen', '--dev', `c${id}`, '--conf', conf, '--cpus', '1'];
+  // -b: trafgen's "slow mode" (a timed sendto per packet) at an exact rate; without it the
+  // packet-mmap TX ring, as fast as the generator's CPU allows.
+  if (rate !== null) argv.push('-b', `${rate}pps`);
+  // Its own process group: trafgen's worker is a child process that a signal to the parent
+  // alone does not stop (the parent waits for it, and the worker goes on sending).
+  const gen = spawnNs(NS.client, argv, o.pin ? 0 : null, true);
+  try {
+    await sleep(1000);
+    if (gen.child.exitCode !== null) throw new Error(`trafgen exited: ${gen.output()}`);
+    const sample = () => ({
+      t: performance.now(),
+      fwd: forwardedCount(),
+      tun: linkCounters(NS.gateway, 'nat64'),
+      cpu: cpuSeconds(pid),
+      cpu1: cpuBusyTicks(1),
+    });
+    const a = sample();
+    await sleep(o.genSeconds * 1000);
+    const b = sample();
+    if (gen.child.exitCode !== null) throw new Error(`trafgen exited: ${gen.output()}`);
+    const secs = (b.t - a.t) / 1000;
+    const fwd = b.fwd - a.fwd;
+    const queued = b.tun.txPackets - a.tun.txPackets;
+    const dropped = b.tun.txDropped - a.tun.txDropped;
+    return {
+      offered: (queued + dropped) / secs,
+      forwarded: fwd / secs,
+      tunDropped: dropped / secs,
+      cpuUs: fwd > 0 ? ((b.cpu - a.cpu) * 1e6) / fwd : NaN,
+      cpu1Us: o.pin && fwd > 0 ? ((b.cpu1 - a.cpu1) * 1e4) / fwd : NaN,
+    };
+  } finally {
+    await stopGroup(gen.child);
+    // Let the TUN ring drain, so the next run starts empty.
+    await sleep(300);
+  }
+}
+
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -478,6 +717,24 @@ interface Results {
   udpCpu: number[];
   /** Share of the lost datagrams dropped at the TUN device (the rest: server, veth, client). */
   udpTunShare: number[];
+  /** trafgen runs by test (genKey), in round order. */
+  gen: Map<string, GenRun[]>;
+}
+
+/** The trafgen tests of a run, in order: saturating with each flow count, then fixed rates. */
+function genTests(o: Options): Array<{ key: string; flows: number; rate: number | null }> {
+  return [
+    ...o.genFlows.map((flows) => ({
+      key: `${flows} flow${flows === 1 ? '' : 's'}, saturating`,
+      flows,
+      rate: null,
+    })),
+    ...o.genRates.map((rate) => ({
+      key: `1 flow, ${fmtKpps(rate)} offered`,
+      flows: 1,
+      rate,
+    })),
+  ];
 }
 
 const emptyResults = (): Results => ({
@@ -487,6 +744,7 @@ const emptyResults = (): Results => ({
   udpSent: [],
   udpCpu: [],
   udpTunShare: [],
+  gen: new Map(),
 });
 
 function machineInfo(): { nproc: string; cpu: string; kernel: string; node: string } {
@@ -504,7 +762,7 @@ function machineInfo(): { nproc: string; cpu: string; kernel: string; node: stri
   };
 }
 
-function versions(): { tayga: string; iperf3: string } {
+function versions(): { tayga: string; iperf3: string; netsniff: string } {
   const pkgVersion = (p: string) => {
     try {
       return sh('dpkg-query', ['-W', '-f', '${Version}', p]).trim();
@@ -512,7 +770,11 @@ function versions(): { tayga: string; iperf3: string } {
       return 'unknown';
     }
   };
-  return { tayga: pkgVersion('tayga'), iperf3: pkgVersion('iperf3') };
+  return {
+    tayga: pkgVersion('tayga'),
+    iperf3: pkgVersion('iperf3'),
+    netsniff: pkgVersion('netsniff-ng'),
+  };
 }
 
 const fmtGbit = (bps: number) => `${(bps / 1e9).toFixed(2)} Gbit/s`;
@@ -544,7 +806,7 @@ function table(
       fmtGbit,
     ),
     row(
-      'UDP 64-byte packets/s received by the server, median',
+      'iperf3 UDP 64-byte packets/s received by the server, median (bounded by the iperf3 client)',
       median(a.udp),
       median(b.udp),
       fmtKpps,
@@ -575,6 +837,55 @@ function table(
       fmtPct,
       false,
     ),
+    ...genTests(o).flatMap(({ key, rate }) => {
+      const ga = a.gen.get(key) ?? [];
+      const gb = b.gen.get(key) ?? [];
+      if (ga.length === 0 || gb.length === 0) return [];
+      const med = (runs: GenRun[], f: (g: GenRun) => number) => median(runs.map(f));
+      const rows = [
+        row(
+          `trafgen UDP 64 B, ${key}: packets/s forwarded to the server, median of ${ga.length}`,
+          med(ga, (g) => g.forwarded),
+          med(gb, (g) => g.forwarded),
+          fmtKpps,
+        ),
+        row(
+          `(${key}: packets/s offered at the TUN device, median)`,
+          med(ga, (g) => g.offered),
+          med(gb, (g) => g.offered),
+          fmtKpps,
+          false,
+        ),
+      ];
+      if (rate !== null)
+        rows.push(
+          row(
+            `(${key}: share lost, median)`,
+            med(ga, (g) => 1 - g.forwarded / g.offered),
+            med(gb, (g) => 1 - g.forwarded / g.offered),
+            (v) => (Number.isFinite(v) ? `${(Math.max(0, v) * 100).toFixed(1)} %` : '-'),
+            false,
+          ),
+        );
+      rows.push(
+        row(
+          `${key}: translator process CPU per forwarded packet, µs, median`,
+          med(ga, (g) => g.cpuUs),
+          med(gb, (g) => g.cpuUs),
+          (v) => fmtNum(v, 2),
+        ),
+      );
+      if (o.pin)
+        rows.push(
+          row(
+            `${key}: all of CPU 1 per forwarded packet, µs, median`,
+            med(ga, (g) => g.cpu1Us),
+            med(gb, (g) => g.cpu1Us),
+            (v) => fmtNum(v, 2),
+          ),
+        );
+      return rows;
+    }),
   ].join('\n');
 }
 
@@ -604,9 +915,21 @@ function writeBenchmarks(block: string): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, TUN)');
-  for (const tool of ['ip', 'iperf3', 'tayga', 'ping', 'nft', ...(o.pin ? ['taskset'] : [])])
+  const gen = o.genFlows.length + o.genRates.length > 0;
+  for (const tool of [
+    'ip',
+    'iperf3',
+    'tayga',
+    'ping',
+    'nft',
+    'ethtool',
+    ...(gen ? ['trafgen'] : []),
+    ...(o.pin ? ['taskset'] : []),
+  ])
     if (!which(tool))
-      throw new Error(`missing ${tool} (apt-get install iproute2 iperf3 tayga nftables)`);
+      throw new Error(
+        `missing ${tool} (apt-get install iproute2 iperf3 tayga nftables ethtool netsniff-ng)`,
+      );
   if (!existsSync(join(pkg, 'build/Release/tun.node')))
     throw new Error('nat64d addon not built: npm run build -w nat64d');
   // Compile the daemon as the integration tests do (bin/nat64d.js runs dist/).
@@ -657,6 +980,17 @@ async function main(): Promise<void> {
             `UDP rx ${fmtKpps(udp.rx)} (tx ${fmtKpps(udp.tx)}, ${fmtNum(udp.cpuUs, 1)} µs CPU/pkt; ` +
             `lost ${udp.lost}: tun ${udp.tunDropped}, server rcvbuf ${udp.serverRcvbuf})\n`,
         );
+        for (const test of genTests(o)) {
+          const g = await genRun(o, running.pid, test.flows, test.rate);
+          const runs = r.gen.get(test.key) ?? [];
+          runs.push(g);
+          r.gen.set(test.key, runs);
+          process.stdout.write(
+            `round ${round}/${o.rounds} ${t.padEnd(12)}  trafgen ${test.key}: forwarded ${fmtKpps(g.forwarded)} ` +
+              `of ${fmtKpps(g.offered)} offered at the TUN (${fmtKpps(g.tunDropped)} dropped there), ` +
+              `${fmtNum(g.cpuUs, 2)} µs process CPU/pkt, ${fmtNum(g.cpu1Us, 2)} µs CPU 1/pkt\n`,
+          );
+        }
       } finally {
         await running.stop();
       }
@@ -677,9 +1011,9 @@ async function main(): Promise<void> {
       `(${o.rounds} interleaved round(s), ${o.seconds} s per iperf3 run).`,
     '',
     `Machine: ${m.nproc} CPUs (nproc), ${m.cpu}, Linux ${m.kernel}, Node ${m.node}; ` +
-      `tayga ${v.tayga}, iperf3 ${v.iperf3}. ` +
+      `tayga ${v.tayga}, iperf3 ${v.iperf3}, netsniff-ng (trafgen) ${v.netsniff}. ` +
       (o.pin
-        ? 'CPU affinity: translator on CPU 1, both iperf3 ends on CPU 0 (same for both).'
+        ? 'CPU affinity: translator on CPU 1, both iperf3 ends and trafgen on CPU 0 (same for both).'
         : 'CPU affinity: none (no pinning, for either translator).'),
     '',
     out,
@@ -701,7 +1035,21 @@ async function main(): Promise<void> {
       'rest of the machine is (it still grows when the translator shares its CPU, from cache and ' +
       "scheduling). Lost datagrams: the TUN device's TX drops (the kernel could not " +
       'queue a packet for the translator) against all that iperf3 counted lost (the rest were ' +
-      "lost at the server's socket buffer, UdpRcvbufErrors, or on the way).",
+      "lost at the server's socket buffer, UdpRcvbufErrors, or on the way). On a quiet " +
+      'machine the iperf3 UDP rows measure the iperf3 client (one core shared by both ends), ' +
+      'not the translators: both carry about all it offers. The trafgen rows are the ' +
+      'translator-bound test (RFC 8219 / RFC 2544: a tester faster than the device): trafgen ' +
+      `(packet-mmap TX${o.pin ? ', on CPU 0' : ''}) sends IPv6 UDP datagrams with 64-byte payloads ` +
+      'from the client to the translated server address as fast as it can (or at the stated ' +
+      'rate), one flow (source port 40000) or 8 flows (ports 40000-40007, in turn); the server ' +
+      'counts them with an nftables counter at its netdev ingress hook and drops them there ' +
+      "(no socket). UDP segmentation offload is off on the gateway's server-side veth for every " +
+      'translator, so each datagram leaves the gateway as its own frame, segmented on the ' +
+      "gateway's CPU if the translator wrote a GSO batch. After 1 s of warm-up, counters are read " +
+      `over ${o.genSeconds} s: forwarded = server counter; offered = what reached the TUN ` +
+      'device (queued for the translator + dropped because its queue was full); CPU = the ' +
+      'translator process (user + system) and, pinned, all of CPU 1 (process, softirqs, kernel ' +
+      'threads, anything else scheduled there) per forwarded datagram.',
   ].join('\n');
   if (o.write && !o.only) process.stdout.write(`\nwrote ${writeBenchmarks(block)}\n`);
   await stopChild(iperfServer.child, 'SIGKILL');

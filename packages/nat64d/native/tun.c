@@ -31,8 +31,9 @@
  *          packet: the checksum field is complemented back to a pseudo-header sum and sent
  *          with NEEDS_CSUM (csum_start = IPv4 header) and, when the payload exceeds gso_size,
  *          GSO TCPV4 so that the kernel segments it (on output or at the receiver).
- * setUdpCoalesce(handle, on)        (vnet only) writeBatch writes each run of same-flow IPv4 UDP
- *                                   datagrams of equal size as one GSO_UDP_L4 packet (see udp4_run).
+ * setUdpCoalesce(handle, on)        (vnet only) writeBatch writes the same-flow IPv4 UDP
+ *                                   datagrams of equal size in a batch as one GSO_UDP_L4 packet,
+ *                                   also when other flows are interleaved (see udp4_group).
  * close(handle)
  *
  * No per-packet work goes through the libuv threadpool.
@@ -62,6 +63,8 @@
 /* UDP coalescing on write: at most this many datagrams and bytes per GSO write. */
 #define NAT64_USO_MAX_SEGS 64
 #define NAT64_USO_MAX_BYTES 65000
+/* ... gathered from at most this many packets of a write batch (the flow grouping's reach). */
+#define NAT64_USO_WINDOW 64
 /* In gso[i]: the segment carried TCP ECN (VIRTIO_NET_HDR_GSO_ECN). */
 #define NAT64_GSO_ECN 0x10000
 
@@ -86,6 +89,9 @@ typedef struct {
   napi_ref gso_ref;
   int vnet;
   int uso; /* coalesce UDP/IPv4 runs on write (vnet only) */
+  uint32_t *uso_key; /* per packet of a write batch: ip4_pair_key */
+  uint8_t *uso_done; /* per packet of a write batch: already written in an earlier run */
+  size_t uso_cap;
   /* Counters visible to JS through stats(). */
   double read_packets, read_batches, read_errors, write_packets, write_errors, truncated;
   double gso_in, gso_out, csum_completed, vnet_dropped, uso_writes, uso_datagrams;
@@ -171,6 +177,10 @@ static void finalize_tun(napi_env env, void *data, void *hint) {
     stop_polling(t); /* uv only: references die with the environment */
     if (t->fd >= 0) close(t->fd);
   }
+  free(t->uso_key);
+  free(t->uso_done);
+  t->uso_key = NULL;
+  t->uso_done = NULL;
   /* If the poll handle is still closing, its memory must outlive the callback. */
   if (t->polling == 0) free(t);
 }
@@ -430,33 +440,59 @@ static int udp4_same_flow(const uint8_t *a, const uint8_t *b) {
          memcmp(a + 12, b + 12, 12) == 0; /* addresses and ports */
 }
 
+/* An IPv4 packet's address pair and protocol, hashed for the flow grouping (0: not IPv4). */
+static uint32_t ip4_pair_key(const uint8_t *p, size_t len) {
+  if (len < 20 || (p[0] >> 4) != 4) return 0;
+  uint32_t a, b;
+  memcpy(&a, p + 12, 4);
+  memcpy(&b, p + 16, 4);
+  return ((a * 0x9e3779b1u) ^ b ^ ((uint32_t)p[9] << 24)) | 1;
+}
+
 /*
- * From packet i on, how many packets form a run worth coalescing (>= 2), filling iov[1..]
- * and the header; 0 when packet i is to be written alone.
+ * From packet i on, the packets of i's flow that form a run worth coalescing (>= 2), filling
+ * iov[1..] and the header and marking the others done; 0 when packet i is to be written alone.
+ * The run is gathered from the next NAT64_USO_WINDOW packets of the batch, skipping other
+ * flows (several flows interleaved in a batch still coalesce, each into its own run); a
+ * packet that may belong to the flow but cannot join the run ends it, so that no packet of
+ * a flow is ever written before an earlier one of the same flow. Packets of other flows may
+ * go out after this run although they were read before some of it: order is kept per flow.
  */
-static uint32_t udp4_run(uint8_t *buf, size_t buf_len, const uint32_t *meta, uint32_t count,
-                         uint32_t i, struct iovec *iov, struct virtio_net_hdr *h) {
+static uint32_t udp4_group(uint8_t *buf, size_t buf_len, const uint32_t *meta, uint32_t count,
+                           uint32_t i, const uint32_t *key, uint8_t *done, struct iovec *iov,
+                           struct virtio_net_hdr *h) {
   size_t off = meta[2 * i], len = meta[2 * i + 1];
   if (i + 1 >= count || off > buf_len || len > buf_len - off) return 0;
   uint8_t *first = buf + off;
   if (!udp4_plain(first, len)) return 0;
   size_t seg = len - 28, total = len;
   uint32_t n = 1;
+  uint32_t picked[NAT64_USO_MAX_SEGS];
+  picked[0] = i;
   iov[1].iov_base = first;
   iov[1].iov_len = len;
-  while (i + n < count && n < NAT64_USO_MAX_SEGS) {
-    size_t o = meta[2 * (i + n)], l = meta[2 * (i + n) + 1];
-    if (o > buf_len || l > buf_len - o || l < 28 || l - 28 > seg) break;
-    if (total + l - 28 > NAT64_USO_MAX_BYTES) break;
+  uint32_t end = count - i > NAT64_USO_WINDOW ? i + NAT64_USO_WINDOW : count;
+  for (uint32_t j = i + 1; j < end && n < NAT64_USO_MAX_SEGS; j++) {
+    if (done[j] || key[j] != key[i]) continue; /* written already, or another flow */
+    size_t o = meta[2 * j], l = meta[2 * j + 1];
+    if (o > buf_len || l > buf_len - o) continue; /* an error when its turn comes */
     uint8_t *p = buf + o;
+    if (p[9] != 17 || memcmp(first + 12, p + 12, 8) != 0) continue; /* another address pair */
+    /* Same addresses: a whole datagram with other ports is another flow. */
+    if (l >= 28 && p[0] == 0x45 && !(p[6] & 0x3f) && !p[7] && memcmp(first + 20, p + 20, 4) != 0)
+      continue;
+    /* This flow (or a fragment that may be of it): it joins the run, or the run ends here. */
+    if (l < 28 || l - 28 > seg || total + l - 28 > NAT64_USO_MAX_BYTES) break;
     if (!udp4_same_flow(first, p) || !udp4_plain(p, l)) break;
     iov[1 + n].iov_base = p + 28;
     iov[1 + n].iov_len = l - 28;
+    picked[n] = j;
     total += l - 28;
     n++;
     if (l - 28 < seg) break; /* a shorter datagram ends the run */
   }
   if (n < 2) return 0;
+  for (uint32_t k = 1; k < n; k++) done[picked[k]] = 1;
   /* The first header now describes the whole run. */
   first[2] = (uint8_t)(total >> 8);
   first[3] = (uint8_t)total;
@@ -678,12 +714,32 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t written = 0;
+  int group = !t->closed && t->vnet && t->uso && count > 1;
+  if (group && count > t->uso_cap) {
+    uint32_t *k = realloc(t->uso_key, count * sizeof *k);
+    if (k) t->uso_key = k;
+    uint8_t *d = realloc(t->uso_done, count);
+    if (d) t->uso_done = d;
+    if (k && d) t->uso_cap = count;
+    else group = 0; /* out of memory: every packet alone */
+  }
+  if (group) {
+    for (uint32_t i = 0; i < count; i++) {
+      size_t off = meta[2 * i], len = meta[2 * i + 1];
+      int tcp_gso = gso && i < gso_len && gso[i];
+      t->uso_key[i] =
+          tcp_gso || off > buf_len || len > buf_len - off ? 0 : ip4_pair_key(buf + off, len);
+      t->uso_done[i] = 0;
+    }
+  }
   if (!t->closed) {
     struct iovec run[NAT64_USO_MAX_SEGS + 1];
     for (uint32_t i = 0; i < count; i++) {
-      if (t->vnet && t->uso && !(gso && i < gso_len && gso[i])) {
+      if (group && t->uso_done[i]) continue; /* went out in an earlier packet's run */
+      if (group && t->uso_key[i]) {
         struct virtio_net_hdr uh;
-        uint32_t n = udp4_run(buf, buf_len, meta, count, i, run, &uh);
+        uint32_t n =
+            udp4_group(buf, buf_len, meta, count, i, t->uso_key, t->uso_done, run, &uh);
         if (n >= 2) {
           run[0].iov_base = &uh;
           run[0].iov_len = sizeof uh;
@@ -698,7 +754,6 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
             t->uso_writes++;
             t->uso_datagrams += n;
           }
-          i += n - 1;
           continue;
         }
       }

@@ -92,3 +92,38 @@ describe.skipIf(skipReason !== null)(
     });
   },
 );
+
+describe.skipIf(skipReason !== null)(
+  `TUN addon: UDP coalescing on write${skipReason ? ` (skipped: ${skipReason})` : ''}`,
+  () => {
+    const name = `nat64d-uso-${suffix()}`;
+    beforeAll(() => addNetns(name));
+    afterAll(() => delNetns(name));
+
+    it('groups interleaved flows of one batch into one GSO write per flow run, in order within each flow, bytes unchanged', () => {
+      const r = nsRun(name, [process.execPath, join(here, 'uso-writer.mjs'), 'tun0'], 10_000);
+      expect(r.stderr).toBe('');
+      const out = JSON.parse(r.stdout) as {
+        written: number;
+        usoWrites: number;
+        usoDatagrams: number;
+        writeErrors: number;
+        received: Array<[number, string]>;
+        sent: Array<[number, string]>;
+      };
+      // A1 B1 C1 A2 B2 C2 A3 BL C3 A4 B3 C4 B4 (BL: flow B, 100 bytes) go out as
+      // [A1 A2 A3 A4] [B1 B2] [C1 C2 C3 C4] [BL B3] B4: BL is larger than B's run, so that
+      // run ends before it (B3 may not overtake it) and BL starts the next one, which the
+      // shorter B3 ends; B4, the batch's last packet, goes alone.
+      expect(out.written).toBe(13);
+      expect(out.writeErrors).toBe(0);
+      expect(out.usoWrites).toBe(4);
+      expect(out.usoDatagrams).toBe(12);
+      const perFlow = (list: Array<[number, string]>, port: number) =>
+        list.filter(([p]) => p === port).map(([, hex]) => hex);
+      expect(out.received).toHaveLength(13);
+      for (const port of [1001, 1002, 1003])
+        expect(perFlow(out.received, port)).toEqual(perFlow(out.sent, port));
+    });
+  },
+);
