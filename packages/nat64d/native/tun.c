@@ -25,12 +25,16 @@
  *          GSO TCPV6 (always NEEDS_CSUM) -> the TCP checksum field, which holds the folded
  *          pseudo-header sum, is complemented, so that an incremental (RFC 1624) update of
  *          the addresses, as the translator does for any checksum, yields the complement of
- *          the translated pseudo-header sum; gso[i] = gso_size | GSO_ECN_BIT. Other GSO
- *          types are dropped (not enabled by nat64d) and counted.
+ *          the translated pseudo-header sum; gso[i] = gso_size | GSO_ECN_BIT.
+ *          GSO UDP_L4 (TUN_F_USO4/USO6) -> the same for the UDP checksum field;
+ *          gso[i] = gso_size | NAT64_GSO_UDP. Other GSO types are dropped (not enabled by
+ *          nat64d) and counted.
  *   write: gso[i] == 0 -> a zero header; otherwise the packet is a translated IPv4 TCP GSO
  *          packet: the checksum field is complemented back to a pseudo-header sum and sent
  *          with NEEDS_CSUM (csum_start = IPv4 header) and, when the payload exceeds gso_size,
- *          GSO TCPV4 so that the kernel segments it (on output or at the receiver).
+ *          GSO TCPV4 so that the kernel segments it (on output or at the receiver). With
+ *          NAT64_GSO_UDP in gso[i], a translated UDP/IPv4 GSO packet: the same with the UDP
+ *          checksum field and GSO UDP_L4.
  * setUdpCoalesce(handle, on)        (vnet only) writeBatch writes the same-flow IPv4 UDP
  *                                   datagrams of equal size in a batch as one GSO_UDP_L4 packet,
  *                                   also when other flows are interleaved (see udp4_group).
@@ -67,6 +71,14 @@
 #define NAT64_USO_WINDOW 64
 /* In gso[i]: the segment carried TCP ECN (VIRTIO_NET_HDR_GSO_ECN). */
 #define NAT64_GSO_ECN 0x10000
+/* In gso[i]: a UDP GSO packet (VIRTIO_NET_HDR_GSO_UDP_L4); same value as core/gso-segment.ts. */
+#define NAT64_GSO_UDP 0x20000
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20 /* Linux >= 6.2: the kernel may hand over UDP/IPv4 GSO packets */
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40 /* ... and UDP/IPv6 (the kernel takes both or neither) */
+#endif
 
 typedef struct {
   napi_env env;
@@ -95,6 +107,7 @@ typedef struct {
   /* Counters visible to JS through stats(). */
   double read_packets, read_batches, read_errors, write_packets, write_errors, truncated;
   double gso_in, gso_out, csum_completed, vnet_dropped, uso_writes, uso_datagrams;
+  double uso_in, uso_out;
 } tun_t;
 
 #define CHECK(env, call)                                                   \
@@ -393,13 +406,51 @@ static int vnet_rx(tun_t *t, const struct virtio_net_hdr *h, uint8_t *pkt, size_
     t->gso_in++;
     return 1;
   }
+  if (type == VIRTIO_NET_HDR_GSO_UDP_L4 && (h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+      h->gso_size > 0 && h->csum_offset == 6) {
+    /* UDP GSO (TUN_F_USO4/USO6, e.g. after UDP GRO forwarding): a run of same-flow datagrams
+     * of gso_size payload bytes each (the last may be shorter), one UDP header whose length
+     * covers them all. The checksum field holds the pseudo-header sum, complemented as for
+     * TCP; a 0 becomes 0xffff (the same value in one's complement) so that JS never takes it
+     * for "no checksum". */
+    size_t at = (size_t)h->csum_start + h->csum_offset;
+    if ((size_t)h->csum_start + 8 > len) return 0;
+    uint16_t c = (uint16_t)~((uint16_t)pkt[at] << 8 | pkt[at + 1]);
+    if (c == 0) c = 0xffff;
+    pkt[at] = (uint8_t)(c >> 8);
+    pkt[at + 1] = (uint8_t)c;
+    *gso = h->gso_size | NAT64_GSO_UDP;
+    t->uso_in++;
+    return 1;
+  }
   return 0;
 }
 
 /* The header for a packet to write; `g` is gso[i] from JS (0: a plain packet). */
 static void vnet_tx(tun_t *t, uint8_t *pkt, size_t len, uint32_t g, struct virtio_net_hdr *h) {
   memset(h, 0, sizeof *h);
-  if (!g || len < 20 || (pkt[0] >> 4) != 4 || pkt[9] != 6) return;
+  if (!g || len < 20 || (pkt[0] >> 4) != 4) return;
+  if (g & NAT64_GSO_UDP) {
+    /* A translated UDP GSO packet: IPv4 total length and UDP length cover the whole run, the
+     * checksum field holds the complemented pseudo-header sum; the kernel segments it into
+     * datagrams of gso_size payload bytes (lengths, ids counting up, checksums). */
+    size_t ihl = (size_t)(pkt[0] & 15) * 4;
+    if (pkt[9] != 17 || ihl < 20 || len < ihl + 8) return;
+    pkt[ihl + 6] ^= 0xff;
+    pkt[ihl + 7] ^= 0xff;
+    h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    h->csum_start = (uint16_t)ihl;
+    h->csum_offset = 6;
+    uint32_t gso_size = g & 0xffff;
+    if (gso_size > 0 && len - ihl - 8 > gso_size) {
+      h->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
+      h->gso_size = (uint16_t)gso_size;
+      h->hdr_len = (uint16_t)(ihl + 8);
+      t->uso_out++;
+    }
+    return;
+  }
+  if (pkt[9] != 6) return;
   size_t ihl = (size_t)(pkt[0] & 15) * 4;
   if (ihl < 20 || len < ihl + 20) return;
   size_t thl = (size_t)(pkt[ihl + 12] >> 4) * 4;
@@ -815,6 +866,8 @@ static napi_value js_stats(napi_env env, napi_callback_info info) {
   set_num(env, obj, "vnetDropped", t->vnet_dropped);
   set_num(env, obj, "usoWrites", t->uso_writes);
   set_num(env, obj, "usoDatagrams", t->uso_datagrams);
+  set_num(env, obj, "usoIn", t->uso_in);
+  set_num(env, obj, "usoOut", t->uso_out);
   return obj;
 }
 
@@ -857,6 +910,12 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, flags, "TUN_F_TSO6", v);
   napi_create_int32(env, NAT64_GSO_ECN, &v);
   napi_set_named_property(env, flags, "GSO_ECN", v);
+  napi_create_int32(env, NAT64_GSO_UDP, &v);
+  napi_set_named_property(env, flags, "GSO_UDP", v);
+  napi_create_int32(env, TUN_F_USO4, &v);
+  napi_set_named_property(env, flags, "TUN_F_USO4", v);
+  napi_create_int32(env, TUN_F_USO6, &v);
+  napi_set_named_property(env, flags, "TUN_F_USO6", v);
   napi_set_named_property(env, exports, "flags", flags);
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

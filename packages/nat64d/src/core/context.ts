@@ -60,10 +60,14 @@ export class TranslatorContext {
    * The packet being translated is a TCP/IPv6 GSO super-packet (TUN offload): its gso entry
    * (gso_size | ECN bit), else 0. Its TCP checksum field holds a partial (pseudo-header) sum,
    * so only pseudo-header changes may go into it; a stateful hairpin segments it first.
+   * With GSO_UDP (gso-segment.ts) set, a UDP/IPv6 GSO packet that udpGsoWhole accepted: a
+   * run of datagrams of (gso & GSO_SIZE_MASK) payload bytes, translated once.
    */
   gso = 0;
   /** Stateful NAT64: one segment at a time when a hairpinned GSO packet is segmented. */
   readonly segment: Uint8Array;
+  /** One datagram at a time when a UDP GSO packet is segmented in software (lazily made). */
+  private udpScratch: Uint8Array | null = null;
   /** Stateful NAT64: fragment identities -> translations of their first fragment (RFC 6146 §3.4). */
   readonly fragments: StatefulFragments | null;
   /** Stateful NAT64: the packet just translated was a first fragment; release its held ones. */
@@ -121,6 +125,22 @@ export class TranslatorContext {
   nextIpv4Id(): number {
     this.lastId = (this.lastId + 1) & 0xffff;
     return this.lastId;
+  }
+
+  /**
+   * The first of `n` consecutive Identifications (a UDP GSO packet of n datagrams: the kernel
+   * numbers its segments up from the first), as n calls of nextIpv4Id would give them.
+   */
+  nextIpv4Ids(n: number): number {
+    const first = this.nextIpv4Id();
+    this.lastId = (this.lastId + n - 1) & 0xffff;
+    return first;
+  }
+
+  /** Scratch for one datagram of a UDP GSO packet segmented in software. */
+  get udpSegmentScratch(): Uint8Array {
+    this.udpScratch ??= new Uint8Array(65536);
+    return this.udpScratch;
   }
 
   /**

@@ -77,7 +77,7 @@ export function local6(ctx: TranslatorContext, pkt: Uint8Array, emit: Emit): boo
   return true;
 }
 
-function sameAddress(pkt: Uint8Array, at: number, addr: Uint8Array): boolean {
+export function sameAddress(pkt: Uint8Array, at: number, addr: Uint8Array): boolean {
   for (let i = 0; i < 16; i++) if (pkt[at + i] !== addr[i]) return false;
   return true;
 }

@@ -2,11 +2,18 @@
 import { TranslatorContext } from './context.js';
 import type { Counters } from './counters.js';
 import { rd32 } from './bytes.js';
-import { segmentTcp4 } from './gso-segment.js';
+import {
+  GSO_SIZE_MASK,
+  GSO_UDP,
+  segmentTcp4,
+  segmentUdp4,
+  segmentUdp6,
+} from './gso-segment.js';
+import { CHAIN_OK } from './ipv6.js';
 import { local4, local6 } from './local.js';
 import type { AddressMapper, Emit, StatefulMapper, TranslatorConfig } from './types.js';
 import { translate4to6 } from './xlate4to6.js';
-import { translate6to4 } from './xlate6to4.js';
+import { translate6to4, udpGsoWhole } from './xlate6to4.js';
 
 export class Translator {
   private readonly ctx: TranslatorContext;
@@ -60,7 +67,11 @@ export class Translator {
         this.ctx.gso = 0;
         try {
           const pkt = copy.subarray(0, p.length);
-          if (!segmentTcp4(pkt, gso & 0xffff, this.ctx.segment, this.hairpinSegment))
+          const split =
+            (gso & GSO_UDP) !== 0
+              ? segmentUdp4(pkt, gso & GSO_SIZE_MASK, this.ctx.segment, this.hairpinSegment)
+              : segmentTcp4(pkt, gso & GSO_SIZE_MASK, this.ctx.segment, this.hairpinSegment);
+          if (!split)
             translate4to6(this.ctx, pkt, this.downstream);
         } finally {
           this.ctx.gso = gso;
@@ -71,6 +82,49 @@ export class Translator {
       return;
     }
     this.downstream(p);
+  }
+
+  /**
+   * A UDP GSO packet read with TUN UDP offload (`gso` = gso_size | GSO_UDP): true when it can be
+   * translated whole (set `gso` to it and call translate: one UDP/IPv4 GSO packet comes out,
+   * to be written with the same gso entry), false when it must go through
+   * translateUdpSegments. See udpGsoWhole (xlate6to4.ts).
+   */
+  udpGsoWhole(packet: Uint8Array, gso: number): boolean {
+    return udpGsoWhole(this.ctx, packet, gso);
+  }
+
+  /**
+   * A UDP GSO packet (IPv4 or IPv6) that is not translated whole: split into its datagrams in
+   * software, as the kernel would, each with a full checksum, and each translated as an
+   * ordinary packet (its own counters, ICMP errors, fragments, hairpin). `gso` must be 0 while
+   * this runs (the outputs are ordinary packets).
+   */
+  translateUdpSegments(packet: Uint8Array, gso: number, emit: Emit): void {
+    const size = gso & GSO_SIZE_MASK;
+    const each = (segment: Uint8Array): void => this.translate(segment, emit);
+    const scratch = this.ctx.udpSegmentScratch;
+    let ok = false;
+    try {
+      const version = packet.length > 0 ? packet[0]! >>> 4 : 0;
+      if (version === 4) ok = segmentUdp4(packet, size, scratch, each);
+      else if (version === 6 && packet.length >= 48) {
+        let l4 = 40;
+        if (packet[6] !== 17) {
+          // Extension headers before the UDP header (GRO keeps them): find it.
+          const chain = this.ctx.chain;
+          chain.walk(packet, 0, Math.min(40 + (packet[4]! << 8) + packet[5]!, packet.length));
+          l4 = chain.status === CHAIN_OK && chain.upper === 17 && !chain.hasFragment ? chain.l4Offset : -1;
+        }
+        ok = l4 >= 40 && segmentUdp6(packet, l4, size, scratch, each);
+      }
+    } catch {
+      this.counters.dropInternalError++;
+      return;
+    }
+    // Not a UDP GSO packet as the kernel makes them: its checksum is partial, so it cannot
+    // go on as it is.
+    if (!ok) this.counters.dropMalformed++;
   }
 
   /**

@@ -24,7 +24,9 @@ import {
   mtu6to4,
   pointer6to4,
 } from './icmp.js';
+import { GSO_SIZE_MASK, GSO_UDP, udpSegmentCount } from './gso-segment.js';
 import { sendIcmp6Error } from './icmp-errors.js';
+import { sameAddress } from './local.js';
 import {
   IPV4_DF,
   IPV4_HEADER_LEN,
@@ -58,6 +60,38 @@ function isTranslatedProtocol(p: number): boolean {
 
 function trafficClass(pkt: Uint8Array, o: number): number {
   return (rd16(pkt, o) >>> 4) & 0xff;
+}
+
+/**
+ * A UDP/IPv6 GSO packet (TUN UDP offload; gso = gso_size | GSO_UDP) that translate6to4 can
+ * take whole: every RFC 7915 rule gives each of its datagrams the same outcome, and that
+ * outcome is a translated datagram. The datagrams share one header, so the rules that look at
+ * the header (source and destination checks, hop limit, extension headers, the translator's
+ * own address, a stateful hairpin) are decided once here, and those that look at the size are
+ * decided per datagram: each must fit the IPv4 MTU, and DF (set above 1260 bytes) must come
+ * out the same for the full datagrams and the last, shorter one. Anything else (an ICMP error
+ * to send, a drop to count, options) is for software segmentation: each datagram then takes
+ * the ordinary path, with its own counters and errors. Looks only; changes nothing.
+ */
+export function udpGsoWhole(ctx: TranslatorContext, pkt: Uint8Array, gso: number): boolean {
+  const size = gso & GSO_SIZE_MASK;
+  if ((gso & GSO_UDP) === 0 || size === 0 || pkt.length < 48) return false;
+  if (pkt[0]! >>> 4 !== 6 || pkt[6] !== PROTO_UDP || pkt[7]! <= 1) return false;
+  const payloadField = rd16(pkt, 4);
+  if (IPV6_HEADER_LEN + payloadField !== pkt.length || rd16(pkt, 44) !== payloadField) return false;
+  const payload = payloadField - 8;
+  if (payload <= size) return false; // one datagram: the ordinary path
+  if (rd16(pkt, 46) === 0) return false;
+  if (IPV4_HEADER_LEN + 8 + size > ctx.ipv4NextHopMtu) return false;
+  const last = payload - (udpSegmentCount(payload, size) - 1) * size;
+  if (IPV4_HEADER_LEN + 8 + size > DF_THRESHOLD !== IPV4_HEADER_LEN + 8 + last > DF_THRESHOLD)
+    return false;
+  if (sameAddress(pkt, 24, ctx.config.ipv6Addr)) return false; // local6
+  if (ctx.inPrefix(pkt, 8) || isNonUnicastIpv6Source(pkt, 8)) return false;
+  const dst = ctx.map6to4(pkt, 24);
+  if (dst < 0 || isNonUnicastIpv4(dst)) return false;
+  if (ctx.stateful !== null && ctx.stateful.isPoolAddress(dst)) return false; // hairpin
+  return true;
 }
 
 export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emit): void {
@@ -160,7 +194,7 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
       // Stateful: the source port changed too (RFC 6146 §3.7). A GSO super-packet's checksum
       // field holds only the pseudo-header sum (the kernel adds the header and payload, new
       // port included), so the port change does not go into it.
-      if (ctx.gso === 0 || upper !== PROTO_TCP) {
+      if (ctx.gso === 0) {
         oldSum += rd16(pkt, chain.l4Offset);
         newSum += ctx.statefulPort;
       }
@@ -169,7 +203,9 @@ export function translate6to4(ctx: TranslatorContext, pkt: Uint8Array, emit: Emi
     const ck = adjustChecksum(rd16(out, at), oldSum, newSum);
     wr16(out, at, upper === PROTO_UDP && ck === 0 ? 0xffff : ck);
   }
-  c.translated6to4++;
+  // A UDP GSO packet counts as the datagrams it carries (udpGsoWhole: at least two).
+  c.translated6to4 +=
+    (ctx.gso & GSO_UDP) !== 0 ? udpSegmentCount(payloadLen - 8, ctx.gso & GSO_SIZE_MASK) : 1;
   emit(out.subarray(0, IPV4_HEADER_LEN + payloadLen));
   if (ctx.releaseFragments) {
     // Stateful: fragments of this datagram that came before it follow it (RFC 6146 §3.4).
@@ -202,12 +238,19 @@ function forward6to4(
     return false;
   }
   const dst = ctx.dst4;
+  // A UDP GSO packet (udpGsoWhole): its datagrams, for the counters of a source that fails
+  // to map (each datagram would fail the same way: same header, same state).
+  const udpGso = (ctx.gso & GSO_UDP) !== 0;
+  const datagrams = udpGso ? udpSegmentCount(total - l4 - 8, ctx.gso & GSO_SIZE_MASK) : 1;
   let src = ctx.mapper.map6to4(pkt, 8, true);
   if (src < 0 && ctx.stateful !== null) {
     src = statefulSource6(ctx, pkt, chain, upper, dst);
-    if (src < 0) return false;
+    if (src < 0) {
+      if (udpGso) c.dropStateful += datagrams - 1; // the only way a UDP first datagram fails
+      return false;
+    }
   } else if (src < 0) {
-    c.dropNoMapping++;
+    c.dropNoMapping += datagrams;
     return false;
   }
   const out = ctx.out;
@@ -217,6 +260,11 @@ function forward6to4(
     // RFC 7915 §5.1.1: low 16 bits of the identification, offset and M copied, DF clear.
     id = chain.fragId & 0xffff;
     flags = (chain.more ? IPV4_MF : 0) | (chain.fragOffset >>> 3);
+  } else if (udpGso) {
+    // Per datagram (RFC 7915 §5.1): DF by the datagram's size (udpGsoWhole made it the same
+    // for all), one Identification each, counting up as the kernel's segmentation numbers them.
+    id = ctx.nextIpv4Ids(datagrams);
+    flags = IPV4_HEADER_LEN + 8 + (ctx.gso & GSO_SIZE_MASK) > DF_THRESHOLD ? IPV4_DF : 0;
   } else {
     id = ctx.nextIpv4Id();
     flags = length > DF_THRESHOLD ? IPV4_DF : 0;

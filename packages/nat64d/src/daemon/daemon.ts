@@ -142,7 +142,7 @@ export class Daemon {
     } catch (err) {
       throw tunOpenError(err);
     }
-    const { tun, slot, offload, fallback } = opened;
+    const { tun, slot, offload, fallback, uso } = opened;
     if (fallback) this.log.info(`TCP offload unavailable (${fallback}); plain TUN device`);
     this.tun = tun;
     tun.setMtu(c.tunMtu);
@@ -185,7 +185,7 @@ export class Daemon {
     }
 
     this.log.info(
-      `translating on ${tun.name} (mtu ${c.tunMtu}${offload ? ', tcp6 offload' : ''}): prefix ${formatIpv6Net(c.prefix)}, ` +
+      `translating on ${tun.name} (mtu ${c.tunMtu}${offload ? ', tcp6 offload' : ''}${uso ? ', udp gso' : ''}): prefix ${formatIpv6Net(c.prefix)}, ` +
         `ipv4-addr ${formatIpv4(c.ipv4Addr)}, ipv6-addr ${formatIpv6(c.ipv6Addr)}` +
         (c.dynamicPool ? `, dynamic-pool ${formatIpv4Net(c.dynamicPool)}` : '') +
         (c.stateful
@@ -462,6 +462,16 @@ export class Daemon {
       'tun_uso_datagrams_total',
       'UDP/IPv4 datagrams written in coalesced writes.',
       s?.usoDatagrams ?? 0,
+    );
+    counter(
+      'tun_uso_in_total',
+      'UDP GSO packets read (runs of same-flow datagrams the kernel kept together).',
+      s?.usoIn ?? 0,
+    );
+    counter(
+      'tun_uso_out_total',
+      'Translated UDP/IPv4 GSO packets written (one per UDP GSO packet translated whole).',
+      s?.usoOut ?? 0,
     );
     counter(
       'tun_read_errors_total',

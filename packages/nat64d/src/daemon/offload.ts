@@ -2,7 +2,10 @@
  * TCP/IPv6 offload for the packet path: the TUN device is opened with IFF_VNET_HDR and
  * TUNSETOFFLOAD(TUN_F_CSUM | TUN_F_TSO6), so the kernel hands over a TCP/IPv6 flow as GSO
  * super-packets of up to 64 KB; each is translated once and written back as one TCP/IPv4 GSO
- * packet that the kernel segments (see native/tun.c for the checksum conventions). IPv4 TSO
+ * packet that the kernel segments (see native/tun.c for the checksum conventions). On Linux
+ * >= 6.2 UDP GSO is taken too (TUN_F_USO4/USO6): a run of same-flow UDP/IPv6 datagrams that
+ * the kernel kept together (UDP GRO forwarding on the uplink) is translated once and written
+ * as UDP/IPv4 GSO; anything the fast path cannot take is segmented in software first. IPv4 TSO
  * stays off: the translator fragments IPv4 packets larger than the IPv6 MTU, which a GSO
  * packet must not be. `NAT64D_OFFLOAD=off` in the environment disables it.
  */
@@ -39,6 +42,8 @@ export interface OpenedTun {
   readonly slot: number;
   /** Why offload was wanted but could not be enabled, else null. */
   readonly fallback: string | null;
+  /** UDP GSO on the read side (TUN_F_USO4/USO6) in effect. */
+  readonly uso: boolean;
 }
 
 /** Opens the device with offload when wanted and possible, else a plain one. */
@@ -49,13 +54,13 @@ export function openTun(name: string, mtu: number, headroom: number, offload: bo
     let tun: TunDevice | null = null;
     try {
       tun = TunDevice.open(name, { vnetHdr: true });
-      tun.enableTcp6Offload();
+      const uso = tun.enableOffload();
       tun.setUdpCoalesce(true);
-      return { tun, offload: true, slot: Math.max(GSO_SLOT, plainSlot), fallback: null };
+      return { tun, offload: true, slot: Math.max(GSO_SLOT, plainSlot), fallback: null, uso };
     } catch (err) {
       tun?.close();
       fallback = (err as Error).message;
     }
   }
-  return { tun: TunDevice.open(name), offload: false, slot: plainSlot, fallback };
+  return { tun: TunDevice.open(name), offload: false, slot: plainSlot, fallback, uso: false };
 }

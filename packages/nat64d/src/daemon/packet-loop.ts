@@ -6,12 +6,17 @@
  */
 import type { Emit } from '../core/types.js';
 import type { TunDevice } from '../tun/tun-device.js';
+import { GSO_UDP } from '../core/gso-segment.js';
 import { WriteBatch } from '../tun/write-batch.js';
 
 export interface PacketTranslator {
   translate(packet: Uint8Array, emit: Emit): void;
   /** Set to the gso entry around a TCP/IPv6 GSO super-packet (TUN offload), else 0. */
   gso?: number;
+  /** A UDP GSO packet (gso entry with GSO_UDP) that can be translated whole; see Translator. */
+  udpGsoWhole?(packet: Uint8Array, gso: number): boolean;
+  /** A UDP GSO packet that cannot: segmented in software, each datagram translated. */
+  translateUdpSegments?(packet: Uint8Array, gso: number, emit: Emit): void;
 }
 
 export interface LoopCounters {
@@ -81,11 +86,25 @@ export class PacketLoop {
     for (let i = 0; i < count; i++) {
       const start = i * slot;
       const g = gso === null ? 0 : (gso[i] ?? 0);
+      const packet = buf.subarray(start, start + (lengths[i] ?? 0));
+      const t = this.translator;
       if (g !== 0) this.counters.gsoIn++;
+      if ((g & GSO_UDP) !== 0 && !(t.udpGsoWhole?.(packet, g) ?? false)) {
+        // A UDP GSO packet the fast path cannot take: its datagrams go out as plain packets.
+        writer.currentGso = 0;
+        if (t.gso) t.gso = 0;
+        try {
+          if (t.translateUdpSegments) t.translateUdpSegments(packet, g, emit);
+          else this.counters.errors++;
+        } catch {
+          this.counters.errors++;
+        }
+        continue;
+      }
       writer.currentGso = g;
-      if (g !== 0 || this.translator.gso) this.translator.gso = g;
+      if (g !== 0 || t.gso) t.gso = g;
       try {
-        this.translator.translate(buf.subarray(start, start + (lengths[i] ?? 0)), emit);
+        t.translate(packet, emit);
       } catch {
         this.counters.errors++;
       }

@@ -22,6 +22,9 @@ export interface TunStats {
   /** IFF_VNET_HDR: coalesced UDP/IPv4 writes (GSO_UDP_L4) and the datagrams they carried. */
   usoWrites: number;
   usoDatagrams: number;
+  /** IFF_VNET_HDR with TUN_F_USO4/USO6: UDP GSO packets read, translated UDP GSO packets written. */
+  usoIn: number;
+  usoOut: number;
 }
 
 export interface TunAddon {
@@ -32,6 +35,11 @@ export interface TunAddon {
     readonly TUN_F_TSO6: number;
     /** In a gso entry: the GSO packet carried TCP ECN. */
     readonly GSO_ECN: number;
+    /** In a gso entry: a UDP GSO packet (GSO_UDP_L4); core/gso-segment.ts GSO_UDP. */
+    readonly GSO_UDP: number;
+    /** TUNSETOFFLOAD: UDP GSO packets handed over (Linux >= 6.2; both or neither). */
+    readonly TUN_F_USO4: number;
+    readonly TUN_F_USO6: number;
   };
   open(name: string, flags: number): TunHandle;
   name(handle: TunHandle): string;
@@ -50,7 +58,7 @@ export interface TunAddon {
     lengths: Uint32Array,
     slot: number,
     onBatch: (count: number) => void,
-    /** IFF_VNET_HDR: per packet gso_size (| GSO_ECN) of a TCP/IPv6 GSO packet, else 0. */
+    /** IFF_VNET_HDR: per packet gso_size (| GSO_ECN, | GSO_UDP) of a GSO packet, else 0. */
     gso?: Uint32Array,
   ): void;
   stopReading(handle: TunHandle): void;

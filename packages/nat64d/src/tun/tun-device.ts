@@ -20,7 +20,8 @@ export interface TunOpenOptions {
 /**
  * Receives a batch: packet i is `buf.subarray(i * slot, i * slot + lengths[i])`, valid during
  * the call. With IFF_VNET_HDR, `gso[i]` is the gso_size (| GSO_ECN) of a TCP/IPv6 GSO
- * super-packet (its TCP checksum field holds the complemented pseudo-header sum), else 0.
+ * super-packet (its TCP checksum field holds the complemented pseudo-header sum), or the
+ * gso_size | GSO_UDP of a UDP GSO packet (the same for its UDP checksum field), else 0.
  */
 export type BatchHandler = (
   buf: Uint8Array,
@@ -70,6 +71,34 @@ export class TunDevice {
   enableTcp6Offload(): void {
     if (!this.vnetHdr) throw new Error('TCP offload needs an IFF_VNET_HDR device');
     this.addon.setOffload(this.handle, this.addon.flags.TUN_F_CSUM | this.addon.flags.TUN_F_TSO6);
+  }
+
+  /**
+   * TCP/IPv6 offload as enableTcp6Offload, plus UDP GSO (TUN_F_USO4 | TUN_F_USO6, Linux >= 6.2)
+   * when the kernel takes it: a run of same-flow UDP datagrams that the kernel kept together
+   * (UDP GRO forwarding on the ingress device, or a sender's UDP_SEGMENT) is read at once, with
+   * gso entries carrying GSO_UDP. Returns whether UDP GSO is on; an older kernel answers
+   * EINVAL and gets TCP/IPv6 offload alone.
+   */
+  enableOffload(): boolean {
+    if (!this.vnetHdr) throw new Error('TCP offload needs an IFF_VNET_HDR device');
+    const f = this.addon.flags;
+    try {
+      this.addon.setOffload(
+        this.handle,
+        f.TUN_F_CSUM | f.TUN_F_TSO6 | f.TUN_F_USO4 | f.TUN_F_USO6,
+      );
+      return true;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EINVAL') throw err;
+    }
+    this.enableTcp6Offload();
+    return false;
+  }
+
+  /** The gso entry bit for UDP GSO (see BatchHandler). */
+  get gsoUdpBit(): number {
+    return this.addon.flags.GSO_UDP;
   }
 
   /**
