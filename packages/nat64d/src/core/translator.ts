@@ -2,13 +2,7 @@
 import { TranslatorContext } from './context.js';
 import type { Counters } from './counters.js';
 import { rd32 } from './bytes.js';
-import {
-  GSO_SIZE_MASK,
-  GSO_UDP,
-  segmentTcp4,
-  segmentUdp4,
-  segmentUdp6,
-} from './gso-segment.js';
+import { GSO_SIZE_MASK, GSO_UDP, segmentTcp4, segmentUdp4, segmentUdp6 } from './gso-segment.js';
 import { CHAIN_OK } from './ipv6.js';
 import { local4, local6 } from './local.js';
 import type { AddressMapper, Emit, StatefulMapper, TranslatorConfig } from './types.js';
@@ -71,8 +65,7 @@ export class Translator {
             (gso & GSO_UDP) !== 0
               ? segmentUdp4(pkt, gso & GSO_SIZE_MASK, this.ctx.segment, this.hairpinSegment)
               : segmentTcp4(pkt, gso & GSO_SIZE_MASK, this.ctx.segment, this.hairpinSegment);
-          if (!split)
-            translate4to6(this.ctx, pkt, this.downstream);
+          if (!split) translate4to6(this.ctx, pkt, this.downstream);
         } finally {
           this.ctx.gso = gso;
         }
@@ -114,7 +107,10 @@ export class Translator {
           // Extension headers before the UDP header (GRO keeps them): find it.
           const chain = this.ctx.chain;
           chain.walk(packet, 0, Math.min(40 + (packet[4]! << 8) + packet[5]!, packet.length));
-          l4 = chain.status === CHAIN_OK && chain.upper === 17 && !chain.hasFragment ? chain.l4Offset : -1;
+          l4 =
+            chain.status === CHAIN_OK && chain.upper === 17 && !chain.hasFragment
+              ? chain.l4Offset
+              : -1;
         }
         ok = l4 >= 40 && segmentUdp6(packet, l4, size, scratch, each);
       }

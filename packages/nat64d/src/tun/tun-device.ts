@@ -84,10 +84,7 @@ export class TunDevice {
     if (!this.vnetHdr) throw new Error('TCP offload needs an IFF_VNET_HDR device');
     const f = this.addon.flags;
     try {
-      this.addon.setOffload(
-        this.handle,
-        f.TUN_F_CSUM | f.TUN_F_TSO6 | f.TUN_F_USO4 | f.TUN_F_USO6,
-      );
+      this.addon.setOffload(this.handle, f.TUN_F_CSUM | f.TUN_F_TSO6 | f.TUN_F_USO4 | f.TUN_F_USO6);
       return true;
     } catch (err) {
       if ((err as { code?: unknown }).code !== 'EINVAL') throw err;

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Translator } from '../../src/core/index.js';
+import { GSO_UDP, segmentUdp4 } from '../../src/core/gso-segment.js';
 import { TCP_STATE_NAMES } from '../../src/stateful/index.js';
 import {
   TestMapper,
@@ -319,5 +320,85 @@ describe('TCP/IPv6 GSO super-packets (TUN offload) in stateful mode', () => {
     expect(out.map((p) => p[53])).toEqual([ACK | 0x80, ACK, ACK | 0x08 | 0x01]);
     expect(concat(...out.map((p) => p.subarray(60)))).toEqual(payload);
     expect(t.counters.hairpinned).toBe(2);
+  });
+});
+
+describe('UDP GSO packets (TUN UDP offload) in stateful mode', () => {
+  const SIZE = 64;
+  const N = 4;
+  const chunk = (k: number) => bytes(SIZE, k + 1);
+  /** N datagrams one by one (full checksums). */
+  const datagrams = (dst: string, dport: number) =>
+    Array.from({ length: N }, (_, k) =>
+      ipv6({
+        src: HOST,
+        dst,
+        nh: 17,
+        payload: udp(40000, dport, chunk(k), pseudo6(ip6(HOST), ip6(dst), 17, 8 + SIZE)),
+      }),
+    );
+  /** The same run as one UDP GSO packet after the addon (complemented pseudo-header sum). */
+  function run6(dst: string, dport: number): Uint8Array {
+    const u = udp(40000, dport, concat(...Array.from({ length: N }, (_, k) => chunk(k))), null);
+    const ph = pseudo6(ip6(HOST), ip6(dst), 17, u.length);
+    let s = 0;
+    for (let i = 0; i < ph.length; i += 2) s += (ph[i]! << 8) | ph[i + 1]!;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    const ck = ~s & 0xffff;
+    u[6] = ck >> 8;
+    u[7] = ck & 0xff;
+    return ipv6({ src: HOST, dst, nh: 17, payload: u });
+  }
+  const make = (...lines: string[]) =>
+    new Translator(
+      config({ ipv4MaxPacket: 65535 }),
+      new TestMapper([]),
+      harness(['pool4 198.51.100.1 61000-65535', ...lines]).nat,
+    );
+  const G = SIZE | GSO_UDP;
+
+  it('whole: the source port rewritten once, and the segments are the datagrams one by one', () => {
+    const ref = make();
+    const expected = datagrams(SERVER6, 53).flatMap((p) => run(ref, p));
+    const t = make();
+    const p = run6(SERVER6, 53);
+    expect(t.udpGsoWhole(p, G)).toBe(true);
+    t.gso = G;
+    let out: Uint8Array[];
+    try {
+      out = run(t, p);
+    } finally {
+      t.gso = 0;
+    }
+    expect(out).toHaveLength(1);
+    const o = out[0]!;
+    expect(u16(o, 20)).toBe(u16(expected[0]!, 20));
+    // The partial checksum: the IPv4 pseudo-header sum with the run's length (complemented),
+    // the new port left out (the kernel adds the header when it completes each datagram).
+    const ulen = 8 + N * SIZE;
+    const ph = pseudo4(ip4(POOL4), ip4(SERVER), 17, ulen);
+    let s = 0;
+    for (let i = 0; i < ph.length; i += 2) s += (ph[i]! << 8) | ph[i + 1]!;
+    while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+    expect(u16(o, 26)).toBe(~s & 0xffff);
+    const segs: Uint8Array[] = [];
+    expect(segmentUdp4(o, SIZE, new Uint8Array(2048), (x) => segs.push(x.slice()))).toBe(true);
+    expect(segs).toEqual(expected);
+    expect(t.counters.translated6to4).toBe(N);
+  });
+
+  it('to a pool4 address (hairpin): segmented, each datagram back to IPv6 as alone', () => {
+    const bib = 'bib udp 2001:db8:1::5#53 198.51.100.1#5353';
+    const ref = make(bib);
+    const expected = datagrams(POOL4_AS6, 5353).flatMap((p) => run(ref, p));
+    const t = make(bib);
+    const p = run6(POOL4_AS6, 5353);
+    expect(t.udpGsoWhole(p, G)).toBe(false);
+    const out: Uint8Array[] = [];
+    t.translateUdpSegments(p, G, (x) => out.push(x.slice()));
+    expect(out).toHaveLength(N);
+    expect(out).toEqual(expected);
+    for (const o of out) expect(checkIpv6(o) && checkL4v6(o)).toBe(true);
+    expect(t.counters.hairpinned).toBe(N);
   });
 });
