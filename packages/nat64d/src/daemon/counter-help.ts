@@ -7,7 +7,8 @@ import type { CounterName } from '../core/counters.js';
 
 export const COUNTER_HELP: Readonly<Record<CounterName, string>> = {
   translated4to6: 'IPv4 packets translated to IPv6 (a packet fragmented on the way counts once).',
-  translated6to4: 'IPv6 packets translated to IPv4.',
+  translated6to4:
+    'IPv6 packets translated to IPv4 (a UDP GSO run translated whole counts each datagram).',
   fragmentsCreated6:
     'Extra IPv6 fragments made when a DF-clear IPv4 packet was larger than offlink-mtu.',
   icmp4ErrorsSent:
