@@ -26,8 +26,16 @@
  *     64-byte payloads as fast as it can (--gen-flows: 1 flow, and 8 flows by source port) or at
  *     fixed rates (--gen-rates); the server namespace counts them with an nftables counter at
  *     its netdev ingress hook and drops them there; UDP GSO is off on the gateway's egress veth
- *     so each datagram crosses it as a frame. Forwarded packets/s, offered at the TUN device,
- *     translator CPU (and all of CPU 1 when pinned) per forwarded datagram;
+ *     so each datagram crosses it as a frame. Forwarded packets/s, offered at the gateway,
+ *     translator CPU (and all of CPU 1 when pinned) per forwarded datagram. --gen-sendto: the
+ *     same datagrams from trafgen's sendto(2) path (-b at a rate it cannot reach), the frames a
+ *     socket sends, which the gateway's veth hands to GRO (packet-mmap frames bypass it);
+ *   - UDP GRO forwarding on the gateway's client-side veth for every translator (--no-gro: off):
+ *     `ethtool -K gro on rx-udp-gro-forwarding on` and threaded NAPI (a veth has no interrupt
+ *     to batch its receive as a NIC does, so without it GRO sees one frame per poll). A
+ *     translator whose TUN device takes UDP GSO (nat64d) then reads a run of same-flow
+ *     datagrams at once; for one that does not (Tayga) the kernel segments the run again
+ *     before its TUN device;
  *   - the translator's CPU time (user + system, /proc/PID/stat) per TCP megabyte and per UDP
  *     packet received: the figure least sensitive to the rest of the machine.
  * Medians per translator, ratios nat64d / peer. No CPU pinning unless --pin (then the
@@ -37,6 +45,7 @@
  *                       [--mode stateless|stateful|both] [--only TRANSLATOR]
  *                       [--tun-queue N] [--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]
  *                       [--gen-flows N,M | --no-gen] [--gen-rates PPS,...] [--gen-seconds S]
+ *                       [--gen-sendto N,M] [--no-gro]
  *
  * --tun-queue N sets the TUN device's transmit queue to N for every translator (by default each
  * keeps its own: the kernel's 500 for Tayga, `tun-queue-len` 4096 for nat64d).
@@ -88,6 +97,10 @@ interface Options {
   genRates: number[];
   /** Seconds measured per trafgen run (after one second of warm-up). */
   genSeconds: number;
+  /** Flow counts for the trafgen test from its sendto(2) path; [] skips it. */
+  genSendto: number[];
+  /** UDP GRO forwarding (and threaded NAPI) on the gateway's client-side veth, for all alike. */
+  gro: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -105,6 +118,8 @@ function parseArgs(argv: readonly string[]): Options {
     genFlows: [1, 8],
     genRates: [],
     genSeconds: 4,
+    genSendto: [1],
+    gro: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -131,8 +146,12 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--gen-flows') o.genFlows = numberList(next(), '--gen-flows');
     else if (a === '--gen-rates') o.genRates = numberList(next(), '--gen-rates');
     else if (a === '--gen-seconds') o.genSeconds = Math.max(1, Number(next()));
-    else if (a === '--no-gen') o.genFlows = [];
-    else if (a === '--mode') {
+    else if (a === '--gen-sendto') o.genSendto = numberList(next(), '--gen-sendto');
+    else if (a === '--no-gro') o.gro = false;
+    else if (a === '--no-gen') {
+      o.genFlows = [];
+      o.genSendto = [];
+    } else if (a === '--mode') {
       const v = next();
       if (v !== 'stateless' && v !== 'stateful' && v !== 'both')
         throw new Error('--mode stateless|stateful|both');
@@ -142,7 +161,7 @@ function parseArgs(argv: readonly string[]): Options {
         'npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin] ' +
           '[--mode stateless|stateful|both] [--only TRANSLATOR] [--tun-queue N] ' +
           '[--udp-buffer SIZE|0] [--gen-flows N,M|--no-gen] [--gen-rates PPS,...] ' +
-          '[--gen-seconds S] [--no-write] [--cpu-prof DIR]\n',
+          '[--gen-seconds S] [--gen-sendto N,M] [--no-gro] [--no-write] [--cpu-prof DIR]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -262,7 +281,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function buildTopology(): void {
+function buildTopology(o: Options): void {
   for (const ns of Object.values(NS)) {
     sh('ip', ['netns', 'add', ns]);
     nsx(ns, 'ip', 'link', 'set', 'lo', 'up');
@@ -291,11 +310,32 @@ function buildTopology(): void {
   // gateway's CPU, instead of crossing the veth whole. So the server counts frames, as a
   // tester counts frames on the wire (RFC 2544), and the segmentation is paid on the gateway.
   nsx(g, 'ethtool', '-K', `gs${id}`, 'tx-udp-segmentation', 'off');
+  if (o.gro) {
+    // A host setting an operator controls, the same for every translator: UDP GRO forwarding
+    // on the uplink (plain UDP GRO, not fraglist). Threaded NAPI stands in for a NIC's
+    // interrupt batching: a veth polled inline from the sender sees one frame per poll.
+    nsx(g, 'ethtool', '-K', `gc${id}`, 'gro', 'on', 'rx-udp-gro-forwarding', 'on');
+    nsx(g, 'ethtool', '-K', `gc${id}`, 'rx-gro-list', 'off');
+    nsx(g, 'sh', '-c', `echo 1 > /sys/class/net/gc${id}/threaded`);
+    // Pinned: the receive side (its kernel thread) on CPU 0 with the generator, where the
+    // veth's receive ran inline before, as a NIC's interrupt affinity keeps it off the
+    // translator's CPU.
+    if (o.pin) pinNapiThreads(`gc${id}`, 0);
+  }
   // The trafgen test's datagrams (UDP port 9) are counted and dropped as they enter the
   // server: no socket, no per-packet userspace receiver, no ICMP port unreachable.
   const rules = join(tmp, 'gen-count.nft');
   writeFileSync(rules, GEN_COUNT_RULES);
   nsx(NS.server, 'nft', '-f', rules);
+}
+
+/** Pins the threaded-NAPI kernel threads of `dev` (named napi/DEV-ID) to `cpu`. */
+function pinNapiThreads(dev: string, cpu: number): void {
+  const prefix = `napi/${dev}-`;
+  for (const line of sh('ps', ['-e', '-o', 'pid=,comm=']).split('\n')) {
+    const m = /^\s*(\d+)\s+(\S+)$/.exec(line);
+    if (m && m[2]!.startsWith(prefix)) sh('taskset', ['-pc', String(cpu), m[1]!]);
+  }
 }
 
 /** UDP port the trafgen datagrams go to; counted and dropped at the server's ingress hook. */
@@ -639,11 +679,14 @@ function trafgenConf(flows: number): string {
 
 /** One trafgen run through a translator. */
 interface GenRun {
-  /** Datagrams per second that reached the TUN device (queued for the translator or dropped). */
+  /**
+   * Datagrams per second that reached the gateway (its client-side veth's RX frames: counted
+   * before GRO, so the same for every translator; the TUN device counts a GSO run as one).
+   */
   offered: number;
   /** Datagrams per second counted at the server. */
   forwarded: number;
-  /** Datagrams per second the kernel dropped at the TUN device (ring full). */
+  /** Packets per second the kernel dropped at the TUN device (ring full; a GSO run is one). */
   tunDropped: number;
   /** Translator process CPU (user + system) per forwarded datagram, microseconds. */
   cpuUs: number;
@@ -660,13 +703,16 @@ async function genRun(
   pid: number | null,
   flows: number,
   rate: number | null,
+  sendto = rate !== null,
 ): Promise<GenRun> {
   const conf = join(tmp, `trafgen-${flows}.cfg`);
   writeFileSync(conf, trafgenConf(flows));
   const argv = ['trafgen', '--dev', `c${id}`, '--conf', conf, '--cpus', '1'];
   // -b: trafgen's "slow mode" (a timed sendto per packet) at an exact rate; without it the
   // packet-mmap TX ring, as fast as the generator's CPU allows.
+  // --gen-sendto: the sendto path flat out (its frames, unlike the ring's, take the veth's GRO).
   if (rate !== null) argv.push('-b', `${rate}pps`);
+  else if (sendto) argv.push('-b', `${SENDTO_FLAT_OUT}pps`);
   // Its own process group: trafgen's worker is a child process that a signal to the parent
   // alone does not stop (the parent waits for it, and the worker goes on sending).
   const gen = spawnNs(NS.client, argv, o.pin ? 0 : null, true);
@@ -677,6 +723,7 @@ async function genRun(
       t: performance.now(),
       fwd: forwardedCount(),
       tun: linkCounters(NS.gateway, 'nat64'),
+      arrived: linkCounters(NS.gateway, `gc${id}`).rxPackets,
       cpu: cpuSeconds(pid),
       cpu1: cpuBusyTicks(1),
     });
@@ -686,10 +733,9 @@ async function genRun(
     if (gen.child.exitCode !== null) throw new Error(`trafgen exited: ${gen.output()}`);
     const secs = (b.t - a.t) / 1000;
     const fwd = b.fwd - a.fwd;
-    const queued = b.tun.txPackets - a.tun.txPackets;
     const dropped = b.tun.txDropped - a.tun.txDropped;
     return {
-      offered: (queued + dropped) / secs,
+      offered: (b.arrived - a.arrived) / secs,
       forwarded: fwd / secs,
       tunDropped: dropped / secs,
       cpuUs: fwd > 0 ? ((b.cpu - a.cpu) * 1e6) / fwd : NaN,
@@ -722,20 +768,33 @@ interface Results {
 }
 
 /** The trafgen tests of a run, in order: saturating with each flow count, then fixed rates. */
-function genTests(o: Options): Array<{ key: string; flows: number; rate: number | null }> {
+function genTests(
+  o: Options,
+): Array<{ key: string; flows: number; rate: number | null; sendto: boolean }> {
   return [
     ...o.genFlows.map((flows) => ({
       key: `${flows} flow${flows === 1 ? '' : 's'}, saturating`,
       flows,
       rate: null,
+      sendto: false,
+    })),
+    ...o.genSendto.map((flows) => ({
+      key: `${flows} flow${flows === 1 ? '' : 's'}, sendto, saturating`,
+      flows,
+      rate: null,
+      sendto: true,
     })),
     ...o.genRates.map((rate) => ({
       key: `1 flow, ${fmtKpps(rate)} offered`,
       flows: 1,
       rate,
+      sendto: true,
     })),
   ];
 }
+
+/** trafgen -b for "as fast as its sendto(2) path goes": far above what it reaches. */
+const SENDTO_FLAT_OUT = 10_000_000;
 
 const emptyResults = (): Results => ({
   tcp: [],
@@ -850,7 +909,7 @@ function table(
           fmtKpps,
         ),
         row(
-          `(${key}: packets/s offered at the TUN device, median)`,
+          `(${key}: packets/s offered at the gateway, median)`,
           med(ga, (g) => g.offered),
           med(gb, (g) => g.offered),
           fmtKpps,
@@ -938,7 +997,7 @@ async function main(): Promise<void> {
   writeFileSync(join(tmp, 'tayga.conf'), TAYGA_CONF);
   writeFileSync(join(tmp, 'nat64d.conf'), TAYGA_CONF);
   writeFileSync(join(tmp, 'pool4.conf'), POOL4_CONF);
-  buildTopology();
+  buildTopology(o);
   const iperfServer = spawnNs(
     NS.server,
     ['iperf3', '-s', '-J', '-B', SERVER4, '-p', PORT],
@@ -981,13 +1040,13 @@ async function main(): Promise<void> {
             `lost ${udp.lost}: tun ${udp.tunDropped}, server rcvbuf ${udp.serverRcvbuf})\n`,
         );
         for (const test of genTests(o)) {
-          const g = await genRun(o, running.pid, test.flows, test.rate);
+          const g = await genRun(o, running.pid, test.flows, test.rate, test.sendto);
           const runs = r.gen.get(test.key) ?? [];
           runs.push(g);
           r.gen.set(test.key, runs);
           process.stdout.write(
             `round ${round}/${o.rounds} ${t.padEnd(12)}  trafgen ${test.key}: forwarded ${fmtKpps(g.forwarded)} ` +
-              `of ${fmtKpps(g.offered)} offered at the TUN (${fmtKpps(g.tunDropped)} dropped there), ` +
+              `of ${fmtKpps(g.offered)} offered at the gateway (${fmtKpps(g.tunDropped)} TUN drops), ` +
               `${fmtNum(g.cpuUs, 2)} µs process CPU/pkt, ${fmtNum(g.cpu1Us, 2)} µs CPU 1/pkt\n`,
           );
         }
@@ -1046,10 +1105,20 @@ async function main(): Promise<void> {
       "(no socket). UDP segmentation offload is off on the gateway's server-side veth for every " +
       'translator, so each datagram leaves the gateway as its own frame, segmented on the ' +
       "gateway's CPU if the translator wrote a GSO batch. After 1 s of warm-up, counters are read " +
-      `over ${o.genSeconds} s: forwarded = server counter; offered = what reached the TUN ` +
-      'device (queued for the translator + dropped because its queue was full); CPU = the ' +
+      `over ${o.genSeconds} s: forwarded = server counter; offered = frames received by the ` +
+      "gateway's client-side veth (before GRO, the same count for every translator); CPU = the " +
       'translator process (user + system) and, pinned, all of CPU 1 (process, softirqs, kernel ' +
-      'threads, anything else scheduled there) per forwarded datagram.',
+      'threads, anything else scheduled there) per forwarded datagram. The "sendto" rows (and ' +
+      "the fixed rates) use trafgen's sendto(2) path instead of the packet-mmap ring: a socket's " +
+      "frames, which the gateway's veth hands to GRO (ring frames bypass it). " +
+      (o.gro
+        ? "UDP GRO forwarding is on on the gateway's client-side veth for every translator " +
+          '(`ethtool -K gro on rx-udp-gro-forwarding on`, rx-gro-list off, threaded NAPI so ' +
+          'that the veth batches its receive as a NIC does): the kernel merges runs of ' +
+          "same-flow datagrams; nat64d's TUN device takes them whole (UDP GSO, TUN_F_USO6, " +
+          "Linux >= 6.2) and translates each run once; Tayga's does not negotiate UDP GSO, so " +
+          'the kernel splits each run again before its TUN device.'
+        : "UDP GRO forwarding is off on the gateway's veths (--no-gro)."),
   ].join('\n');
   if (o.write && !o.only) process.stdout.write(`\nwrote ${writeBenchmarks(block)}\n`);
   await stopChild(iperfServer.child, 'SIGKILL');
