@@ -118,7 +118,7 @@ function parseArgs(argv: readonly string[]): Options {
     genFlows: [1, 8],
     genRates: [],
     genSeconds: 4,
-    genSendto: [1],
+    genSendto: [1, 8],
     gro: true,
   };
   for (let i = 0; i < argv.length; i++) {
