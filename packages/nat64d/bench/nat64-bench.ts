@@ -30,7 +30,8 @@
  *     translator CPU (and all of CPU 1 when pinned) per forwarded datagram. --gen-sendto: the
  *     same datagrams from trafgen's sendto(2) path (-b at a rate it cannot reach), the frames a
  *     socket sends, which the gateway's veth hands to GRO (packet-mmap frames bypass it);
- *   - UDP GRO forwarding on the gateway's client-side veth for every translator (--no-gro: off):
+ *   - during the trafgen tests, UDP GRO forwarding on the gateway's client-side veth for every
+ *     translator (--no-gro: off):
  *     `ethtool -K gro on rx-udp-gro-forwarding on` and threaded NAPI (a veth has no interrupt
  *     to batch its receive as a NIC does, so without it GRO sees one frame per poll). A
  *     translator whose TUN device takes UDP GSO (nat64d) then reads a run of same-flow
@@ -310,23 +311,32 @@ function buildTopology(o: Options): void {
   // gateway's CPU, instead of crossing the veth whole. So the server counts frames, as a
   // tester counts frames on the wire (RFC 2544), and the segmentation is paid on the gateway.
   nsx(g, 'ethtool', '-K', `gs${id}`, 'tx-udp-segmentation', 'off');
-  if (o.gro) {
-    // A host setting an operator controls, the same for every translator: UDP GRO forwarding
-    // on the uplink (plain UDP GRO, not fraglist). Threaded NAPI stands in for a NIC's
-    // interrupt batching: a veth polled inline from the sender sees one frame per poll.
-    nsx(g, 'ethtool', '-K', `gc${id}`, 'gro', 'on', 'rx-udp-gro-forwarding', 'on');
-    nsx(g, 'ethtool', '-K', `gc${id}`, 'rx-gro-list', 'off');
-    nsx(g, 'sh', '-c', `echo 1 > /sys/class/net/gc${id}/threaded`);
-    // Pinned: the receive side (its kernel thread) on CPU 0 with the generator, where the
-    // veth's receive ran inline before, as a NIC's interrupt affinity keeps it off the
-    // translator's CPU.
-    if (o.pin) pinNapiThreads(`gc${id}`, 0);
-  }
   // The trafgen test's datagrams (UDP port 9) are counted and dropped as they enter the
   // server: no socket, no per-packet userspace receiver, no ICMP port unreachable.
   const rules = join(tmp, 'gen-count.nft');
   writeFileSync(rules, GEN_COUNT_RULES);
   nsx(NS.server, 'nft', '-f', rules);
+}
+
+/**
+ * UDP GRO forwarding on the gateway's client-side veth, for the trafgen tests and for every
+ * translator alike (a host setting an operator controls): plain UDP GRO, not fraglist.
+ * Threaded NAPI stands in for a NIC's interrupt batching (a veth polled inline from the
+ * sender sees one frame per poll); pinned, its kernel thread runs on CPU 0 with the generator,
+ * where the veth's receive ran inline before, as a NIC's interrupt affinity keeps it off the
+ * translator's CPU. Off again for the iperf3 tests, whose client and server share CPU 0.
+ */
+function setGro(o: Options, on: boolean): void {
+  if (!o.gro) return;
+  const g = NS.gateway;
+  const dev = `gc${id}`;
+  if (on) {
+    nsx(g, 'ethtool', '-K', dev, 'gro', 'on', 'rx-udp-gro-forwarding', 'on');
+    nsx(g, 'ethtool', '-K', dev, 'rx-gro-list', 'off');
+  }
+  nsx(g, 'sh', '-c', `echo ${on ? 1 : 0} > /sys/class/net/${dev}/threaded`);
+  if (!on) nsx(g, 'ethtool', '-K', dev, 'rx-udp-gro-forwarding', 'off');
+  if (on && o.pin) pinNapiThreads(dev, 0);
 }
 
 /** Pins the threaded-NAPI kernel threads of `dev` (named napi/DEV-ID) to `cpu`. */
@@ -1039,6 +1049,7 @@ async function main(): Promise<void> {
             `UDP rx ${fmtKpps(udp.rx)} (tx ${fmtKpps(udp.tx)}, ${fmtNum(udp.cpuUs, 1)} µs CPU/pkt; ` +
             `lost ${udp.lost}: tun ${udp.tunDropped}, server rcvbuf ${udp.serverRcvbuf})\n`,
         );
+        if (genTests(o).length > 0) setGro(o, true);
         for (const test of genTests(o)) {
           const g = await genRun(o, running.pid, test.flows, test.rate, test.sendto);
           const runs = r.gen.get(test.key) ?? [];
@@ -1051,6 +1062,7 @@ async function main(): Promise<void> {
           );
         }
       } finally {
+        setGro(o, false);
         await running.stop();
       }
     }
@@ -1112,8 +1124,9 @@ async function main(): Promise<void> {
       "the fixed rates) use trafgen's sendto(2) path instead of the packet-mmap ring: a socket's " +
       "frames, which the gateway's veth hands to GRO (ring frames bypass it). " +
       (o.gro
-        ? "UDP GRO forwarding is on on the gateway's client-side veth for every translator " +
-          '(`ethtool -K gro on rx-udp-gro-forwarding on`, rx-gro-list off, threaded NAPI so ' +
+        ? 'During the trafgen tests (not the iperf3 ones, whose two ends share CPU 0 with the ' +
+          "veth's receive thread), UDP GRO forwarding is on on the gateway's client-side veth for every translator " +
+          '(`ethtool -K gro on rx-udp-gro-forwarding on`, rx-gro-list off, threaded NAPI on CPU 0 so ' +
           'that the veth batches its receive as a NIC does): the kernel merges runs of ' +
           "same-flow datagrams; nat64d's TUN device takes them whole (UDP GSO, TUN_F_USO6, " +
           "Linux >= 6.2) and translates each run once; Tayga's does not negotiate UDP GSO, so " +
