@@ -198,6 +198,43 @@ describe('packet loop', () => {
     expect(translator.gso).toBe(0); // reset after the batch
   });
 
+  it('UDP GSO: a run translated whole is written with its gso entry; one segmented in software, as plain packets', () => {
+    const writes: number[][] = [];
+    const tun = {
+      writeBatch: (_b: Uint8Array, _m: Uint32Array, count: number, gso?: Uint32Array) => {
+        writes.push(Array.from(gso!.subarray(0, count)));
+        return count;
+      },
+    } as unknown as TunDevice;
+    const UDP = 0x20000;
+    const seen: string[] = [];
+    const translator: PacketTranslator = {
+      gso: 0,
+      udpGsoWhole: (p) => p.length === 300,
+      translate(p, emit) {
+        seen.push(`whole ${p.length} gso ${this.gso ?? -1}`);
+        emit(p.subarray(0, 10));
+      },
+      translateUdpSegments(p, g, emit) {
+        seen.push(`segments ${p.length} gso ${this.gso ?? -1} entry ${g}`);
+        emit(p.subarray(0, 5));
+        emit(p.subarray(0, 5));
+      },
+    };
+    const slot = 2000;
+    const loop = new PacketLoop(tun, translator, slot);
+    loop.onBatch(
+      new Uint8Array(slot * 2),
+      Uint32Array.from([300, 200]),
+      2,
+      slot,
+      Uint32Array.from([64 | UDP, 64 | UDP]),
+    );
+    expect(seen).toEqual([`whole 300 gso ${64 | UDP}`, `segments 200 gso 0 entry ${64 | UDP}`]);
+    expect(writes).toEqual([[64 | UDP, 0, 0]]);
+    expect(translator.gso).toBe(0);
+  });
+
   it('WriteBatch flushes when full and drops oversize packets', () => {
     const flushed: number[] = [];
     const w = new WriteBatch((_b, _m, count) => flushed.push(count), 10, 4);
