@@ -18,7 +18,9 @@
  *                                   (a TUN fd takes one packet per write), one JS call per batch.
  * setOffload(handle, tunFlags)      TUNSETOFFLOAD (IFF_VNET_HDR devices): e.g. TUN_F_CSUM |
  *                                   TUN_F_TSO6, so the kernel hands over TCP/IPv6 GSO
- *                                   super-packets (up to 64 KB) instead of segmenting them.
+ *                                   super-packets (up to 64 KB) instead of segmenting them;
+ *                                   | TUN_F_USO4 | TUN_F_USO6 (Linux >= 6.2, both or neither)
+ *                                   for UDP GSO runs too.
  *
  * With IFF_VNET_HDR every packet carries a struct virtio_net_hdr, which stays in C:
  *   read:  NEEDS_CSUM without GSO -> the checksum is completed here, JS sees a normal packet;
