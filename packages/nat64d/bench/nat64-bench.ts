@@ -282,7 +282,7 @@ async function stopGroup(child: ChildProcess): Promise<void> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function buildTopology(o: Options): void {
+function buildTopology(): void {
   for (const ns of Object.values(NS)) {
     sh('ip', ['netns', 'add', ns]);
     nsx(ns, 'ip', 'link', 'set', 'lo', 'up');
@@ -1007,7 +1007,7 @@ async function main(): Promise<void> {
   writeFileSync(join(tmp, 'tayga.conf'), TAYGA_CONF);
   writeFileSync(join(tmp, 'nat64d.conf'), TAYGA_CONF);
   writeFileSync(join(tmp, 'pool4.conf'), POOL4_CONF);
-  buildTopology(o);
+  buildTopology();
   const iperfServer = spawnNs(
     NS.server,
     ['iperf3', '-s', '-J', '-B', SERVER4, '-p', PORT],
