@@ -141,6 +141,18 @@ describe.skipIf(skip !== null)(
       await Promise.all([tcp.waitFor('listening'), udp.waitFor('listening')]);
     }, 60_000);
 
+    /** The running daemon's counters (`nat64d stats --json`). */
+    const stats = () =>
+      JSON.parse(nsRun(gateway, [node, BIN, 'stats', '--json']).stdout) as Record<string, number>;
+    /** InCsumErrors of a namespace's Tcp or Udp line in /proc/net/snmp. */
+    const csumErrors = (proto: 'Tcp' | 'Udp', nsName: string) => {
+      const snmp = ns(nsName, 'cat', '/proc/net/snmp').split('\n');
+      const keys = snmp.find((l) => l.startsWith(`${proto}: `) && l.includes('InCsumErrors'));
+      const values = snmp.find((l) => new RegExp(`^${proto}: \\d`).test(l));
+      const i = (keys ?? '').split(' ').indexOf('InCsumErrors');
+      return Number((values ?? '').split(' ')[i]);
+    };
+
     afterAll(async () => {
       for (const s of servers) await s.stop('SIGKILL');
       await daemon?.stop();
@@ -223,18 +235,6 @@ describe.skipIf(skip !== null)(
     it.runIf(hasEthtool)(
       'TCP/IPv6 offload: super-packets are translated once, segmented by the kernel, and every segment checksum is right',
       () => {
-        const stats = () =>
-          JSON.parse(nsRun(gateway, [node, BIN, 'stats', '--json']).stdout) as Record<
-            string,
-            number
-          >;
-        const csumErrors = (nsName: string) => {
-          const snmp = ns(nsName, 'cat', '/proc/net/snmp').split('\n');
-          const keys = snmp.find((l) => l.startsWith('Tcp: ') && l.includes('InCsumErrors'));
-          const values = snmp.find((l) => l.startsWith('Tcp: ') && /^Tcp: \d/.test(l));
-          const i = (keys ?? '').split(' ').indexOf('InCsumErrors');
-          return Number((values ?? '').split(' ')[i]);
-        };
         // Make the end hosts verify checksums in software: no TX checksum offload on the
         // gateway's veths (the kernel computes each segment's checksum from the pseudo-header
         // sum nat64d wrote), no RX checksum trust at the client and the server.
@@ -264,8 +264,8 @@ describe.skipIf(skip !== null)(
           const translated =
             (after.nat64d_translated6to4_total ?? 0) - (before.nat64d_translated6to4_total ?? 0);
           expect(translated).toBeLessThan(bytes / 1440);
-          expect(csumErrors(server)).toBe(0);
-          expect(csumErrors(client)).toBe(0);
+          expect(csumErrors('Tcp', server)).toBe(0);
+          expect(csumErrors('Tcp', client)).toBe(0);
         } finally {
           ethtool(gateway, `gs${id}`, 'tx', 'on');
           ethtool(gateway, `gc${id}`, 'tx', 'on');
@@ -279,18 +279,6 @@ describe.skipIf(skip !== null)(
     it.runIf(hasEthtool)(
       'UDP coalescing: a burst of same-size datagrams arrives intact, one datagram each, with valid checksums',
       async () => {
-        const stats = () =>
-          JSON.parse(nsRun(gateway, [node, BIN, 'stats', '--json']).stdout) as Record<
-            string,
-            number
-          >;
-        const udpCsumErrors = (nsName: string) => {
-          const snmp = ns(nsName, 'cat', '/proc/net/snmp').split('\n');
-          const keys = snmp.find((l) => l.startsWith('Udp: ') && l.includes('InCsumErrors'));
-          const values = snmp.find((l) => /^Udp: \d/.test(l));
-          const i = (keys ?? '').split(' ').indexOf('InCsumErrors');
-          return Number((values ?? '').split(' ')[i]);
-        };
         // The server verifies every datagram's checksum in software (see the TCP test).
         ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'off');
         ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'off');
@@ -320,7 +308,7 @@ describe.skipIf(skip !== null)(
             (before.nat64d_tun_uso_datagrams_total ?? 0);
           expect(writes).toBeGreaterThan(0);
           expect(datagrams).toBeGreaterThanOrEqual(2 * writes);
-          expect(udpCsumErrors(server)).toBe(0);
+          expect(csumErrors('Udp', server)).toBe(0);
         } finally {
           await sink.stop('SIGKILL');
           ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'on');
@@ -333,11 +321,6 @@ describe.skipIf(skip !== null)(
     it.runIf(hasEthtool)(
       'UDP coalescing of interleaved flows: each flow coalesced apart, no datagram merged, split or overtaken within its flow',
       async () => {
-        const stats = () =>
-          JSON.parse(nsRun(gateway, [node, BIN, 'stats', '--json']).stdout) as Record<
-            string,
-            number
-          >;
         ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'off');
         ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'off');
         const sink = spawnInNs(server, [node, BURST, 'server', '7002']);
@@ -384,18 +367,6 @@ describe.skipIf(skip !== null)(
     it.runIf(hasEthtool)(
       'UDP GSO on the read side: runs of same-flow 64-byte datagrams read and translated whole arrive as exactly those datagrams',
       async () => {
-        const stats = () =>
-          JSON.parse(nsRun(gateway, [node, BIN, 'stats', '--json']).stdout) as Record<
-            string,
-            number
-          >;
-        const udpCsumErrors = (nsName: string) => {
-          const snmp = ns(nsName, 'cat', '/proc/net/snmp').split('\n');
-          const keys = snmp.find((l) => l.startsWith('Udp: ') && l.includes('InCsumErrors'));
-          const values = snmp.find((l) => /^Udp: \d/.test(l));
-          const i = (keys ?? '').split(' ').indexOf('InCsumErrors');
-          return Number((values ?? '').split(' ')[i]);
-        };
         // The host setting an operator turns on for this (UDP GRO forwarding on the uplink);
         // the runs themselves are sent as UDP GSO so that each reaches the TUN device whole.
         ns(gateway, 'ethtool', '-K', `gc${id}`, 'gro', 'on', 'rx-udp-gro-forwarding', 'on');
@@ -406,7 +377,7 @@ describe.skipIf(skip !== null)(
         try {
           await sink.waitFor('listening');
           const before = stats();
-          const csumBefore = udpCsumErrors(server);
+          const csumBefore = csumErrors('Udp', server);
           const runs = 50;
           const perRun = 40;
           const r = nsRun(
@@ -424,7 +395,7 @@ describe.skipIf(skip !== null)(
           expect(Number(m?.[2])).toBe(0);
           expect(Number(m?.[3])).toBe(0);
           expect(Number(m?.[4])).toBe(1);
-          expect(udpCsumErrors(server) - csumBefore).toBe(0);
+          expect(csumErrors('Udp', server) - csumBefore).toBe(0);
           const after = stats();
           const d = (k: string) => (after[k] ?? 0) - (before[k] ?? 0);
           // Each run was read as one UDP GSO packet and written as one UDP/IPv4 GSO packet.
