@@ -30,6 +30,10 @@
  *     translator CPU (and all of CPU 1 when pinned) per forwarded datagram. --gen-sendto: the
  *     same datagrams from trafgen's sendto(2) path (-b at a rate it cannot reach), the frames a
  *     socket sends, which the gateway's veth hands to GRO (packet-mmap frames bypass it);
+ *     --gen-gso: a batching client instead of trafgen, the tester that outruns both
+ *     translators: udp-gso-flood.py (python3, CPU 0 with --pin) sends the same datagrams from
+ *     UDP sockets with UDP_SEGMENT, 64 datagrams per send(2), as QUIC stacks send; each run
+ *     crosses the client's veth as one GSO packet (offered = the gateway veth's RX packets x 64);
  *   - during the trafgen tests, UDP GRO forwarding on the gateway's client-side veth for every
  *     translator (--no-gro: off):
  *     `ethtool -K gro on rx-udp-gro-forwarding on` and threaded NAPI (a veth has no interrupt
@@ -46,7 +50,7 @@
  *                       [--mode stateless|stateful|both] [--only TRANSLATOR]
  *                       [--tun-queue N] [--udp-buffer SIZE|0] [--no-write] [--cpu-prof DIR]
  *                       [--gen-flows N,M | --no-gen] [--gen-rates PPS,...] [--gen-seconds S]
- *                       [--gen-sendto N,M] [--no-gro]
+ *                       [--gen-sendto N,M] [--gen-gso N,M] [--no-gro]
  *
  * --tun-queue N sets the TUN device's transmit queue to N for every translator (by default each
  * keeps its own: the kernel's 500 for Tayga, `tun-queue-len` 4096 for nat64d).
@@ -102,6 +106,8 @@ interface Options {
   genSendto: number[];
   /** UDP GRO forwarding (and threaded NAPI) on the gateway's client-side veth, for all alike. */
   gro: boolean;
+  /** Flow counts for the UDP GSO sender (udp-gso-flood.py, 64 datagrams per send); [] skips it. */
+  genGso: number[];
 }
 
 function parseArgs(argv: readonly string[]): Options {
@@ -121,6 +127,7 @@ function parseArgs(argv: readonly string[]): Options {
     genSeconds: 4,
     genSendto: [1, 8],
     gro: true,
+    genGso: [1, 8],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -148,10 +155,12 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--gen-rates') o.genRates = numberList(next(), '--gen-rates');
     else if (a === '--gen-seconds') o.genSeconds = Math.max(1, Number(next()));
     else if (a === '--gen-sendto') o.genSendto = numberList(next(), '--gen-sendto');
+    else if (a === '--gen-gso') o.genGso = numberList(next(), '--gen-gso');
     else if (a === '--no-gro') o.gro = false;
     else if (a === '--no-gen') {
       o.genFlows = [];
       o.genSendto = [];
+      o.genGso = [];
     } else if (a === '--mode') {
       const v = next();
       if (v !== 'stateless' && v !== 'stateful' && v !== 'both')
@@ -162,7 +171,8 @@ function parseArgs(argv: readonly string[]): Options {
         'npm run bench:nat64 [-- --quick] [--rounds N] [--seconds S] [--pin] ' +
           '[--mode stateless|stateful|both] [--only TRANSLATOR] [--tun-queue N] ' +
           '[--udp-buffer SIZE|0] [--gen-flows N,M|--no-gen] [--gen-rates PPS,...] ' +
-          '[--gen-seconds S] [--gen-sendto N,M] [--no-gro] [--no-write] [--cpu-prof DIR]\n',
+          '[--gen-seconds S] [--gen-sendto N,M] [--gen-gso N,M] [--no-gro] [--no-write] ' +
+          '[--cpu-prof DIR]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
@@ -687,11 +697,19 @@ function trafgenConf(flows: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** One trafgen run through a translator. */
+/** The generators: trafgen's packet-mmap ring, trafgen's sendto(2) path, the UDP GSO sender. */
+type GenKind = 'ring' | 'sendto' | 'gso';
+
+/** The UDP GSO sender's script, and the datagrams in each of its sends (UDP_MAX_SEGMENTS). */
+const GSO_SENDER = join(here, 'udp-gso-flood.py');
+const GSO_RUN = 64;
+
+/** One generator run through a translator. */
 interface GenRun {
   /**
-   * Datagrams per second that reached the gateway (its client-side veth's RX frames: counted
+   * Datagrams per second that reached the gateway (its client-side veth's RX packets: counted
    * before GRO, so the same for every translator; the TUN device counts a GSO run as one).
+   * For the UDP GSO sender each such packet is one of its sends, GSO_RUN datagrams.
    */
   offered: number;
   /** Datagrams per second counted at the server. */
@@ -705,30 +723,42 @@ interface GenRun {
 }
 
 /**
- * trafgen in the client namespace offers datagrams (as fast as it can, or `rate` per second),
- * and after one second of warm-up the counters are read over `o.genSeconds`.
+ * A generator in the client namespace offers datagrams (as fast as it can, or `rate` per
+ * second), and after one second of warm-up the counters are read over `o.genSeconds`.
+ * trafgen for the ring and sendto kinds; for 'gso' the UDP GSO sender (udp-gso-flood.py):
+ * ordinary UDP sockets bound to the same source ports, each send(2) a run of GSO_RUN
+ * datagrams of 64 bytes that crosses the client's veth as one GSO packet.
  */
 async function genRun(
   o: Options,
   pid: number | null,
   flows: number,
   rate: number | null,
-  sendto = rate !== null,
+  kind: GenKind = rate !== null ? 'sendto' : 'ring',
 ): Promise<GenRun> {
-  const conf = join(tmp, `trafgen-${flows}.cfg`);
-  writeFileSync(conf, trafgenConf(flows));
-  const argv = ['trafgen', '--dev', `c${id}`, '--conf', conf, '--cpus', '1'];
-  // -b: trafgen's "slow mode" (a timed sendto per packet) at an exact rate; without it the
-  // packet-mmap TX ring, as fast as the generator's CPU allows.
-  // --gen-sendto: the sendto path flat out (its frames, unlike the ring's, take the veth's GRO).
-  if (rate !== null) argv.push('-b', `${rate}pps`);
-  else if (sendto) argv.push('-b', `${SENDTO_FLAT_OUT}pps`);
+  let argv: string[];
+  if (kind === 'gso') {
+    // A time limit of its own as well, so it cannot outlive a bench that failed to stop it.
+    const limit = String(o.genSeconds + 10);
+    argv = ['python3', GSO_SENDER, SERVER6, String(GEN_PORT), String(flows), limit];
+    argv.push(String(GSO_RUN), '40000');
+  } else {
+    const conf = join(tmp, `trafgen-${flows}.cfg`);
+    writeFileSync(conf, trafgenConf(flows));
+    argv = ['trafgen', '--dev', `c${id}`, '--conf', conf, '--cpus', '1'];
+    // -b: trafgen's "slow mode" (a timed sendto per packet) at an exact rate; without it the
+    // packet-mmap TX ring, as fast as the generator's CPU allows.
+    // --gen-sendto: the sendto path flat out (its frames, unlike the ring's, take the veth's GRO).
+    if (rate !== null) argv.push('-b', `${rate}pps`);
+    else if (kind === 'sendto') argv.push('-b', `${SENDTO_FLAT_OUT}pps`);
+  }
+  const perPacket = kind === 'gso' ? GSO_RUN : 1;
   // Its own process group: trafgen's worker is a child process that a signal to the parent
   // alone does not stop (the parent waits for it, and the worker goes on sending).
   const gen = spawnNs(NS.client, argv, o.pin ? 0 : null, true);
   try {
     await sleep(1000);
-    if (gen.child.exitCode !== null) throw new Error(`trafgen exited: ${gen.output()}`);
+    if (gen.child.exitCode !== null) throw new Error(`generator exited: ${gen.output()}`);
     const sample = () => ({
       t: performance.now(),
       fwd: forwardedCount(),
@@ -740,12 +770,12 @@ async function genRun(
     const a = sample();
     await sleep(o.genSeconds * 1000);
     const b = sample();
-    if (gen.child.exitCode !== null) throw new Error(`trafgen exited: ${gen.output()}`);
+    if (gen.child.exitCode !== null) throw new Error(`generator exited: ${gen.output()}`);
     const secs = (b.t - a.t) / 1000;
     const fwd = b.fwd - a.fwd;
     const dropped = b.tun.txDropped - a.tun.txDropped;
     return {
-      offered: (b.arrived - a.arrived) / secs,
+      offered: ((b.arrived - a.arrived) * perPacket) / secs,
       forwarded: fwd / secs,
       tunDropped: dropped / secs,
       cpuUs: fwd > 0 ? ((b.cpu - a.cpu) * 1e6) / fwd : NaN,
@@ -777,28 +807,47 @@ interface Results {
   gen: Map<string, GenRun[]>;
 }
 
-/** The trafgen tests of a run, in order: saturating with each flow count, then fixed rates. */
-function genTests(
-  o: Options,
-): Array<{ key: string; flows: number; rate: number | null; sendto: boolean }> {
+/**
+ * The generator tests of a run, in order: trafgen saturating with each flow count (ring, then
+ * sendto), the UDP GSO sender, then trafgen's fixed rates. `gen` names the generator in the
+ * table's rows.
+ */
+function genTests(o: Options): Array<{
+  key: string;
+  gen: string;
+  flows: number;
+  rate: number | null;
+  kind: GenKind;
+}> {
+  const flowsKey = (flows: number) => `${flows} flow${flows === 1 ? '' : 's'}`;
   return [
     ...o.genFlows.map((flows) => ({
-      key: `${flows} flow${flows === 1 ? '' : 's'}, saturating`,
+      key: `${flowsKey(flows)}, saturating`,
+      gen: 'trafgen',
       flows,
       rate: null,
-      sendto: false,
+      kind: 'ring' as const,
     })),
     ...o.genSendto.map((flows) => ({
-      key: `${flows} flow${flows === 1 ? '' : 's'}, sendto, saturating`,
+      key: `${flowsKey(flows)}, sendto, saturating`,
+      gen: 'trafgen',
       flows,
       rate: null,
-      sendto: true,
+      kind: 'sendto' as const,
+    })),
+    ...o.genGso.map((flows) => ({
+      key: `${flowsKey(flows)}, GSO, saturating`,
+      gen: `GSO sender (${GSO_RUN} per send)`,
+      flows,
+      rate: null,
+      kind: 'gso' as const,
     })),
     ...o.genRates.map((rate) => ({
       key: `1 flow, ${fmtKpps(rate)} offered`,
+      gen: 'trafgen',
       flows: 1,
       rate,
-      sendto: true,
+      kind: 'sendto' as const,
     })),
   ];
 }
@@ -906,14 +955,14 @@ function table(
       fmtPct,
       false,
     ),
-    ...genTests(o).flatMap(({ key, rate }) => {
+    ...genTests(o).flatMap(({ key, gen, rate }) => {
       const ga = a.gen.get(key) ?? [];
       const gb = b.gen.get(key) ?? [];
       if (ga.length === 0 || gb.length === 0) return [];
       const med = (runs: GenRun[], f: (g: GenRun) => number) => median(runs.map(f));
       const rows = [
         row(
-          `trafgen UDP 64 B, ${key}: packets/s forwarded to the server, median of ${ga.length}`,
+          `${gen} UDP 64 B, ${key}: packets/s forwarded to the server, median of ${ga.length}`,
           med(ga, (g) => g.forwarded),
           med(gb, (g) => g.forwarded),
           fmtKpps,
@@ -984,7 +1033,7 @@ function writeBenchmarks(block: string): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces, TUN)');
-  const gen = o.genFlows.length + o.genRates.length > 0;
+  const gen = o.genFlows.length + o.genSendto.length + o.genRates.length > 0;
   for (const tool of [
     'ip',
     'iperf3',
@@ -993,6 +1042,7 @@ async function main(): Promise<void> {
     'nft',
     'ethtool',
     ...(gen ? ['trafgen'] : []),
+    ...(o.genGso.length > 0 ? ['python3'] : []),
     ...(o.pin ? ['taskset'] : []),
   ])
     if (!which(tool))
@@ -1051,12 +1101,12 @@ async function main(): Promise<void> {
         );
         if (genTests(o).length > 0) setGro(o, true);
         for (const test of genTests(o)) {
-          const g = await genRun(o, running.pid, test.flows, test.rate, test.sendto);
+          const g = await genRun(o, running.pid, test.flows, test.rate, test.kind);
           const runs = r.gen.get(test.key) ?? [];
           runs.push(g);
           r.gen.set(test.key, runs);
           process.stdout.write(
-            `round ${round}/${o.rounds} ${t.padEnd(12)}  trafgen ${test.key}: forwarded ${fmtKpps(g.forwarded)} ` +
+            `round ${round}/${o.rounds} ${t.padEnd(12)}  ${test.gen} ${test.key}: forwarded ${fmtKpps(g.forwarded)} ` +
               `of ${fmtKpps(g.offered)} offered at the gateway (${fmtKpps(g.tunDropped)} TUN drops), ` +
               `${fmtNum(g.cpuUs, 2)} µs process CPU/pkt, ${fmtNum(g.cpu1Us, 2)} µs CPU 1/pkt\n`,
           );
@@ -1123,6 +1173,18 @@ async function main(): Promise<void> {
       'threads, anything else scheduled there) per forwarded datagram. The "sendto" rows (and ' +
       "the fixed rates) use trafgen's sendto(2) path instead of the packet-mmap ring: a socket's " +
       "frames, which the gateway's veth hands to GRO (ring frames bypass it). " +
+      (o.genGso.length > 0
+        ? 'The "GSO sender" rows replace trafgen by a batching client that outruns both ' +
+          `translators: bench/udp-gso-flood.py (python3${o.pin ? ', on CPU 0' : ''}) sends the ` +
+          'same datagrams (same addresses, ports 9 and 40000 or 40000-40007, 64 bytes of 0x61) ' +
+          `from ordinary UDP sockets with UDP_SEGMENT 64, one send(2) per run of ${GSO_RUN} ` +
+          'datagrams of one flow (8 flows: 8 sockets, runs in turn), as QUIC stacks send; each ' +
+          "run crosses the client's veth as one GSO packet, so offered = the gateway veth's RX " +
+          `packets × ${GSO_RUN}. nat64d's TUN device takes each run whole; for Tayga the kernel ` +
+          "segments it (on CPU 0, in the veth's receive thread) before its TUN device. These " +
+          'rows measure each translator fed by a batching client, not per-packet arrivals (the ' +
+          'trafgen rows). '
+        : '') +
       (o.gro
         ? 'During the trafgen tests (not the iperf3 ones, whose two ends share CPU 0 with the ' +
           "veth's receive thread), UDP GRO forwarding is on on the gateway's client-side veth for every translator " +
