@@ -153,6 +153,29 @@ describe.skipIf(skip !== null)(
       return Number((values ?? '').split(' ')[i]);
     };
 
+    /**
+     * The burst receiver on the server at `port`, with every datagram's checksum verified in
+     * software (no TX checksum offload on the gateway's server side, no RX trust at the server):
+     * `body` gets the sink and the daemon's counters before the traffic; the sink is stopped and
+     * the offloads restored whatever happens.
+     */
+    const withUdpSink = async (
+      port: string,
+      body: (sink: NsProcess, before: Record<string, number>) => Promise<void>,
+    ) => {
+      ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'off');
+      ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'off');
+      const sink = spawnInNs(server, [node, BURST, 'server', port]);
+      try {
+        await sink.waitFor('listening');
+        await body(sink, stats());
+      } finally {
+        await sink.stop('SIGKILL');
+        ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'on');
+        ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'on');
+      }
+    };
+
     afterAll(async () => {
       for (const s of servers) await s.stop('SIGKILL');
       await daemon?.stop();
@@ -280,12 +303,7 @@ describe.skipIf(skip !== null)(
       'UDP coalescing: a burst of same-size datagrams arrives intact, one datagram each, with valid checksums',
       async () => {
         // The server verifies every datagram's checksum in software (see the TCP test).
-        ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'off');
-        ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'off');
-        const sink = spawnInNs(server, [node, BURST, 'server', '7001']);
-        try {
-          await sink.waitFor('listening');
-          const before = stats();
+        await withUdpSink('7001', async (sink, before) => {
           const count = 20_000;
           const r = nsRun(client, [node, BURST, 'client', SERVER6, '7001', String(count)], 30_000);
           expect(r.stdout.trim()).toBe(`sent ${count}`);
@@ -309,11 +327,7 @@ describe.skipIf(skip !== null)(
           expect(writes).toBeGreaterThan(0);
           expect(datagrams).toBeGreaterThanOrEqual(2 * writes);
           expect(csumErrors('Udp', server)).toBe(0);
-        } finally {
-          await sink.stop('SIGKILL');
-          ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'on');
-          ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'on');
-        }
+        });
       },
       40_000,
     );
@@ -321,12 +335,7 @@ describe.skipIf(skip !== null)(
     it.runIf(hasEthtool)(
       'UDP coalescing of interleaved flows: each flow coalesced apart, no datagram merged, split or overtaken within its flow',
       async () => {
-        ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'off');
-        ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'off');
-        const sink = spawnInNs(server, [node, BURST, 'server', '7002']);
-        try {
-          await sink.waitFor('listening');
-          const before = stats();
+        await withUdpSink('7002', async (sink, before) => {
           const count = 20_000;
           const flows = 4;
           // Datagram k leaves socket k % 4: the flows reach the gateway interleaved.
@@ -355,11 +364,7 @@ describe.skipIf(skip !== null)(
             (before.nat64d_tun_uso_datagrams_total ?? 0);
           expect(writes).toBeGreaterThan(0);
           expect(datagrams).toBeGreaterThanOrEqual(2 * writes);
-        } finally {
-          await sink.stop('SIGKILL');
-          ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'on');
-          ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'on');
-        }
+        });
       },
       40_000,
     );
@@ -371,12 +376,7 @@ describe.skipIf(skip !== null)(
         // the runs themselves are sent as UDP GSO so that each reaches the TUN device whole.
         ns(gateway, 'ethtool', '-K', `gc${id}`, 'gro', 'on', 'rx-udp-gro-forwarding', 'on');
         // The server verifies every datagram's checksum in software; the gateway segments.
-        ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'off');
-        ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'off');
-        const sink = spawnInNs(server, [node, BURST, 'server', '7003']);
-        try {
-          await sink.waitFor('listening');
-          const before = stats();
+        await withUdpSink('7003', async (sink, before) => {
           const csumBefore = csumErrors('Udp', server);
           const runs = 50;
           const perRun = 40;
@@ -402,11 +402,7 @@ describe.skipIf(skip !== null)(
           expect(d('nat64d_tun_uso_in_total')).toBe(runs);
           expect(d('nat64d_tun_uso_out_total')).toBe(runs);
           expect(d('nat64d_translated6to4_total')).toBe(runs * perRun);
-        } finally {
-          await sink.stop('SIGKILL');
-          ns(gateway, 'ethtool', '-K', `gs${id}`, 'tx', 'on');
-          ns(server, 'ethtool', '-K', `s${id}`, 'rx', 'on');
-        }
+        });
       },
       40_000,
     );
