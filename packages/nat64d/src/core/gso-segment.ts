@@ -97,23 +97,22 @@ export function segmentUdp4(
   const payload = total - hdr;
   if (hdr + Math.min(size, payload) > scratch.length) return false;
   const id0 = rd16(p, 4);
-  let i = 0;
-  for (let off = 0; off < payload || (off === 0 && payload === 0); off += size, i++) {
-    const len = Math.min(size, payload - off);
-    scratch.set(p.subarray(0, hdr), 0);
-    scratch.set(p.subarray(hdr + off, hdr + off + len), hdr);
-    const n = hdr + len;
-    wr16(scratch, 2, n);
-    wr16(scratch, 4, (id0 + i) & 0xffff);
-    wr16(scratch, 10, 0);
-    wr16(scratch, 10, finish(sumWords(scratch, 0, ihl)));
-    wr16(scratch, ihl + 4, 8 + len);
-    wr16(scratch, ihl + 6, 0);
-    const sum = sumWords(scratch, 12, 8, 17 + 8 + len);
-    wr16(scratch, ihl + 6, finish(sumWords(scratch, ihl, 8 + len, sum)) || 0xffff);
-    each(scratch.subarray(0, n));
-    if (payload === 0) break;
-  }
+  eachDatagram(
+    p,
+    ihl,
+    payload,
+    size,
+    12,
+    8,
+    scratch,
+    (n, i) => {
+      wr16(scratch, 2, n);
+      wr16(scratch, 4, (id0 + i) & 0xffff);
+      wr16(scratch, 10, 0);
+      wr16(scratch, 10, finish(sumWords(scratch, 0, ihl)));
+    },
+    each,
+  );
   return true;
 }
 
@@ -134,18 +133,41 @@ export function segmentUdp6(
   if (total > p.length || total < hdr) return false;
   const payload = total - hdr;
   if (hdr + Math.min(size, payload) > scratch.length) return false;
-  for (let off = 0; off < payload || (off === 0 && payload === 0); off += size) {
+  eachDatagram(p, l4, payload, size, 8, 32, scratch, (n) => wr16(scratch, 4, n - 40), each);
+  return true;
+}
+
+/**
+ * The datagrams of a UDP GSO packet whose UDP header is at `l4`, `size` payload bytes each (the
+ * last may be shorter; one empty datagram for an empty run), built one at a time in `scratch`:
+ * the headers up to the UDP header copied, `ipHeader(length, index)` fixing the IP header's
+ * length fields, then the UDP length and a full checksum over the pseudo-header (addresses at
+ * `addrAt`, `addrLen` octets) and the datagram (a 0 result is sent as 0xffff, RFC 768).
+ */
+function eachDatagram(
+  p: Uint8Array,
+  l4: number,
+  payload: number,
+  size: number,
+  addrAt: number,
+  addrLen: number,
+  scratch: Uint8Array,
+  ipHeader: (length: number, index: number) => void,
+  each: (segment: Uint8Array) => void,
+): void {
+  const hdr = l4 + 8;
+  let i = 0;
+  for (let off = 0; off < payload || (off === 0 && payload === 0); off += size, i++) {
     const len = Math.min(size, payload - off);
     scratch.set(p.subarray(0, hdr), 0);
     scratch.set(p.subarray(hdr + off, hdr + off + len), hdr);
     const n = hdr + len;
-    wr16(scratch, 4, n - 40);
+    ipHeader(n, i);
     wr16(scratch, l4 + 4, 8 + len);
     wr16(scratch, l4 + 6, 0);
-    const sum = sumWords(scratch, 8, 32, 17 + 8 + len);
+    const sum = sumWords(scratch, addrAt, addrLen, 17 + 8 + len);
     wr16(scratch, l4 + 6, finish(sumWords(scratch, l4, 8 + len, sum)) || 0xffff);
     each(scratch.subarray(0, n));
     if (payload === 0) break;
   }
-  return true;
 }
