@@ -71,23 +71,22 @@ export interface ReconfigureResult {
 }
 
 /** One BIB entry as `nat64d bib` shows it. */
-export interface BibView {
+/** One binding (RFC 6146 §3.1) as `nat64d bib` and `nat64d sessions` show it. */
+export interface BindingView {
   readonly proto: NatProtocol;
   readonly ipv6: string;
   readonly port6: number;
   readonly ipv4: string;
   readonly port4: number;
+}
+
+export interface BibView extends BindingView {
   readonly static: boolean;
   readonly sessions: number;
 }
 
 /** One session as `nat64d sessions` shows it (ICMP: ports are identifiers, remote port 0). */
-export interface SessionView {
-  readonly proto: NatProtocol;
-  readonly ipv6: string;
-  readonly port6: number;
-  readonly ipv4: string;
-  readonly port4: number;
+export interface SessionView extends BindingView {
   readonly remote4: string;
   readonly remotePort: number;
   /** TCP state (RFC 6146 §3.5.2), null for UDP and ICMP. */
@@ -315,15 +314,9 @@ export class StatefulNat implements StatefulMapper {
   bibView(): BibView[] {
     const out: BibView[] = [];
     for (const t of [this.tcp, this.udp, this.icmp]) {
-      const proto = PROTO_NAMES[t.proto]!;
       t.forEachBib((b) => {
-        t.writeBibIpv6(b, this.scratch, 0);
         out.push({
-          proto,
-          ipv6: formatIpv6(this.scratch),
-          port6: t.bibPort6(b),
-          ipv4: formatIpv4(t.bibAddr4(b)),
-          port4: t.bibPort4(b),
+          ...this.bindingView(t, b),
           static: t.bibIsStatic(b),
           sessions: t.bibSessionCount(b),
         });
@@ -337,16 +330,9 @@ export class StatefulNat implements StatefulMapper {
     this.shared.now = Math.floor(this.clock());
     const out: SessionView[] = [];
     for (const t of [this.tcp, this.udp, this.icmp]) {
-      const proto = PROTO_NAMES[t.proto]!;
       t.forEachSession((s) => {
-        const b = t.sessionBib(s);
-        t.writeBibIpv6(b, this.scratch, 0);
         out.push({
-          proto,
-          ipv6: formatIpv6(this.scratch),
-          port6: t.bibPort6(b),
-          ipv4: formatIpv4(t.bibAddr4(b)),
-          port4: t.bibPort4(b),
+          ...this.bindingView(t, t.sessionBib(s)),
           remote4: formatIpv4(t.sessionRemote4(s)),
           remotePort: t.sessionRemotePort(s),
           state: t.proto === PROTO_TCP ? TCP_STATE_NAMES[t.sessionState(s)]! : null,
@@ -355,6 +341,18 @@ export class StatefulNat implements StatefulMapper {
       });
     }
     return out;
+  }
+
+  /** The binding `b` of table `t` as text, for bibView and sessionView. */
+  private bindingView(t: SessionTable, b: number): BindingView {
+    t.writeBibIpv6(b, this.scratch, 0);
+    return {
+      proto: PROTO_NAMES[t.proto]!,
+      ipv6: formatIpv6(this.scratch),
+      port6: t.bibPort6(b),
+      ipv4: formatIpv4(t.bibAddr4(b)),
+      port4: t.bibPort4(b),
+    };
   }
 
   /** Ends every session (logging the end of each dynamic mapping). */
