@@ -68,7 +68,10 @@ export function fakeUpstream(
     maxInFlight: 0,
   };
   let inFlight = 0;
-  state.fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+  state.fetch = async (
+    input: Parameters<typeof fetch>[0],
+    init?: RequestInit,
+  ): Promise<Response> => {
     const url = String(input instanceof Request ? input.url : input);
     const body = new Uint8Array(await new Response(init?.body).arrayBuffer());
     const q = dnsPacket.decode(Buffer.from(body));
